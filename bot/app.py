@@ -1,0 +1,105 @@
+"""The composition root: config in, a running bot out. The only place that wires things."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from bot.channels.base import Channel
+from bot.config import Config
+from bot.content.store import ContentStore
+from bot.core.delivery import Delivery
+from bot.core.dispatcher import Dispatcher
+from bot.core.router import Routes
+from bot.core.services import Services
+from handlers import all_routers
+from storage.db import Database
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class App:
+    """Everything the bot runs: database, content, dispatcher, channels and the HTTP server."""
+
+    config: Config
+    db: Database
+    store: ContentStore
+    services: Services
+    dispatcher: Dispatcher
+    channels: dict[str, Channel] = field(default_factory=dict)
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    runner: web.AppRunner | None = None
+
+    def web_app(self) -> web.Application:
+        """The aiohttp application with every channel's routes and the health check."""
+        app = web.Application(client_max_size=64 * 1024)
+        app.router.add_get("/healthz", healthz)
+        for channel in self.channels.values():
+            app.router.add_routes(channel.routes())
+        return app
+
+    async def start(self, *, serve_http: bool = True) -> None:
+        """Start the HTTP server (when needed), the channels and the content watcher."""
+        if serve_http and self.needs_http():
+            self.runner = web.AppRunner(self.web_app(), access_log=None)
+            await self.runner.setup()
+            site = web.TCPSite(self.runner, self.config.web.host, self.config.web.port)
+            await site.start()
+            log.info("serving http://%s:%s", self.config.web.host, self.config.web.port)
+        for channel in self.channels.values():
+            await channel.start()
+            log.info("channel %s started", channel.name)
+        if self.config.content.watch:
+            self.tasks.append(
+                asyncio.create_task(self.store.watch(self.config.content.watch_interval))
+            )
+
+    def needs_http(self) -> bool:
+        """Whether any channel serves HTTP routes."""
+        return any(channel.routes() for channel in self.channels.values())
+
+    async def stop(self) -> None:
+        """Stop everything in reverse order."""
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        self.tasks.clear()
+        for channel in reversed(list(self.channels.values())):
+            try:
+                await channel.stop()
+            except Exception:
+                log.exception("channel %s failed to stop cleanly", channel.name)
+        if self.runner is not None:
+            await self.runner.cleanup()
+            self.runner = None
+        await self.db.dispose()
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """Liveness check."""
+    return web.json_response({"ok": True})
+
+
+def build_app(config: Config, *, db: Database | None = None) -> App:
+    """Wire the bot from its configuration."""
+    db = db or Database(config.database.url)
+    store = ContentStore(config.path(config.content.dir))
+    services = Services(config=config, store=store, db=db)
+    dispatcher = Dispatcher(Routes(all_routers()), services)
+    app = App(config=config, db=db, store=store, services=services, dispatcher=dispatcher)
+    add_channels(app)
+    services.deliver = Delivery(db, app.channels)
+    return app
+
+
+def add_channels(app: App) -> None:
+    """The channels this configuration turns on: web chat, and each messenger with a token."""
+    config = app.config
+    if config.web.enabled:
+        from bot.channels.web import WebChannel
+
+        app.channels["web"] = WebChannel(app.dispatcher)

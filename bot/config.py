@@ -1,0 +1,224 @@
+"""Configuration: ``config.yaml`` into frozen dataclasses; secrets only from the environment.
+
+Every key is checked against its declared type; an unknown key or a wrong value stops start-up
+with one line naming it. ``DATABASE_URL`` overrides ``database.url``.
+"""
+
+from __future__ import annotations
+
+import os
+import types
+import typing
+from dataclasses import dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class ConfigError(Exception):
+    """Invalid configuration; the message names the key."""
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    """Where state lives."""
+
+    url: str = "sqlite+aiosqlite:///data/trolyso.db"
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    """The aiohttp server: web chat, JSON API, webhooks, health check."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str = ""
+
+
+@dataclass(frozen=True)
+class ContentConfig:
+    """Where the YAML content lives and how often to look for changes."""
+
+    dir: str = "content"
+    watch: bool = True
+    watch_interval: float = 2.0
+
+
+@dataclass(frozen=True)
+class TelegramConfig:
+    """Telegram Bot API; the token comes from ``TELEGRAM_BOT_TOKEN``."""
+
+    base_url: str = "https://api.telegram.org/bot"
+    webhook_url: str = ""
+
+
+@dataclass(frozen=True)
+class ZaloConfig:
+    """Zalo Bot Platform; the token comes from ``ZALO_BOT_TOKEN``."""
+
+    base_url: str = "https://bot-api.zaloplatforms.com"
+    webhook_url: str = ""
+    poll_timeout: int = 30
+
+
+@dataclass(frozen=True)
+class LoggingConfig:
+    """Log verbosity."""
+
+    level: str = "INFO"
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """Secrets read from the environment; never from a file, never logged."""
+
+    telegram_token: str = field(default="", repr=False)
+    telegram_webhook_secret: str = field(default="", repr=False)
+    zalo_token: str = field(default="", repr=False)
+    zalo_webhook_secret: str = field(default="", repr=False)
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole configuration."""
+
+    database: DatabaseConfig = field(default_factory=DatabaseConfig)
+    web: WebConfig = field(default_factory=WebConfig)
+    content: ContentConfig = field(default_factory=ContentConfig)
+    telegram: TelegramConfig = field(default_factory=TelegramConfig)
+    zalo: ZaloConfig = field(default_factory=ZaloConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
+    secrets: Secrets = field(default_factory=Secrets, repr=False)
+    base_dir: Path = field(default_factory=Path.cwd)
+
+    def path(self, value: str) -> Path:
+        """A path from the config, relative to the config file's directory."""
+        path = Path(value)
+        return path if path.is_absolute() else self.base_dir / path
+
+
+_LOG_LEVELS = {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}
+
+
+def _check(value: Any, kind: Any, key: str) -> Any:
+    """Check (and gently coerce) one value against its declared type."""
+    origin = typing.get_origin(kind)
+    if origin in (typing.Union, types.UnionType):
+        options = [a for a in typing.get_args(kind) if a is not type(None)]
+        if value is None:
+            return None
+        return _check(value, options[0], key)
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"config: {key} must be true or false, got {value!r}")
+    if kind is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise ConfigError(f"config: {key} must be a whole number, got {value!r}")
+    if kind is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        raise ConfigError(f"config: {key} must be a number, got {value!r}")
+    if kind is str:
+        if isinstance(value, str):
+            return value
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return str(value)
+        raise ConfigError(f"config: {key} must be text, got {value!r}")
+    if origin is tuple:
+        if not isinstance(value, list):
+            raise ConfigError(f"config: {key} must be a list, got {value!r}")
+        (inner, _ellipsis) = typing.get_args(kind)
+        return tuple(_check(v, inner, f"{key}[{i}]") for i, v in enumerate(value))
+    raise ConfigError(f"config: {key} has an unsupported type")
+
+
+def _build(cls: Any, data: Any, prefix: str) -> Any:
+    """Build a section dataclass from a mapping, rejecting unknown keys."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config: {prefix} must be a mapping of keys")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in fields(cls) if f.init}
+    for key in data:
+        if key not in known or key in ("secrets", "base_dir"):
+            raise ConfigError(f"config: unknown key {prefix}{'.' if prefix else ''}{key}")
+    values = {}
+    for f in fields(cls):
+        if f.name not in data:
+            continue
+        key = f"{prefix}.{f.name}" if prefix else f.name
+        kind = hints[f.name]
+        if is_dataclass(kind):
+            values[f.name] = _build(kind, data[f.name], key)
+        else:
+            values[f.name] = _check(data[f.name], kind, key)
+    return cls(**values)
+
+
+def _validate(config: Config) -> None:
+    """Cross-field checks with clear messages."""
+    if not 0 < config.web.port < 65536:
+        raise ConfigError(f"config: web.port must be between 1 and 65535, got {config.web.port}")
+    if config.logging.level.upper() not in _LOG_LEVELS:
+        raise ConfigError(f"config: logging.level must be one of {', '.join(sorted(_LOG_LEVELS))}")
+    if config.content.watch_interval <= 0:
+        raise ConfigError("config: content.watch_interval must be greater than 0")
+    for key, url in (
+        ("telegram.base_url", config.telegram.base_url),
+        ("zalo.base_url", config.zalo.base_url),
+    ):
+        if not url.startswith(("http://", "https://")):
+            raise ConfigError(f"config: {key} must start with http:// or https://")
+    for key, url in (
+        ("telegram.webhook_url", config.telegram.webhook_url),
+        ("zalo.webhook_url", config.zalo.webhook_url),
+    ):
+        if url and not url.startswith("https://") and not url.startswith("http://127.0.0.1"):
+            raise ConfigError(f"config: {key} must be an https:// address")
+    if config.database.url.strip() == "":
+        raise ConfigError("config: database.url must not be empty")
+    if config.zalo.poll_timeout < 1:
+        raise ConfigError("config: zalo.poll_timeout must be at least 1 second")
+
+
+def load_config(path: Path | None = None, env: typing.Mapping[str, str] | None = None) -> Config:
+    """Read a config file (``config.yaml`` by default) and the environment."""
+    env = os.environ if env is None else env
+    path = path or Path("config.yaml")
+    data: Any = {}
+    if path.exists():
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" line {mark.line + 1}" if mark is not None else ""
+            raise ConfigError(f"config: {path}{where} is not valid YAML") from exc
+    elif path != Path("config.yaml"):
+        raise ConfigError(f"config: file {path} does not exist")
+    config = _build(Config, data, "")
+    secrets = Secrets(
+        telegram_token=env.get("TELEGRAM_BOT_TOKEN", "").strip(),
+        telegram_webhook_secret=env.get("TELEGRAM_WEBHOOK_SECRET", "").strip(),
+        zalo_token=env.get("ZALO_BOT_TOKEN", "").strip(),
+        zalo_webhook_secret=env.get("ZALO_WEBHOOK_SECRET", "").strip(),
+    )
+    database = config.database
+    if env.get("DATABASE_URL"):
+        database = DatabaseConfig(url=env["DATABASE_URL"])
+    config = Config(
+        **{
+            f.name: getattr(config, f.name)
+            for f in fields(Config)
+            if f.name not in ("secrets", "database", "base_dir")
+        },
+        database=database,
+        secrets=secrets,
+        base_dir=path.resolve().parent,
+    )
+    _validate(config)
+    return config

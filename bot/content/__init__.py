@@ -1,0 +1,1 @@
+"""Loading, validating and serving the YAML content under ``content/``."""

@@ -1,0 +1,44 @@
+"""One consistent, validated version of all content; swapped whole on reload."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bot.content.groups import Group
+from bot.content.messages import Intents, Messages, load_intents, load_messages
+from bot.content.problems import ContentError
+from bot.content.sections import Reader
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything under ``content/`` as plain data, plus indexes built from it."""
+
+    root: Path
+    messages: Messages
+    intents: Intents
+    groups: tuple[Group, ...]
+    loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def group(self, group_id: str) -> Group | None:
+        """The group with this id."""
+        return next((g for g in self.groups if g.id == group_id), None)
+
+
+def load_snapshot(root: Path) -> Snapshot:
+    """Read and validate the whole content directory; raises ContentError listing every problem."""
+    from bot.content.groups import load_groups
+
+    root = root.resolve()
+    reader = Reader(root)
+    if not root.is_dir():
+        reader.problem(root, None, "", "không tìm thấy thư mục nội dung")
+        raise ContentError(reader.problems)
+    messages = load_messages(reader)
+    intents = load_intents(reader)
+    groups = load_groups(reader)
+    if reader.problems:
+        raise ContentError(reader.problems)
+    return Snapshot(root=root, messages=messages, intents=intents, groups=groups)

@@ -1,0 +1,57 @@
+"""Delivery to a user outside their own turn: answers from their team, broadcasts."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+from bot.core.dispatcher import tokenise
+from bot.core.replies import Reply
+from storage.db import Database
+from storage.models import User
+from storage.repos.conversation import ConversationRepo
+from storage.repos.users import UserRepo
+
+if TYPE_CHECKING:
+    from bot.channels.base import Channel
+
+log = logging.getLogger(__name__)
+
+
+class UnknownRecipient(Exception):
+    """The user does not exist, or their channel is not running in this process."""
+
+
+class Delivery:
+    """Sends replies to a user by id, on that user's channel, with buttons they can press."""
+
+    def __init__(self, db: Database, channels: Mapping[str, Channel]) -> None:
+        self.db = db
+        self.channels = channels
+
+    async def prepare(self, user_id: int, replies: Sequence[Reply]) -> tuple[User, list[Reply]]:
+        """Record the buttons as offered to the user; returns the user and tokenised replies."""
+        async with self.db.transaction() as session:
+            user = await UserRepo(session).get(user_id)
+            if user is None:
+                raise UnknownRecipient(f"user {user_id} does not exist")
+            conversation = ConversationRepo(session)
+            state = await conversation.state(user.id)
+            ready = await tokenise(replies, user.id, state, conversation)
+        return user, ready
+
+    async def __call__(self, user_id: int, replies: Sequence[Reply]) -> None:
+        """Deliver now. Raises the channel's errors (RetryAfter, Unreachable, DeliveryError)."""
+        from bot.channels.base import Unreachable
+
+        user, ready = await self.prepare(user_id, replies)
+        channel = self.channels.get(user.channel)
+        if channel is None:
+            raise UnknownRecipient(f"channel {user.channel} is not running")
+        try:
+            await channel.send(user.external_id, ready)
+        except Unreachable:
+            async with self.db.transaction() as session:
+                await UserRepo(session).mark_unreachable(user_id)
+            raise

@@ -1,0 +1,70 @@
+"""Channel-neutral replies, and the one numbering of buttons that text-only channels rely on."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+LETTERS = "ABCDEFGH"
+
+
+@dataclass(frozen=True)
+class Button:
+    """A button: the label the user sees and the payload the bot gets back when it is pressed."""
+
+    label: str
+    payload: str
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One message to the user.
+
+    ``text`` may use the light markup ``**bold**``. ``buttons`` are offered under the message;
+    when ``choices`` is true they are the answers to a question (lettered A, B, C... on text-only
+    channels). ``image`` is a public URL or a path relative to the content directory.
+    """
+
+    text: str
+    buttons: tuple[Button, ...] = field(default_factory=tuple)
+    image: str | None = None
+    choices: bool = False
+
+    @classmethod
+    def with_buttons(cls, text: str, buttons: Sequence[Button]) -> Reply:
+        """Text with buttons under it."""
+        return cls(text=text, buttons=tuple(buttons))
+
+    @classmethod
+    def picture(cls, image: str, caption: str = "") -> Reply:
+        """An image with a caption."""
+        return cls(text=caption, image=image)
+
+    @classmethod
+    def question(cls, text: str, choices: Sequence[Button]) -> Reply:
+        """A question whose buttons are its answer choices."""
+        return cls(text=text, buttons=tuple(choices), choices=True)
+
+
+@dataclass(frozen=True)
+class Keyed:
+    """A button with the key a text-only user types to press it ("1", "2"... or "A", "B"...)."""
+
+    key: str
+    button: Button
+    reply_index: int
+
+
+def number_buttons(replies: Sequence[Reply]) -> list[Keyed]:
+    """Give every button of one turn its key: numbers across the turn, letters within a question."""
+    keyed: list[Keyed] = []
+    number = 0
+    for index, reply in enumerate(replies):
+        for position, button in enumerate(reply.buttons):
+            if reply.choices and position < len(LETTERS):
+                key = LETTERS[position]
+            else:
+                number += 1
+                key = str(number)
+            keyed.append(Keyed(key=key, button=button, reply_index=index))
+    return keyed

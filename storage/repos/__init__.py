@@ -1,0 +1,1 @@
+"""Repositories: the queries handlers use, each bound to one session (one transaction)."""

@@ -1,0 +1,59 @@
+"""Conversation state and offered buttons."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import ConversationState, OfferedButton
+
+TOKEN_BYTES = 6  # 8 base64url characters; a token is never more than 16
+
+
+def new_token() -> str:
+    """A short random button token."""
+    return secrets.token_urlsafe(TOKEN_BYTES)
+
+
+class ConversationRepo:
+    """Per-user state and the buttons offered to each user."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def state(self, user_id: int) -> ConversationState:
+        """The user's state, created empty when missing."""
+        state = await self.session.get(ConversationState, user_id)
+        if state is None:
+            state = ConversationState(user_id=user_id, flow=None, data={}, last_buttons=[])
+            self.session.add(state)
+            await self.session.flush()
+        return state
+
+    async def offer(self, user_id: int, payloads: Iterable[str]) -> list[str]:
+        """Record buttons offered to a user; returns one token per payload, in order."""
+        rows = [OfferedButton(token=new_token(), user_id=user_id, payload=p) for p in payloads]
+        self.session.add_all(rows)
+        return [row.token for row in rows]
+
+    async def payload(self, user_id: int, token: str) -> str | None:
+        """The payload behind a token, only if that token was offered to this user."""
+        if not token or len(token) > 16:
+            return None
+        result = await self.session.execute(
+            select(OfferedButton.payload).where(
+                OfferedButton.token == token, OfferedButton.user_id == user_id
+            )
+        )
+        return result.scalar_one_or_none()
+
+    async def forget_offers_before(self, cutoff: datetime) -> int:
+        """Delete offered buttons older than ``cutoff``; returns how many."""
+        result = await self.session.execute(
+            delete(OfferedButton).where(OfferedButton.created_at < cutoff)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)

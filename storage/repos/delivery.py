@@ -1,0 +1,63 @@
+"""Inbound de-duplication and the web chat outbox."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import SeenEvent, WebOutbox
+
+
+class SeenEventRepo:
+    """Remembers platform event ids so a redelivered event is handled once."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def first_time(self, channel: str, event_id: str) -> bool:
+        """Record the event; False when it was already recorded (by any process)."""
+        try:
+            async with self.session.begin_nested():
+                self.session.add(SeenEvent(channel=channel, event_id=event_id[:128]))
+                await self.session.flush()
+        except IntegrityError:
+            return False
+        return True
+
+    async def forget_before(self, cutoff: datetime) -> None:
+        """Drop ids older than ``cutoff``."""
+        await self.session.execute(delete(SeenEvent).where(SeenEvent.seen_at < cutoff))
+
+
+class WebOutboxRepo:
+    """Replies waiting for a web chat page."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def put(self, external_id: str, replies: list[dict[str, Any]]) -> None:
+        """Queue replies for a web user."""
+        self.session.add_all(WebOutbox(external_id=external_id, reply=r) for r in replies)
+
+    async def take(self, external_id: str) -> list[dict[str, Any]]:
+        """Remove and return the queued replies of a web user, oldest first."""
+        rows = (
+            (
+                await self.session.execute(
+                    select(WebOutbox)
+                    .where(WebOutbox.external_id == external_id)
+                    .order_by(WebOutbox.id)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        if rows:
+            await self.session.execute(
+                delete(WebOutbox).where(WebOutbox.id.in_([r.id for r in rows]))
+            )
+        return [r.reply for r in rows]
