@@ -1,0 +1,123 @@
+"""Repositories on real SQLite and real PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+from sqlalchemy.orm.exc import StaleDataError
+
+from storage.db import Database
+from storage.models import ConversationState, utcnow
+from storage.repos.conversation import ConversationRepo
+from storage.repos.delivery import SeenEventRepo, WebOutboxRepo
+from storage.repos.users import UserRepo
+
+
+async def test_users_are_keyed_by_channel_and_id(any_db: Database) -> None:
+    async with any_db.transaction() as s:
+        a = await UserRepo(s).seen("zalo", "abc", "Ba")
+        b = await UserRepo(s).seen("telegram", "abc", "Ba")
+        again = await UserRepo(s).seen("zalo", "abc", "Ba")
+    assert a.id != b.id
+    assert again.id == a.id
+    assert a.display_name is None  # no name kept before consent
+
+
+async def test_display_name_kept_after_consent(any_db: Database) -> None:
+    async with any_db.transaction() as s:
+        user = await UserRepo(s).seen("web", "x" * 20, "Ba")
+        user.consent_at = utcnow()
+    async with any_db.transaction() as s:
+        user = await UserRepo(s).seen("web", "x" * 20, "Bác Ba")
+    assert user.display_name == "Bác Ba"
+    assert user.last_seen.tzinfo is not None
+
+
+async def test_unreachable_is_cleared_when_the_user_writes_again(any_db: Database) -> None:
+    async with any_db.transaction() as s:
+        user = await UserRepo(s).seen("telegram", "1", None)
+        await UserRepo(s).mark_unreachable(user.id)
+    async with any_db.transaction() as s:
+        assert (await UserRepo(s).get(user.id)).unreachable_at is not None  # type: ignore[union-attr]
+        await UserRepo(s).seen("telegram", "1", None)
+    async with any_db.transaction() as s:
+        assert (await UserRepo(s).get(user.id)).unreachable_at is None  # type: ignore[union-attr]
+
+
+async def test_offered_buttons_belong_to_one_user(any_db: Database) -> None:
+    async with any_db.transaction() as s:
+        u1 = await UserRepo(s).seen("web", "u" * 16, None)
+        u2 = await UserRepo(s).seen("web", "v" * 16, None)
+        tokens = await ConversationRepo(s).offer(u1.id, ["menu:ask", "lesson:list"])
+    async with any_db.transaction() as s:
+        repo = ConversationRepo(s)
+        assert await repo.payload(u1.id, tokens[1]) == "lesson:list"
+        assert await repo.payload(u2.id, tokens[1]) is None
+        assert await repo.payload(u1.id, "nope") is None
+        assert await repo.payload(u1.id, "") is None
+        assert await repo.forget_offers_before(utcnow() + timedelta(seconds=1)) == 2
+
+
+async def test_state_roundtrip_and_optimistic_concurrency(any_db: Database) -> None:
+    async with any_db.transaction() as s:
+        user = await UserRepo(s).seen("web", "w" * 16, None)
+        state = await ConversationRepo(s).state(user.id)
+        state.flow = "lesson"
+        state.data = {"skill": "sk_spot_phishing", "step": "s1"}
+    # two sessions read the same version; the second writer must fail
+    s1 = any_db.sessions()
+    s2 = any_db.sessions()
+    try:
+        a = await s1.get(ConversationState, user.id)
+        b = await s2.get(ConversationState, user.id)
+        assert a is not None and b is not None
+        a.data = {"step": "s2"}
+        await s1.commit()
+        b.data = {"step": "s3"}
+        with pytest.raises(StaleDataError):
+            await s2.commit()
+    finally:
+        await s1.close()
+        await s2.close()
+    async with any_db.transaction() as s:
+        state = await ConversationRepo(s).state(user.id)
+        assert state.data == {"step": "s2"}
+
+
+async def test_seen_events_dedupe_across_sessions(any_db: Database) -> None:
+    async with any_db.transaction() as s:
+        assert await SeenEventRepo(s).first_time("zalo", "m1")
+    async with any_db.transaction() as s:
+        assert not await SeenEventRepo(s).first_time("zalo", "m1")
+        assert await SeenEventRepo(s).first_time("telegram", "m1")
+
+
+async def test_web_outbox_is_taken_once_in_order(any_db: Database) -> None:
+    async with any_db.transaction() as s:
+        await WebOutboxRepo(s).put("p" * 16, [{"text": "1"}, {"text": "2"}])
+    async with any_db.transaction() as s:
+        assert [r["text"] for r in await WebOutboxRepo(s).take("p" * 16)] == ["1", "2"]
+    async with any_db.transaction() as s:
+        assert await WebOutboxRepo(s).take("p" * 16) == []
+
+
+async def test_concurrent_first_contact_creates_one_user(any_db: Database) -> None:
+    from sqlalchemy import func, select
+    from sqlalchemy.exc import IntegrityError
+
+    from storage.models import User
+
+    async def touch() -> None:
+        for _ in range(5):
+            try:
+                async with any_db.transaction() as s:
+                    await UserRepo(s).seen("web", "c" * 16, None)
+                return
+            except IntegrityError:
+                await asyncio.sleep(0.01)
+
+    await asyncio.gather(*(touch() for _ in range(5)))
+    async with any_db.transaction() as s:
+        assert (await s.execute(select(func.count(User.id)))).scalar_one() == 1
