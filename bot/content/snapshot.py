@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.content.groups import Group
+from bot.content.lessons import Lessons, load_lessons
 from bot.content.messages import Intents, Messages, load_intents, load_messages
 from bot.content.problems import ContentError
 from bot.content.sections import Reader
@@ -20,6 +21,7 @@ class Snapshot:
     messages: Messages
     intents: Intents
     groups: tuple[Group, ...]
+    lessons: Lessons = field(default_factory=Lessons)
     loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     def group(self, group_id: str) -> Group | None:
@@ -39,6 +41,7 @@ def load_snapshot(root: Path) -> Snapshot:
     messages = load_messages(reader)
     intents = load_intents(reader)
     groups = load_groups(reader)
+    lessons = load_lessons(reader, groups)
     if reader.problems:
         raise ContentError(reader.problems)
-    return Snapshot(root=root, messages=messages, intents=intents, groups=groups)
+    return Snapshot(root=root, messages=messages, intents=intents, groups=groups, lessons=lessons)
