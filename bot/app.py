@@ -13,6 +13,7 @@ from bot.config import Config
 from bot.content.store import ContentStore
 from bot.core.delivery import Delivery
 from bot.core.dispatcher import Dispatcher
+from bot.core.housekeeping import housekeeping
 from bot.core.router import Routes
 from bot.core.services import Services
 from handlers import all_routers
@@ -53,6 +54,7 @@ class App:
         for channel in self.channels.values():
             await channel.start()
             log.info("channel %s started", channel.name)
+        self.tasks.append(asyncio.create_task(housekeeping(self.db)))
         if self.config.content.watch:
             self.tasks.append(
                 asyncio.create_task(self.store.watch(self.config.content.watch_interval))
@@ -103,3 +105,11 @@ def add_channels(app: App) -> None:
         from bot.channels.web import WebChannel
 
         app.channels["web"] = WebChannel(app.dispatcher)
+    if config.secrets.telegram_token:
+        from bot.channels.telegram import TelegramChannel
+
+        app.channels["telegram"] = TelegramChannel.from_config(app.dispatcher, config)
+    if config.secrets.zalo_token:
+        from bot.channels.zalo import ZaloChannel
+
+        app.channels["zalo"] = ZaloChannel.from_config(app.dispatcher, config)

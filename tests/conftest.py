@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -40,16 +42,22 @@ async def _admin(url: str, statement: str) -> None:
         await conn.close()
 
 
+def _run(coroutine: Coroutine[Any, Any, None]) -> None:
+    """Run a coroutine to completion from sync code, even inside a running event loop."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, coroutine).result()
+
+
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
     """A fresh PostgreSQL database for this test session (dropped afterwards)."""
     if not PG_URL:
         pytest.skip(PG_SKIP)
     name = f"trolyso_test_{os.getpid()}_{secrets.token_hex(3)}"
-    asyncio.run(_admin(PG_URL, f'CREATE DATABASE "{name}"'))
+    _run(_admin(PG_URL, f'CREATE DATABASE "{name}"'))
     url = normalise_url(PG_URL).set(database=name).render_as_string(hide_password=False)
     yield url
-    asyncio.run(_admin(PG_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    _run(_admin(PG_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def sqlite_url(tmp_path: Path) -> str:

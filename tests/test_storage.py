@@ -121,3 +121,25 @@ async def test_concurrent_first_contact_creates_one_user(any_db: Database) -> No
     await asyncio.gather(*(touch() for _ in range(5)))
     async with any_db.transaction() as s:
         assert (await s.execute(select(func.count(User.id)))).scalar_one() == 1
+
+
+async def test_housekeeping_removes_only_old_rows(any_db: Database) -> None:
+    from sqlalchemy import func, select, update
+
+    from bot.core.housekeeping import clean_once
+    from storage.models import OfferedButton, SeenEvent
+
+    async with any_db.transaction() as s:
+        user = await UserRepo(s).seen("web", "h" * 16, None)
+        old, new = await ConversationRepo(s).offer(user.id, ["a:1", "a:2"])
+        await SeenEventRepo(s).first_time("zalo", "old")
+    async with any_db.transaction() as s:
+        long_ago = utcnow() - timedelta(days=90)
+        await s.execute(
+            update(OfferedButton).where(OfferedButton.token == old).values(created_at=long_ago)
+        )
+        await s.execute(update(SeenEvent).values(seen_at=long_ago))
+    assert await clean_once(any_db) == 1
+    async with any_db.transaction() as s:
+        assert await ConversationRepo(s).payload(user.id, new) == "a:2"
+        assert (await s.execute(select(func.count(SeenEvent.id)))).scalar_one() == 0
