@@ -1,0 +1,723 @@
+"""Zalo Bot Platform channel: our own small aiohttp client, long polling or a webhook.
+
+The Bot Platform is a Telegram-like HTTP API (``{base}/bot{token}/{method}``, POST JSON, an
+``{ok, result}`` envelope) without buttons, so replies are rendered as plain text: buttons
+become a numbered list, answer choices are lettered, and the dispatcher maps "1", "A" or the
+label typed back to the button. See docs in README.md ("Zalo") and the platform notes in the
+project's research (408 = idle long poll, one update per getUpdates, ids are strings, dates in
+milliseconds, text 1-2,000 characters).
+
+The token is part of every URL, so no URL is ever logged: errors are re-raised without the
+request URL, and a redacting log filter removes the token (and any ``/bot<token>/`` path) from
+log records as a second line of defence.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import logging
+import re
+import unicodedata
+from collections.abc import AsyncIterator, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
+
+import aiohttp
+from aiohttp import web
+
+from bot.channels.base import (
+    Capabilities,
+    Channel,
+    DeliveryError,
+    RetryAfter,
+    Unreachable,
+    render_plain,
+    split_text,
+)
+from bot.core.events import Event, Sender, TextMessage, Unsupported
+from bot.core.replies import Reply
+from storage.repos.delivery import SeenEventRepo
+
+if TYPE_CHECKING:
+    from bot.config import Config
+    from bot.content.messages import Messages
+    from bot.core.dispatcher import Dispatcher
+
+log = logging.getLogger(__name__)
+
+MAX_TEXT = 2000  # sendMessage text and sendPhoto caption: 1-2,000 characters
+MAX_BODY = 1024 * 1024  # webhook bodies are small; the shared server caps them lower anyway
+SECRET_HEADER = "X-Bot-Api-Secret-Token"
+DEFAULT_WEBHOOK_PATH = "/zalo/webhook"
+CALL_TIMEOUT = 20.0  # seconds for any call but getUpdates
+POLL_MARGIN = 10.0  # the client waits this much longer than the long poll itself
+RETRYABLE = frozenset({408, 425, 429, 500, 502, 503, 504})
+MAX_CONCURRENT = 32
+
+# Event names seen in the docs (text, image, sticker, voice, unsupported) and in client code
+# (link, reaction). Anything else starting with "message." is read as text when it has text.
+KINDS = {
+    "message.image.received": "image",
+    "message.sticker.received": "sticker",
+    "message.voice.received": "voice",
+    "message.unsupported.received": "unsupported",
+}
+IGNORED = frozenset({"message.reaction.received"})
+
+
+# --- errors -------------------------------------------------------------------------------
+
+
+class ZaloError(Exception):
+    """A call failed. The message names the method, never the URL (it holds the token)."""
+
+
+class ZaloNetworkError(ZaloError):
+    """The API could not be reached, or answered something that is not the API's JSON."""
+
+
+class ZaloApiError(ZaloError):
+    """The API answered ``ok: false``."""
+
+    def __init__(self, method: str, code: int, description: str) -> None:
+        super().__init__(f"{method}: error {code} {description}".strip())
+        self.method = method
+        self.code = code
+        self.description = description
+
+    @property
+    def retryable(self) -> bool:
+        """Whether trying again later may work (rate limit, timeout, server trouble)."""
+        return self.code in RETRYABLE
+
+
+class ZaloUnauthorized(ZaloApiError):
+    """401: the token is wrong or was reset. Fatal for the channel."""
+
+
+class ZaloRateLimited(ZaloApiError):
+    """429: quota exceeded or too many requests."""
+
+
+class ZaloIdle(ZaloApiError):
+    """408 from getUpdates: nothing arrived during the long poll. Not an error."""
+
+
+_UNREACHABLE = re.compile(
+    r"block|unfollow|(user|chat|recipient).{0,20}(not.{0,10}(found|exist)|invalid)", re.I
+)
+
+
+# --- log redaction ------------------------------------------------------------------------
+
+_BOT_PATH = re.compile(r"/bot[^/\s?#\"']+")
+
+
+def redact(text: str, secrets: Sequence[str]) -> str:
+    """``text`` with every secret and every ``/bot<token>`` URL path segment hidden."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "<redacted>")
+    return _BOT_PATH.sub("/bot<redacted>", text)
+
+
+class RedactingFilter(logging.Filter):
+    """Removes secrets from log records (message, arguments and exception text)."""
+
+    def __init__(self, secrets: Sequence[str]) -> None:
+        super().__init__()
+        self.secrets = tuple(s for s in secrets if s)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the record in place when it holds a secret; never drops it."""
+        try:
+            message = record.getMessage()
+        except Exception:
+            return True
+        cleaned = redact(message, self.secrets)
+        if cleaned != message:
+            record.msg = cleaned
+            record.args = None
+        if record.exc_info and record.exc_info[1] is not None:
+            text = record.exc_text or logging.Formatter().formatException(record.exc_info)
+            record.exc_text = redact(text, self.secrets)
+        elif record.exc_text:
+            record.exc_text = redact(record.exc_text, self.secrets)
+        return True
+
+
+@contextlib.contextmanager
+def _no_url(method: str) -> Iterator[None]:
+    """Turn aiohttp's errors (whose texts may hold the URL) into ones naming only the method."""
+    try:
+        yield
+    except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+        raise ZaloNetworkError(f"{method}: {type(exc).__name__}") from None
+
+
+# --- the HTTP client ----------------------------------------------------------------------
+
+
+class ZaloClient:
+    """The few Bot Platform methods we use: POST JSON, check ``ok``, return ``result``."""
+
+    def __init__(self, base_url: str, token: str) -> None:
+        self._prefix = f"{base_url.rstrip('/')}/bot{token}/"
+        self._session: aiohttp.ClientSession | None = None
+
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                headers={"Content-Type": "application/json"}, raise_for_status=False
+            )
+        return self._session
+
+    async def close(self) -> None:
+        """Close the connection pool."""
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def call(
+        self, method: str, payload: dict[str, Any] | None = None, *, wait: float = CALL_TIMEOUT
+    ) -> Any:
+        """Call ``method``; returns ``result``. Raises ZaloApiError subclasses or network errors."""
+        body = json.dumps(payload or {}, ensure_ascii=False).encode("utf-8")
+        with _no_url(method):
+            async with self._http().post(
+                self._prefix + method,
+                data=body,
+                timeout=aiohttp.ClientTimeout(total=wait),
+            ) as response:
+                status = response.status
+                raw = await response.read()
+        try:
+            data = json.loads(raw.decode("utf-8")) if raw else {}
+        except (UnicodeDecodeError, ValueError):
+            data = None
+        if not isinstance(data, dict):
+            if status >= 400:
+                raise _api_error(method, status, f"HTTP {status}")
+            raise ZaloNetworkError(f"{method}: the answer is not JSON (HTTP {status})")
+        if data.get("ok") is True:
+            return data.get("result")
+        code = data.get("error_code")
+        if not isinstance(code, int) or isinstance(code, bool):
+            code = status if status >= 400 else 0
+        description = data.get("description")
+        raise _api_error(method, code, str(description)[:200] if description else "")
+
+
+def _api_error(method: str, code: int, description: str) -> ZaloApiError:
+    if code == 401:
+        return ZaloUnauthorized(method, code, description)
+    if code == 429:
+        return ZaloRateLimited(method, code, description)
+    if code == 408 and method == "getUpdates":
+        return ZaloIdle(method, code, description)
+    return ZaloApiError(method, code, description)
+
+
+# --- inbound updates ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One update read: the core event, the chat to answer in and the message id."""
+
+    event: Event
+    chat_id: str
+    message_id: str | None
+
+
+def _id(value: Any) -> str | None:
+    """Ids are strings on Zalo; accept numbers too, refuse anything else."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, (str, int)):
+        text = str(value).strip()
+        return text[:128] if text else None
+    return None
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def unwrap(data: Any) -> Any:
+    """The update itself, whether the body is wrapped in ``{ok, result}`` or bare."""
+    if isinstance(data, dict) and "event_name" not in data and isinstance(data.get("result"), dict):
+        return data["result"]
+    return data
+
+
+def parse_update(data: Any, channel: str = "zalo") -> Inbound | None:
+    """Read one update (wrapped or bare); None for anything we do not answer."""
+    update = unwrap(data)
+    if not isinstance(update, dict):
+        return None
+    name = update.get("event_name")
+    message = update.get("message")
+    if not isinstance(name, str) or not isinstance(message, dict) or name in IGNORED:
+        return None
+    if not name.startswith("message."):
+        return None
+    person = _mapping(message.get("from"))
+    chat = _mapping(message.get("chat"))
+    if person.get("is_bot") is True:
+        return None
+    chat_type = chat.get("chat_type")
+    if isinstance(chat_type, str) and chat_type.upper() != "PRIVATE":
+        return None  # groups are in beta; the bot serves one citizen per private chat
+    chat_id = _id(chat.get("id")) or _id(person.get("id"))
+    if chat_id is None:
+        return None
+    display = person.get("display_name") or person.get("first_name")
+    name_text = display.strip()[:128] if isinstance(display, str) else ""
+    sender = Sender(channel=channel, external_id=chat_id, display_name=name_text or None)
+    event: Event
+    text = message.get("text")
+    if name in KINDS:
+        event = Unsupported(sender=sender, kind=KINDS[name])
+    elif isinstance(text, str):
+        event = TextMessage(sender=sender, text=text)
+    else:
+        kind = name.split(".")[1] if name.count(".") >= 2 else "unsupported"
+        event = Unsupported(sender=sender, kind=kind[:32])
+    return Inbound(event=event, chat_id=chat_id, message_id=_id(message.get("message_id")))
+
+
+# --- outbound rendering -------------------------------------------------------------------
+
+_MARK = "\ue000"
+_IMAGE_MARK = re.compile(_MARK + r"(\d+)" + _MARK)
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One API call that shows part of a turn."""
+
+    method: str  # sendMessage | sendPhoto
+    text: str  # text or caption (may be empty for a photo)
+    photo: str | None = None
+
+    def payload(self, chat_id: str) -> dict[str, Any]:
+        """The JSON body for ``chat_id``."""
+        if self.photo is None:
+            return {"chat_id": chat_id, "text": self.text}
+        body: dict[str, Any] = {"chat_id": chat_id, "photo": self.photo}
+        if self.text:
+            body["caption"] = self.text
+        return body
+
+
+def _utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _fit(text: str) -> list[str]:
+    """NFC, and below the limit however the platform counts (code points or UTF-16 units)."""
+    text = unicodedata.normalize("NFC", text)
+    if _utf16_len(text) <= MAX_TEXT:
+        return [text]
+    return [part for half in split_text(text, MAX_TEXT // 2) for part in _fit(half)]
+
+
+def render(replies: Sequence[Reply], messages: Messages) -> list[Outgoing]:
+    """A turn as Zalo calls: numbered text (``render_plain``), photos for public https images.
+
+    An image that is not a public https URL becomes a line with its address, or is left out
+    when it is a file of the content folder (the caption still comes).
+    """
+    images: list[str] = []
+
+    def image_text(image: str) -> str:
+        if image.startswith("https://"):
+            images.append(image)
+            return f"{_MARK}{len(images) - 1}{_MARK}"
+        if image.startswith("http://"):
+            return messages("channel.image", url=image)
+        return ""
+
+    out: list[Outgoing] = []
+    for chunk in render_plain(replies, messages, MAX_TEXT, image_text):
+        match = _IMAGE_MARK.match(chunk)
+        if match is None:
+            out.extend(Outgoing("sendMessage", part) for part in _fit(chunk) if part.strip())
+            continue
+        photo = images[int(match.group(1))]
+        caption = _IMAGE_MARK.sub("", chunk).strip()
+        parts = _fit(caption) if caption else [""]
+        out.append(Outgoing("sendPhoto", parts[0], photo=photo))
+        out.extend(Outgoing("sendMessage", part) for part in parts[1:] if part.strip())
+    return out
+
+
+# --- the channel --------------------------------------------------------------------------
+
+
+class ZaloChannel(Channel):
+    """The bot on the Zalo Bot Platform: text only, long polling or webhook."""
+
+    name = "zalo"
+    capabilities = Capabilities(buttons=False, images=True, max_text=MAX_TEXT, markup="plain")
+
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        *,
+        base_url: str,
+        token: str,
+        webhook_url: str = "",
+        webhook_secret: str = "",
+        poll_timeout: int = 30,
+        retry_delays: Sequence[float] = (0.5, 1.5, 4.0),
+        reconnect_max: float = 60.0,
+        typing_after: float | None = 1.0,
+        push_retry_after: float = 30.0,
+    ) -> None:
+        super().__init__(dispatcher)
+        if not token:
+            raise ValueError("the Zalo channel needs ZALO_BOT_TOKEN")
+        if webhook_url and not 8 <= len(webhook_secret) <= 256:
+            from bot.config import ConfigError
+
+            raise ConfigError(
+                "config: zalo.webhook_url needs ZALO_WEBHOOK_SECRET (8 to 256 characters)"
+            )
+        self.client = ZaloClient(base_url, token)
+        self.webhook_url = webhook_url
+        self.webhook_secret = webhook_secret
+        self.webhook_path = urlparse(webhook_url).path.rstrip("/") or DEFAULT_WEBHOOK_PATH
+        self.poll_timeout = poll_timeout
+        self.retry_delays = tuple(retry_delays) or (0.5,)
+        self.reconnect_max = reconnect_max
+        self.typing_after = typing_after
+        self.push_retry_after = push_retry_after
+        self.disabled = False  # set after a 401: the token is refused
+        self.account: dict[str, Any] = {}
+        self.stats = {"handled": 0, "duplicates": 0, "idle_polls": 0, "errors": 0}
+        self._filter = RedactingFilter([token, webhook_secret])
+        self._runner: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._chat_locks: dict[str, tuple[asyncio.Lock, int]] = {}
+        self._limit = asyncio.Semaphore(MAX_CONCURRENT)
+        self._filtered: list[logging.Filterer] = []
+
+    @classmethod
+    def from_config(cls, dispatcher: Dispatcher, config: Config) -> ZaloChannel:
+        """The channel as ``config.yaml`` and the environment describe it."""
+        return cls(
+            dispatcher,
+            base_url=config.zalo.base_url,
+            token=config.secrets.zalo_token,
+            webhook_url=config.zalo.webhook_url,
+            webhook_secret=config.secrets.zalo_webhook_secret,
+            poll_timeout=config.zalo.poll_timeout,
+        )
+
+    @property
+    def mode(self) -> str:
+        """``webhook`` when a public webhook URL is configured, else ``polling``."""
+        return "webhook" if self.webhook_url else "polling"
+
+    # --- life cycle -----------------------------------------------------------------------
+
+    def routes(self) -> list[web.RouteDef]:
+        """The webhook route on the shared server (webhook mode only)."""
+        if self.mode != "webhook":
+            return []
+        return [web.post(self.webhook_path, self.webhook)]
+
+    async def start(self) -> None:
+        """In the background: check the token (getMe), then set the webhook or start polling."""
+        self._install_filter()
+        self.disabled = False
+        self._runner = asyncio.create_task(self._run(), name="zalo")
+
+    async def stop(self) -> None:
+        """Stop polling, let the updates in hand finish (briefly), close the client."""
+        if self._runner is not None:
+            self._runner.cancel()
+            await asyncio.gather(self._runner, return_exceptions=True)
+            self._runner = None
+        if self._tasks:
+            _done, pending = await asyncio.wait(set(self._tasks), timeout=10)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        await self.client.close()
+        self._remove_filter()
+
+    def _install_filter(self) -> None:
+        targets: list[logging.Filterer] = [log, logging.getLogger("aiohttp")]
+        targets.extend(logging.getLogger().handlers)
+        for target in targets:
+            if self._filter not in target.filters:
+                target.addFilter(self._filter)
+                self._filtered.append(target)
+
+    def _remove_filter(self) -> None:
+        for target in self._filtered:
+            target.removeFilter(self._filter)
+        self._filtered.clear()
+
+    async def idle(self) -> None:
+        """Wait until every update in hand is handled (tests, graceful shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*set(self._tasks), return_exceptions=True)
+
+    async def _run(self) -> None:
+        try:
+            me = await self._setup_call("getMe", {})
+            self.account = me if isinstance(me, dict) else {}
+            log.info(
+                "zalo: connected as %s (%s mode)",
+                self.account.get("account_name", "?"),
+                self.mode,
+            )
+            if self.mode == "webhook":
+                await self._setup_call(
+                    "setWebhook", {"url": self.webhook_url, "secret_token": self.webhook_secret}
+                )
+                log.info("zalo: webhook set; updates arrive at %s", self.webhook_path)
+                return
+            with contextlib.suppress(ZaloApiError):
+                await self._setup_call("deleteWebhook", {})
+            await self._poll()
+        except ZaloUnauthorized:
+            self._unauthorized()
+        except ZaloApiError as exc:
+            log.error("zalo: the channel could not start: %s", exc)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("zalo: the channel stopped after an unexpected error")
+
+    async def _setup_call(self, method: str, payload: dict[str, Any]) -> Any:
+        """A start-up call, retried with growing pauses while the network or the API fails."""
+        failures = 0
+        while True:
+            try:
+                return await self.client.call(method, payload)
+            except ZaloNetworkError as exc:
+                error: ZaloError = exc
+            except ZaloApiError as exc:
+                if not exc.retryable:
+                    raise
+                error = exc
+            failures += 1
+            delay = self._backoff(failures)
+            log.warning("zalo: %s failed (%s); trying again in %.1fs", method, error, delay)
+            await asyncio.sleep(delay)
+
+    def _backoff(self, failures: int) -> float:
+        """Pause after ``failures`` failures in a row: the retry delays, then doubling, capped."""
+        if failures <= len(self.retry_delays):
+            return self.retry_delays[failures - 1]
+        extra = failures - len(self.retry_delays)
+        return float(min(self.reconnect_max, self.retry_delays[-1] * 2**extra))
+
+    def _unauthorized(self) -> None:
+        """Stop this channel for good (until restarted) with one clear line; nothing else stops."""
+        if self.disabled:
+            return
+        self.disabled = True
+        log.error(
+            "zalo: the bot token was refused (401 Unauthorized); the Zalo channel is stopped, "
+            "the rest of the bot keeps running. Check ZALO_BOT_TOKEN (it changes when the token "
+            "is reset in Zalo Bot Creator) and restart."
+        )
+        current = asyncio.current_task()
+        if self._runner is not None and self._runner is not current:
+            self._runner.cancel()
+
+    async def _poll(self) -> None:
+        """Long polling: one update per getUpdates; 408 means nothing arrived."""
+        failures = 0
+        wait = self.poll_timeout + POLL_MARGIN
+        while not self.disabled:
+            try:
+                result = await self.client.call(
+                    "getUpdates", {"timeout": str(self.poll_timeout)}, wait=wait
+                )
+            except ZaloIdle:
+                self.stats["idle_polls"] += 1
+                failures = 0
+                continue
+            except ZaloUnauthorized:
+                raise
+            except ZaloError as exc:
+                failures += 1
+                delay = self._backoff(failures)
+                log.warning("zalo: getUpdates failed (%s); polling again in %.1fs", exc, delay)
+                await asyncio.sleep(delay)
+                continue
+            failures = 0
+            updates = result if isinstance(result, list) else [result]
+            for update in updates:
+                if update:
+                    self._spawn(update)
+
+    # --- webhook --------------------------------------------------------------------------
+
+    async def webhook(self, request: web.Request) -> web.Response:
+        """Check the secret header in constant time, answer at once, handle the update after."""
+        given = request.headers.get(SECRET_HEADER, "")
+        expected = self.webhook_secret
+        if not expected or not hmac.compare_digest(
+            given.encode("utf-8", "surrogateescape"), expected.encode("utf-8")
+        ):
+            return web.json_response({"ok": False, "description": "Forbidden"}, status=403)
+        try:
+            raw = await request.content.read(MAX_BODY + 1)
+            data = json.loads(raw.decode("utf-8")) if len(raw) <= MAX_BODY else None
+        except (UnicodeDecodeError, ValueError):
+            data = None
+        except Exception:
+            return web.json_response({"ok": False, "description": "Bad request"}, status=400)
+        if not isinstance(data, dict):
+            return web.json_response({"ok": False, "description": "Bad request"}, status=400)
+        if not self.disabled:
+            self._spawn(data)
+        return web.json_response({"ok": True})
+
+    # --- handling -------------------------------------------------------------------------
+
+    def _spawn(self, update: Any) -> None:
+        """Handle an update in a tracked task; updates of one chat keep their order."""
+        task = asyncio.create_task(self._process(update))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _process(self, update: Any) -> None:
+        try:
+            inbound = parse_update(update, self.name)
+            if inbound is None:
+                return
+            async with self._chat(inbound.chat_id), self._limit:
+                if inbound.message_id and not await self._first_time(inbound.message_id):
+                    self.stats["duplicates"] += 1
+                    return
+                await self._answer(inbound)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            self.stats["errors"] += 1
+            log.exception("zalo: an update could not be handled")
+        finally:
+            self.stats["handled"] += 1
+
+    @contextlib.asynccontextmanager
+    async def _chat(self, chat_id: str) -> AsyncIterator[None]:
+        lock, users = self._chat_locks.get(chat_id, (asyncio.Lock(), 0))
+        self._chat_locks[chat_id] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._chat_locks[chat_id]
+            if users <= 1:
+                del self._chat_locks[chat_id]
+            else:
+                self._chat_locks[chat_id] = (lock, users - 1)
+
+    async def _first_time(self, message_id: str) -> bool:
+        """Whether this message id is new (recorded in the database, so across processes).
+
+        Old ids are removed by the app's housekeeping (bot/core/housekeeping.py).
+        """
+        async with self.dispatcher.services.db.transaction() as session:
+            return await SeenEventRepo(session).first_time(self.name, message_id)
+
+    async def _answer(self, inbound: Inbound) -> None:
+        typing = None
+        if self.typing_after is not None:
+            typing = asyncio.create_task(self._typing(inbound.chat_id, self.typing_after))
+        try:
+            replies = await self.dispatcher.handle(inbound.event, self.capabilities)
+        except Exception:
+            log.exception("zalo: the bot failed on an update")
+            messages = self.dispatcher.services.store.current.messages
+            replies = [Reply(text=messages("fallback.error"))]
+        finally:
+            if typing is not None:
+                typing.cancel()
+                await asyncio.gather(typing, return_exceptions=True)
+        try:
+            await self._deliver(inbound.chat_id, replies, attempts=len(self.retry_delays) + 1)
+        except ZaloError as exc:
+            log.warning("zalo: a reply was not delivered (%s)", exc)
+
+    async def _typing(self, chat_id: str, delay: float) -> None:
+        """Show "typing..." when the reply takes longer than ``delay``, and keep it up."""
+        await asyncio.sleep(delay)
+        while not self.disabled:
+            with contextlib.suppress(ZaloError):
+                await self.client.call("sendChatAction", {"chat_id": chat_id, "action": "typing"})
+            await asyncio.sleep(4.0)
+
+    async def _deliver(self, chat_id: str, replies: Sequence[Reply], *, attempts: int) -> None:
+        """Send a turn in order; a failed photo falls back to text with its address."""
+        messages = self.dispatcher.services.store.current.messages
+        for item in render(replies, messages):
+            if item.photo is None:
+                await self._call(item.method, item.payload(chat_id), attempts)
+                continue
+            try:
+                await self._call(item.method, item.payload(chat_id), attempts)
+            except ZaloApiError as exc:
+                if isinstance(exc, (ZaloUnauthorized, ZaloRateLimited)):
+                    raise
+                log.info("zalo: a photo was refused (%s); sending its address instead", exc)
+                text = messages("channel.image", url=item.photo)
+                if item.text:
+                    text = f"{text}\n\n{item.text}"
+                for part in _fit(text):
+                    await self._call("sendMessage", {"chat_id": chat_id, "text": part}, attempts)
+
+    async def _call(self, method: str, payload: dict[str, Any], attempts: int) -> Any:
+        """A send, retried after 429, timeouts, server errors and network errors."""
+        if self.disabled:
+            raise ZaloUnauthorized(method, 401, "the Zalo channel is stopped")
+        for attempt in range(1, attempts + 1):
+            try:
+                return await self.client.call(method, payload)
+            except ZaloUnauthorized:
+                self._unauthorized()
+                raise
+            except ZaloApiError as exc:
+                if not exc.retryable or attempt == attempts:
+                    raise
+                error: ZaloError = exc
+            except ZaloNetworkError as exc:
+                if attempt == attempts:
+                    raise
+                error = exc
+            delay = self._backoff(attempt)
+            log.info("zalo: %s failed (%s); retrying in %.1fs", method, error, delay)
+            await asyncio.sleep(delay)
+        raise AssertionError("unreachable")
+
+    async def send(self, external_id: str, replies: Sequence[Reply]) -> None:
+        """Push replies outside the user's turn (team answers, broadcasts)."""
+        if self.disabled:
+            raise DeliveryError("the Zalo channel is stopped (token refused)")
+        try:
+            await self._deliver(external_id, replies, attempts=len(self.retry_delays) + 1)
+        except ZaloRateLimited as exc:
+            raise RetryAfter(self.push_retry_after) from exc
+        except ZaloUnauthorized as exc:
+            raise DeliveryError("the Zalo channel is stopped (token refused)") from exc
+        except ZaloApiError as exc:
+            if exc.retryable:
+                raise RetryAfter(self.push_retry_after) from exc
+            if _UNREACHABLE.search(exc.description):
+                raise Unreachable(str(exc)) from exc
+            raise DeliveryError(str(exc)) from exc
+        except ZaloNetworkError as exc:
+            raise DeliveryError(str(exc)) from exc
