@@ -1,0 +1,48 @@
+""" "Tiến độ của tôi": each job with the skills passed, and the five basic skills when reached."""
+
+from __future__ import annotations
+
+from bot.core.context import Context
+from bot.core.replies import Reply
+from bot.core.router import Router
+from handlers.lessons import FIVE_JOBS
+from handlers.menu import menu_button
+from storage.repos.lessons import LessonRepo
+
+router = Router("progress")
+
+
+@router.command("progress")
+@router.button("progress:show")
+async def show_progress(ctx: Context) -> None:
+    """The citizen's skills passed, by job, with congratulations once all five jobs have one."""
+    statuses = await LessonRepo(ctx.session).statuses(ctx.user.id)
+    lessons = ctx.content.lessons
+    passed = {skill_id for skill_id, status in statuses.items() if status.passed}
+    blocks: list[str] = []
+    for group in ctx.content.groups:
+        skills = lessons.by_group(group.id)
+        if not skills:
+            continue
+        done = [s for s in skills if s.id in passed]
+        values = {"job": group.job, "title": group.title, "passed": len(done), "total": len(skills)}
+        lines = [ctx.t("progress.job" if group.job else "progress.basics", **values)]
+        lines += [ctx.t("progress.skill", title=s.title) for s in done] or [ctx.t("progress.none")]
+        blocks.append("\n".join(lines))
+    going = [
+        s.title
+        for s in lessons.skills
+        if (status := statuses.get(s.id)) is not None and status.in_progress
+    ]
+    if going:
+        blocks.append(ctx.t("progress.going", titles=", ".join(going)))
+    reached = {s.job for s in lessons.skills if s.id in passed} & FIVE_JOBS
+    if reached >= FIVE_JOBS:
+        blocks.append(ctx.t("progress.done"))
+    elif passed & {s.id for s in lessons.skills}:
+        blocks.append(ctx.t("progress.not_yet", reached=len(reached)))
+    else:
+        blocks.append(ctx.t("progress.empty"))
+    text = "\n\n".join([ctx.t("progress.title"), *blocks])
+    buttons = [ctx.button("progress.lessons_button", "lesson:list"), menu_button(ctx)]
+    ctx.send(Reply.with_buttons(text, buttons))
