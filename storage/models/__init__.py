@@ -1,21 +1,41 @@
 """All models; importing this package registers every table on ``Base.metadata``."""
 
 from storage.models.base import Base, utcnow
+from storage.models.broadcasts import Broadcast, BroadcastDelivery, BroadcastOptOut
 from storage.models.conversation import ConversationState, OfferedButton
 from storage.models.delivery import SeenEvent, WebOutbox
 from storage.models.lessons import LessonAttempt, LessonStep, QuizAnswer, SkillCompletion
+from storage.models.teams import (
+    AnonymousCount,
+    GuidedSkill,
+    MemberInvite,
+    SharedFile,
+    Team,
+    TeamMembership,
+    TeamQuestion,
+)
 from storage.models.users import ROLES, User
 
 __all__ = [
     "ROLES",
+    "AnonymousCount",
     "Base",
+    "Broadcast",
+    "BroadcastDelivery",
+    "BroadcastOptOut",
     "ConversationState",
+    "GuidedSkill",
     "LessonAttempt",
     "LessonStep",
+    "MemberInvite",
     "OfferedButton",
     "QuizAnswer",
     "SeenEvent",
+    "SharedFile",
     "SkillCompletion",
+    "Team",
+    "TeamMembership",
+    "TeamQuestion",
     "User",
     "WebOutbox",
     "utcnow",

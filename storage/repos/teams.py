@@ -1,0 +1,522 @@
+"""Teams, memberships, invites, the team question queue, in-person guidance and shared files.
+
+Other features select "a team's citizens" with ``TeamRepo.citizens_query(team_id)`` (a SELECT
+of ``User`` rows) or ``TeamRepo.citizens(team_id)``; the team of a user is
+``TeamRepo.team_of(user_id)``.
+"""
+
+from __future__ import annotations
+
+import secrets
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Select, delete, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import (
+    AnonymousCount,
+    GuidedSkill,
+    LessonAttempt,
+    MemberInvite,
+    SharedFile,
+    SkillCompletion,
+    Team,
+    TeamMembership,
+    TeamQuestion,
+    User,
+    utcnow,
+)
+from storage.models.lessons import OPEN_STATUSES
+from storage.models.teams import ANSWERED, JOINED_BY_INVITE, OPEN
+
+# Letters and digits that cannot be mistaken for each other (no 0/O, 1/I).
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+TEAM_CODE_LENGTH = 6
+INVITE_CODE_LENGTH = 10
+STAFF_ROLES = ("member", "lead")
+INVITE_ROLES = ("member", "lead", "admin")
+MAX_QUESTION = 2000
+MAX_ANSWER = 2000
+
+
+def new_code(length: int) -> str:
+    """A random code of unambiguous upper case letters and digits."""
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(length))
+
+
+def clean_code(text: str) -> str | None:
+    """The code a user typed, upper case without spaces or dashes; None if it can't be one."""
+    code = "".join(text.split()).replace("-", "").upper()
+    if 4 <= len(code) <= 16 and code.isascii() and code.isalnum():
+        return code
+    return None
+
+
+def sort_key(text: str) -> str:
+    """Vietnamese names in alphabetical order: marks ignored, đ after d."""
+    base = unicodedata.normalize("NFD", text.casefold().replace("đ", "d~"))
+    return "".join(c for c in base if not unicodedata.combining(c))
+
+
+def _sorted(teams: Iterable[Team]) -> list[Team]:
+    return sorted(teams, key=lambda t: (sort_key(t.commune), sort_key(t.village), t.id))
+
+
+class TeamRepo:
+    """Teams, who belongs to them, and member invites."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    # --- teams ---------------------------------------------------------------------------
+
+    async def create(self, name: str, commune: str, village: str, code: str | None = None) -> Team:
+        """A new team; a join code is generated unless given. Raises ValueError on a taken code."""
+        if code is not None:
+            cleaned = clean_code(code)
+            if cleaned is None:
+                raise ValueError(f"invalid code {code!r}: use 4-16 letters and digits")
+            if await self.by_code(cleaned) is not None:
+                raise ValueError(f"code {cleaned} is already used by another team")
+            code = cleaned
+        else:
+            code = new_code(TEAM_CODE_LENGTH)
+            while await self.by_code(code) is not None or await self._invite(code) is not None:
+                code = new_code(TEAM_CODE_LENGTH)
+        team = Team(
+            name=name.strip()[:128],
+            commune=commune.strip()[:128],
+            village=village.strip()[:128],
+            code=code,
+            created_at=utcnow(),
+        )
+        self.session.add(team)
+        await self.session.flush()
+        return team
+
+    async def get(self, team_id: int) -> Team | None:
+        """The team with this id."""
+        return await self.session.get(Team, team_id)
+
+    async def by_code(self, code: str) -> Team | None:
+        """The team whose join code this is (any case, spaces ignored)."""
+        cleaned = clean_code(code)
+        if cleaned is None:
+            return None
+        return (
+            await self.session.execute(select(Team).where(Team.code == cleaned))
+        ).scalar_one_or_none()
+
+    async def all(self) -> list[Team]:
+        """Every team, by commune then village."""
+        return _sorted((await self.session.execute(select(Team))).scalars())
+
+    async def communes(self) -> list[Team]:
+        """One team per commune (the first by village), to offer communes at onboarding."""
+        teams = await self.all()
+        seen: dict[str, Team] = {}
+        for team in teams:
+            seen.setdefault(team.commune, team)
+        return list(seen.values())
+
+    async def in_commune(self, commune: str) -> list[Team]:
+        """The teams of one commune, by village."""
+        result = await self.session.execute(select(Team).where(Team.commune == commune))
+        return _sorted(result.scalars())
+
+    # --- membership ------------------------------------------------------------------------
+
+    async def membership(self, user_id: int) -> TeamMembership | None:
+        """The user's membership row, if they belong to a team."""
+        return await self.session.get(TeamMembership, user_id)
+
+    async def team_of(self, user_id: int) -> Team | None:
+        """The team the user belongs to, if any."""
+        membership = await self.membership(user_id)
+        return await self.get(membership.team_id) if membership is not None else None
+
+    async def join(
+        self, user_id: int, team_id: int, joined_by: str, now: datetime | None = None
+    ) -> None:
+        """Put the user in a team (moving them from any other)."""
+        membership = await self.membership(user_id)
+        if membership is None:
+            self.session.add(
+                TeamMembership(
+                    user_id=user_id,
+                    team_id=team_id,
+                    joined_by=joined_by,
+                    joined_at=now or utcnow(),
+                )
+            )
+        elif membership.team_id != team_id:
+            membership.team_id = team_id
+            membership.joined_by = joined_by
+            membership.joined_at = now or utcnow()
+        await self.session.flush()
+
+    async def leave(self, user_id: int) -> None:
+        """Take the user out of their team."""
+        await self.session.execute(delete(TeamMembership).where(TeamMembership.user_id == user_id))
+
+    def citizens_query(self, team_id: int | None) -> Select[User]:
+        """SELECT the citizens of a team (every consented citizen when ``team_id`` is None)."""
+        query = select(User).where(User.role == "citizen", User.consent_at.is_not(None))
+        if team_id is not None:
+            query = query.join(TeamMembership, TeamMembership.user_id == User.id).where(
+                TeamMembership.team_id == team_id
+            )
+        return query.order_by(User.id)
+
+    async def citizens(self, team_id: int | None) -> list[User]:
+        """The citizens of a team (all consented citizens when ``team_id`` is None)."""
+        return list((await self.session.execute(self.citizens_query(team_id))).scalars())
+
+    async def staff(self, team_id: int) -> list[User]:
+        """The members and leads of a team."""
+        result = await self.session.execute(
+            select(User)
+            .join(TeamMembership, TeamMembership.user_id == User.id)
+            .where(TeamMembership.team_id == team_id, User.role.in_(STAFF_ROLES))
+            .order_by(User.id)
+        )
+        return list(result.scalars())
+
+    async def admins(self) -> list[User]:
+        """Every admin."""
+        result = await self.session.execute(
+            select(User).where(User.role == "admin").order_by(User.id)
+        )
+        return list(result.scalars())
+
+    async def sizes(self) -> dict[int, tuple[int, int]]:
+        """Per team id: (citizens, members and leads)."""
+        result = await self.session.execute(
+            select(TeamMembership.team_id, User.role, func.count())
+            .join(User, User.id == TeamMembership.user_id)
+            .group_by(TeamMembership.team_id, User.role)
+        )
+        sizes: dict[int, tuple[int, int]] = {}
+        for team_id, role, count in result.all():
+            citizens, staff = sizes.get(team_id, (0, 0))
+            if role == "citizen":
+                citizens += count
+            elif role in STAFF_ROLES:
+                staff += count
+            sizes[team_id] = (citizens, staff)
+        return sizes
+
+    async def remove_member(self, team_id: int, user: User) -> bool:
+        """Take a member or lead out of a team (they become a citizen with no team)."""
+        membership = await self.membership(user.id)
+        if membership is None or membership.team_id != team_id or user.role not in STAFF_ROLES:
+            return False
+        user.role = "citizen"
+        await self.leave(user.id)
+        return True
+
+    # --- invites ---------------------------------------------------------------------------
+
+    async def _invite(self, code: str) -> MemberInvite | None:
+        return (
+            await self.session.execute(select(MemberInvite).where(MemberInvite.code == code))
+        ).scalar_one_or_none()
+
+    async def invite(
+        self, team_id: int | None, role: str, ttl: timedelta, now: datetime | None = None
+    ) -> MemberInvite:
+        """A one-time code making its user ``role`` of the team (an admin when role is admin)."""
+        if role not in INVITE_ROLES:
+            raise ValueError(f"role must be one of {', '.join(INVITE_ROLES)}")
+        if (role == "admin") != (team_id is None):
+            raise ValueError("admin invites have no team; member and lead invites need one")
+        now = now or utcnow()
+        code = new_code(INVITE_CODE_LENGTH)
+        while await self._invite(code) is not None or await self.by_code(code) is not None:
+            code = new_code(INVITE_CODE_LENGTH)
+        invite = MemberInvite(
+            code=code, team_id=team_id, role=role, created_at=now, expires_at=now + ttl
+        )
+        self.session.add(invite)
+        await self.session.flush()
+        return invite
+
+    async def usable_invite(self, code: str, now: datetime | None = None) -> MemberInvite | None:
+        """The invite with this code if it is unused and not expired."""
+        cleaned = clean_code(code)
+        if cleaned is None:
+            return None
+        invite = await self._invite(cleaned)
+        now = now or utcnow()
+        if invite is None or invite.used_at is not None or invite.expires_at <= now:
+            return None
+        return invite
+
+    async def redeem(
+        self, code: str, user: User, now: datetime | None = None
+    ) -> MemberInvite | None:
+        """Use an invite: the user gets its role (an admin stays admin) and joins its team."""
+        now = now or utcnow()
+        invite = await self.usable_invite(code, now)
+        if invite is None:
+            return None
+        invite.used_by = user.id
+        invite.used_at = now
+        if invite.role == "admin" or user.role != "admin":
+            user.role = invite.role
+        if invite.team_id is not None:
+            await self.join(user.id, invite.team_id, JOINED_BY_INVITE, now)
+        await self.session.flush()
+        return invite
+
+    async def open_invites(self, team_id: int, now: datetime | None = None) -> list[MemberInvite]:
+        """Invites of a team not yet used nor expired."""
+        result = await self.session.execute(
+            select(MemberInvite)
+            .where(
+                MemberInvite.team_id == team_id,
+                MemberInvite.used_at.is_(None),
+                MemberInvite.expires_at > (now or utcnow()),
+            )
+            .order_by(MemberInvite.id)
+        )
+        return list(result.scalars())
+
+    async def revoke(self, code: str) -> bool:
+        """Delete an unused invite."""
+        cleaned = clean_code(code) or ""
+        result = await self.session.execute(
+            delete(MemberInvite).where(MemberInvite.code == cleaned, MemberInvite.used_at.is_(None))
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+
+class QuestionRepo:
+    """The team question queue."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def ask(
+        self,
+        user: User,
+        team_id: int | None,
+        text: str,
+        source: str,
+        now: datetime | None = None,
+    ) -> tuple[TeamQuestion, bool]:
+        """Queue a question; returns it and whether it is new (the same open one is reused)."""
+        text = text.strip()[:MAX_QUESTION]
+        existing = (
+            await self.session.execute(
+                select(TeamQuestion).where(
+                    TeamQuestion.user_id == user.id,
+                    TeamQuestion.status == OPEN,
+                    TeamQuestion.text == text,
+                )
+            )
+        ).scalar_one_or_none()
+        if existing is not None:
+            return existing, False
+        question = TeamQuestion(
+            team_id=team_id,
+            user_id=user.id,
+            channel=user.channel,
+            text=text,
+            source=source[:16],
+            status=OPEN,
+            created_at=now or utcnow(),
+        )
+        self.session.add(question)
+        await self.session.flush()
+        return question, True
+
+    async def get(self, question_id: int) -> TeamQuestion | None:
+        """The question with this id."""
+        return await self.session.get(TeamQuestion, question_id)
+
+    def _queue(self, team_id: int | None) -> Select[TeamQuestion]:
+        where = (
+            TeamQuestion.team_id.is_(None) if team_id is None else (TeamQuestion.team_id == team_id)
+        )
+        return select(TeamQuestion).where(where, TeamQuestion.status == OPEN)
+
+    async def open(self, team_id: int | None, limit: int = 20) -> list[TeamQuestion]:
+        """Open questions of a team (``None``: the admin queue), oldest first."""
+        result = await self.session.execute(
+            self._queue(team_id).order_by(TeamQuestion.id).limit(limit)
+        )
+        return list(result.scalars())
+
+    async def open_count(self, team_id: int | None) -> int:
+        """How many questions wait in a queue."""
+        query = self._queue(team_id).with_only_columns(func.count(TeamQuestion.id))
+        return int(await self.session.scalar(query) or 0)
+
+    async def answer(
+        self, question: TeamQuestion, by: User, text: str, now: datetime | None = None
+    ) -> bool:
+        """Record the answer; False when someone already answered it."""
+        if question.status != OPEN:
+            return False
+        question.status = ANSWERED
+        question.answer = text.strip()[:MAX_ANSWER]
+        question.answered_by = by.id
+        question.answered_at = now or utcnow()
+        await self.session.flush()
+        return True
+
+    async def of_user(self, user_id: int) -> list[TeamQuestion]:
+        """Every question a user sent, oldest first."""
+        result = await self.session.execute(
+            select(TeamQuestion).where(TeamQuestion.user_id == user_id).order_by(TeamQuestion.id)
+        )
+        return list(result.scalars())
+
+
+@dataclass(frozen=True)
+class SkillRecords:
+    """What a group of citizens did, for reports: bot completions, in-person guidance, open work."""
+
+    completions: list[SkillCompletion]
+    guided: list[GuidedSkill]
+    open_attempts: list[LessonAttempt]
+
+
+class ProgressRepo:
+    """In-person guidance records, anonymous counts, and skill records of many citizens."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def guide(
+        self,
+        user_id: int,
+        skill_id: str,
+        team_id: int | None,
+        by: int | None,
+        now: datetime | None = None,
+    ) -> bool:
+        """Record that ``by`` taught the citizen the skill in person; False if already recorded."""
+        existing = await self.session.scalar(
+            select(GuidedSkill.id).where(
+                GuidedSkill.user_id == user_id, GuidedSkill.skill_id == skill_id
+            )
+        )
+        if existing is not None:
+            return False
+        self.session.add(
+            GuidedSkill(
+                user_id=user_id,
+                skill_id=skill_id[:64],
+                team_id=team_id,
+                guided_by=by,
+                guided_at=now or utcnow(),
+            )
+        )
+        await self.session.flush()
+        return True
+
+    async def guided(self, user_ids: Sequence[int]) -> list[GuidedSkill]:
+        """In-person guidance records of these citizens."""
+        if not user_ids:
+            return []
+        result = await self.session.execute(
+            select(GuidedSkill).where(GuidedSkill.user_id.in_(list(user_ids)))
+        )
+        return list(result.scalars())
+
+    async def records(self, user_ids: Sequence[int]) -> SkillRecords:
+        """Completions, guidance and open lesson attempts of these citizens."""
+        ids = list(user_ids)
+        if not ids:
+            return SkillRecords([], [], [])
+        completions = await self.session.execute(
+            select(SkillCompletion).where(SkillCompletion.user_id.in_(ids))
+        )
+        attempts = await self.session.execute(
+            select(LessonAttempt).where(
+                LessonAttempt.user_id.in_(ids), LessonAttempt.status.in_(OPEN_STATUSES)
+            )
+        )
+        return SkillRecords(
+            completions=list(completions.scalars()),
+            guided=await self.guided(ids),
+            open_attempts=list(attempts.scalars()),
+        )
+
+    async def add_anonymous(
+        self, team_id: int | None, counts: Iterable[tuple[str, str, int]]
+    ) -> None:
+        """Keep counts (kind, skill id or "", number) with no link to anyone."""
+        now = utcnow()
+        self.session.add_all(
+            AnonymousCount(team_id=team_id, kind=kind, skill_id=skill, count=n, recorded_at=now)
+            for kind, skill, n in counts
+            if n > 0
+        )
+        await self.session.flush()
+
+    async def anonymous(self, team_id: int | None) -> dict[tuple[str, str], int]:
+        """Summed anonymous counts of a team (of every team when ``team_id`` is None)."""
+        query = select(AnonymousCount.kind, AnonymousCount.skill_id, func.sum(AnonymousCount.count))
+        if team_id is not None:
+            query = query.where(AnonymousCount.team_id == team_id)
+        result = await self.session.execute(
+            query.group_by(AnonymousCount.kind, AnonymousCount.skill_id)
+        )
+        return {(kind, skill): int(total or 0) for kind, skill, total in result.all()}
+
+
+class FileRepo:
+    """Generated files downloadable by token until they expire."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def put(
+        self,
+        data: bytes,
+        name: str,
+        content_type: str,
+        ttl: timedelta,
+        *,
+        user_id: int | None = None,
+        team_id: int | None = None,
+        now: datetime | None = None,
+    ) -> SharedFile:
+        """Store a file under a fresh unguessable token; expired files are dropped on the way."""
+        now = now or utcnow()
+        await self.session.execute(delete(SharedFile).where(SharedFile.expires_at <= now))
+        shared = SharedFile(
+            token=secrets.token_urlsafe(24),
+            name=name[:128],
+            content_type=content_type[:64],
+            data=data,
+            user_id=user_id,
+            team_id=team_id,
+            created_at=now,
+            expires_at=now + ttl,
+        )
+        self.session.add(shared)
+        await self.session.flush()
+        return shared
+
+    async def get(self, token: str, now: datetime | None = None) -> SharedFile | None:
+        """The file with this token, unless expired."""
+        if not token or len(token) > 48:
+            return None
+        shared = await self.session.get(SharedFile, token)
+        if shared is None or shared.expires_at <= (now or utcnow()):
+            return None
+        return shared
+
+    async def forget_team(self, team_id: int | None) -> None:
+        """Drop a team's files (reports naming someone who just deleted their data)."""
+        query = delete(SharedFile)
+        if team_id is not None:  # reports of this team, and admin reports over every team
+            query = query.where(or_(SharedFile.team_id == team_id, SharedFile.team_id.is_(None)))
+        await self.session.execute(query)

@@ -1,0 +1,117 @@
+"""Team storage on SQLite and PostgreSQL: codes, memberships, invites, the question queue,
+guidance records, anonymous counts and shared files."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from storage.db import Database
+from storage.models import User, utcnow
+from storage.repos.teams import (
+    CODE_ALPHABET,
+    FileRepo,
+    ProgressRepo,
+    QuestionRepo,
+    TeamRepo,
+    clean_code,
+)
+
+
+async def _user(db: Database, external_id: str, role: str = "citizen") -> int:
+    async with db.transaction() as session:
+        user = User(
+            channel="web",
+            external_id=external_id,
+            role=role,
+            consent_at=utcnow(),
+            display_name=external_id,
+        )
+        session.add(user)
+        await session.flush()
+        return user.id
+
+
+async def test_team_codes_memberships_and_invites(any_db: Database) -> None:
+    async with any_db.transaction() as session:
+        teams = TeamRepo(session)
+        a = await teams.create("Tổ CNS thôn Đông", "Xã Tân Hòa", "Thôn Đông")
+        b = await teams.create("Tổ CNS thôn Tây", "Xã Tân Hòa", "Thôn Tây", code="tay-01")
+        assert len(a.code) == 6 and set(a.code) <= set(CODE_ALPHABET)
+        assert b.code == "TAY01"
+        assert (await teams.by_code(" tay 01 ")) is not None
+        assert [t.village for t in await teams.in_commune("Xã Tân Hòa")] == [
+            "Thôn Đông",
+            "Thôn Tây",
+        ]
+        assert len(await teams.communes()) == 1
+        a_id, b_id = a.id, b.id
+    citizen = await _user(any_db, "citizen-1")
+    member = await _user(any_db, "member-1")
+    async with any_db.transaction() as session:
+        teams = TeamRepo(session)
+        await teams.join(citizen, a_id, "code")
+        await teams.join(citizen, b_id, "choice")  # moving keeps one membership
+        assert (await teams.team_of(citizen)).id == b_id  # type: ignore[union-attr]
+        invite = await teams.invite(a_id, "lead", timedelta(days=7))
+        user = await session.get(User, member)
+        assert user is not None
+        assert await teams.redeem(invite.code.lower(), user) is not None
+        assert user.role == "lead"
+        assert await teams.redeem(invite.code, user) is None  # one time only
+        assert [u.id for u in await teams.staff(a_id)] == [member]
+        assert [u.id for u in await teams.citizens(b_id)] == [citizen]
+        assert await teams.citizens(a_id) == []
+        assert (await teams.sizes())[a_id] == (0, 1)
+        old = await teams.invite(
+            a_id, "member", timedelta(days=1), now=utcnow() - timedelta(days=2)
+        )
+        assert await teams.usable_invite(old.code) is None  # expired
+        assert await teams.remove_member(a_id, user)
+        assert user.role == "citizen" and await teams.team_of(member) is None
+
+
+async def test_question_queue_guidance_and_anonymous_counts(any_db: Database) -> None:
+    citizen = await _user(any_db, "citizen-2")
+    member = await _user(any_db, "member-2", role="member")
+    async with any_db.transaction() as session:
+        team = await TeamRepo(session).create("Tổ", "Xã", "Thôn")
+        questions = QuestionRepo(session)
+        asker = await session.get(User, citizen)
+        answerer = await session.get(User, member)
+        assert asker is not None and answerer is not None
+        q, new = await questions.ask(asker, team.id, "làm sao đổi sim chính chủ", "fallback")
+        again, new_again = await questions.ask(
+            asker, team.id, "làm sao đổi sim chính chủ", "feedback"
+        )
+        assert new and not new_again and again.id == q.id
+        admin_q, _ = await questions.ask(asker, None, "câu khác", "direct")
+        assert [x.id for x in await questions.open(team.id)] == [q.id]
+        assert [x.id for x in await questions.open(None)] == [admin_q.id]
+        assert await questions.open_count(team.id) == 1
+        assert await questions.answer(q, answerer, "Bạn mang căn cước ra cửa hàng nhà mạng.")
+        assert not await questions.answer(q, answerer, "lần hai")
+        assert q.answered_by == member and await questions.open_count(team.id) == 0
+        progress = ProgressRepo(session)
+        assert await progress.guide(citizen, "sk_vneid_level2", team.id, member)
+        assert not await progress.guide(citizen, "sk_vneid_level2", team.id, member)
+        await progress.add_anonymous(team.id, [("completion", "sk_x", 2), ("citizen", "", 1)])
+        await progress.add_anonymous(team.id, [("completion", "sk_x", 1), ("question", "", 0)])
+        assert await progress.anonymous(team.id) == {("completion", "sk_x"): 3, ("citizen", ""): 1}
+        records = await progress.records([citizen])
+        assert [g.skill_id for g in records.guided] == ["sk_vneid_level2"]
+
+
+async def test_shared_files_expire(any_db: Database) -> None:
+    async with any_db.transaction() as session:
+        files = FileRepo(session)
+        shared = await files.put(b"a,b\n", "bao-cao.csv", "text/csv", timedelta(hours=1))
+        assert len(shared.token) >= 32
+        assert (await files.get(shared.token)) is not None
+        assert await files.get(shared.token, now=utcnow() + timedelta(hours=2)) is None
+        assert await files.get("nope") is None
+
+
+def test_clean_code() -> None:
+    assert clean_code(" ab-cd 12 ") == "ABCD12"
+    assert clean_code("xin chào") is None
+    assert clean_code("ab") is None
