@@ -50,7 +50,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_TEXT = 2000  # sendMessage text and sendPhoto caption: 1-2,000 characters
-MAX_BODY = 1024 * 1024  # webhook bodies are small; the shared server caps them lower anyway
+MAX_BODY = 1024 * 1024  # one event per webhook request: small; more is refused
 SECRET_HEADER = "X-Bot-Api-Secret-Token"
 DEFAULT_WEBHOOK_PATH = "/zalo/webhook"
 CALL_TIMEOUT = 20.0  # seconds for any call but getUpdates
