@@ -64,10 +64,52 @@ class ZaloConfig:
 
 
 @dataclass(frozen=True)
+class TeamsConfig:
+    """Village teams and follow-up: deep links, when a citizen counts as stuck, file links."""
+
+    telegram_bot: str = ""
+    stuck_days: int = 7
+    file_hours: int = 24
+    invite_days: int = 14
+    font: str = ""
+
+
+@dataclass(frozen=True)
 class LoggingConfig:
     """Log verbosity."""
 
     level: str = "INFO"
+
+
+@dataclass(frozen=True)
+class BroadcastRates:
+    """Broadcast messages per second, per channel; 0 means no limit (tests and benches only)."""
+
+    telegram: float = 25.0
+    zalo: float = 5.0
+    web: float = 50.0
+    other: float = 25.0
+
+    def of(self, channel: str) -> float:
+        """The rate for a channel by name."""
+        value = getattr(self, channel, None) if channel in ("telegram", "zalo", "web") else None
+        return float(self.other if value is None else value)
+
+
+@dataclass(frozen=True)
+class BroadcastConfig:
+    """Lesson broadcasts: the delivery worker's pace, quiet hours and retries."""
+
+    enabled: bool = True
+    rate_per_second: BroadcastRates = field(default_factory=BroadcastRates)
+    quiet_start: str = "21:00"
+    quiet_end: str = "07:00"
+    timezone: str = "Asia/Ho_Chi_Minh"
+    batch_size: int = 50
+    max_attempts: int = 3
+    retry_delay: float = 30.0
+    lease_seconds: float = 60.0
+    poll_interval: float = 2.0
 
 
 @dataclass(frozen=True)
@@ -89,7 +131,9 @@ class Config:
     content: ContentConfig = field(default_factory=ContentConfig)
     telegram: TelegramConfig = field(default_factory=TelegramConfig)
     zalo: ZaloConfig = field(default_factory=ZaloConfig)
+    teams: TeamsConfig = field(default_factory=TeamsConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
+    broadcast: BroadcastConfig = field(default_factory=BroadcastConfig)
     secrets: Secrets = field(default_factory=Secrets, repr=False)
     base_dir: Path = field(default_factory=Path.cwd)
 
@@ -184,6 +228,44 @@ def _validate(config: Config) -> None:
         raise ConfigError("config: database.url must not be empty")
     if config.zalo.poll_timeout < 1:
         raise ConfigError("config: zalo.poll_timeout must be at least 1 second")
+    for key in ("stuck_days", "file_hours", "invite_days"):
+        if getattr(config.teams, key) < 1:
+            raise ConfigError(f"config: teams.{key} must be at least 1")
+    bot_name = config.teams.telegram_bot.lstrip("@")
+    if bot_name and not (bot_name.isascii() and bot_name.replace("_", "").isalnum()):
+        raise ConfigError("config: teams.telegram_bot must be a bot username like trolyso_bot")
+    _validate_broadcast(config.broadcast)
+
+
+def _validate_broadcast(broadcast: BroadcastConfig) -> None:
+    """Checks of the ``broadcast`` section."""
+    import re
+    import zoneinfo
+
+    for name in ("telegram", "zalo", "web", "other"):
+        if getattr(broadcast.rate_per_second, name) < 0:
+            raise ConfigError(f"config: broadcast.rate_per_second.{name} must be 0 or more")
+    for key in ("quiet_start", "quiet_end"):
+        value = getattr(broadcast, key)
+        match = re.fullmatch(r"(\d{1,2}):(\d{2})", value.strip())
+        if value.strip() and (match is None or int(match[1]) > 23 or int(match[2]) > 59):
+            raise ConfigError(f"config: broadcast.{key} must be a time like 21:00, got {value!r}")
+    if bool(broadcast.quiet_start.strip()) != bool(broadcast.quiet_end.strip()):
+        raise ConfigError("config: broadcast.quiet_start and quiet_end go together")
+    if broadcast.timezone != "Asia/Ho_Chi_Minh":
+        try:
+            zoneinfo.ZoneInfo(broadcast.timezone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+            raise ConfigError(
+                f"config: broadcast.timezone is not a known time zone: {broadcast.timezone!r}"
+            ) from exc
+    if broadcast.batch_size < 1:
+        raise ConfigError("config: broadcast.batch_size must be at least 1")
+    if broadcast.max_attempts < 1:
+        raise ConfigError("config: broadcast.max_attempts must be at least 1")
+    for key in ("retry_delay", "lease_seconds", "poll_interval"):
+        if getattr(broadcast, key) <= 0:
+            raise ConfigError(f"config: broadcast.{key} must be greater than 0")
 
 
 def load_config(path: Path | None = None, env: typing.Mapping[str, str] | None = None) -> Config:

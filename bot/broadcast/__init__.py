@@ -1,0 +1,1 @@
+"""Lesson and announcement broadcasts: composing helpers, timing and the delivery worker."""

@@ -1,0 +1,140 @@
+"""When broadcasts may go out: quiet hours in local time, and the pace per channel."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+VIETNAM = "Asia/Ho_Chi_Minh"
+
+
+def zone(name: str) -> tzinfo:
+    """A time zone by name. Vietnam (UTC+7, no daylight saving) works without tz data."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        if name == VIETNAM:
+            return timezone(timedelta(hours=7), "ICT")
+        raise
+
+
+def _minutes(value: str) -> int:
+    hours, _, minutes = value.strip().partition(":")
+    return int(hours) * 60 + int(minutes)
+
+
+class QuietHours:
+    """A nightly window (e.g. 21:00–07:00 local time) in which nothing is sent."""
+
+    def __init__(self, start: str, end: str, tz: str = VIETNAM) -> None:
+        self.enabled = bool(start.strip() and end.strip()) and _minutes(start) != _minutes(end)
+        self.start = _minutes(start) if self.enabled else 0
+        self.end = _minutes(end) if self.enabled else 0
+        self.tz = zone(tz)
+        self.label = f"{start.strip()}–{end.strip()}" if self.enabled else ""
+        self.end_label = end.strip()
+
+    def _minute(self, now: datetime) -> int:
+        local = now.astimezone(self.tz)
+        return local.hour * 60 + local.minute
+
+    def active(self, now: datetime) -> bool:
+        """Whether ``now`` (aware) falls in quiet hours."""
+        if not self.enabled:
+            return False
+        minute = self._minute(now)
+        if self.start < self.end:
+            return self.start <= minute < self.end
+        return minute >= self.start or minute < self.end
+
+    def ends(self, now: datetime) -> datetime:
+        """When the quiet period containing ``now`` ends (``now`` itself when not quiet)."""
+        if not self.active(now):
+            return now
+        local = now.astimezone(self.tz)
+        end = local.replace(hour=self.end // 60, minute=self.end % 60, second=0, microsecond=0)
+        if end <= local:
+            end += timedelta(days=1)
+        return end.astimezone(UTC)
+
+
+class Pace:
+    """A token bucket: ``rate`` sends per second (0 = no limit), and pauses a platform asks for.
+
+    The bucket holds at most ``burst`` tokens, so a lane idle for a while does not flood the
+    platform when work arrives.
+    """
+
+    def __init__(self, rate: float, burst: float | None = None) -> None:
+        self.rate = rate
+        self.burst = max(1.0, burst if burst is not None else rate / 5)
+        self.tokens = 1.0
+        self.stamp = time.monotonic()
+        self.resume_at = 0.0
+
+    def hold(self, seconds: float) -> None:
+        """The platform said "retry after ``seconds``": send nothing on this lane until then."""
+        self.resume_at = max(self.resume_at, time.monotonic() + max(0.0, seconds))
+        self.tokens = 0.0
+
+    def _refill(self, now: float) -> None:
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+
+    async def take(self, most: int) -> int:
+        """Wait until at least one send is allowed; take up to ``most`` and return how many."""
+        while True:
+            now = time.monotonic()
+            if now < self.resume_at:
+                await asyncio.sleep(self.resume_at - now)
+                self.stamp = time.monotonic()
+                continue
+            if self.rate <= 0:
+                return most
+            self._refill(now)
+            if self.tokens >= 1.0:
+                n = max(1, min(most, int(self.tokens)))
+                self.tokens -= n
+                return n
+            await asyncio.sleep((1.0 - self.tokens) / self.rate)
+
+
+_WHEN = re.compile(
+    r"^\s*(?:(?P<iso>\d{4}-\d{1,2}-\d{1,2})[ T])?(?P<h>\d{1,2})[:hg](?P<m>\d{2})?"
+    r"(?:\s+(?P<d>\d{1,2})[/-](?P<mo>\d{1,2})(?:[/-](?P<y>\d{4}))?)?\s*$",
+    re.IGNORECASE,
+)
+
+
+def parse_when(text: str, now: datetime, tz: tzinfo) -> datetime | None:
+    """A local time typed by a person, as aware UTC; None when it is not a time.
+
+    Accepts "08:00" or "8h" (today, or tomorrow when that hour has passed), "08:00 25/12"
+    (this year, or next year when past), "08:00 25/12/2026" and "2026-12-25 08:00".
+    """
+    match = _WHEN.match(text)
+    if match is None:
+        return None
+    hour, minute = int(match["h"]), int(match["m"] or 0)
+    if hour > 23 or minute > 59:
+        return None
+    local_now = now.astimezone(tz)
+    try:
+        if match["iso"]:
+            year, month, day = (int(p) for p in match["iso"].split("-"))
+            moment = datetime(year, month, day, hour, minute, tzinfo=tz)
+        elif match["d"]:
+            year = int(match["y"]) if match["y"] else local_now.year
+            moment = datetime(year, int(match["mo"]), int(match["d"]), hour, minute, tzinfo=tz)
+            if not match["y"] and moment < local_now:
+                moment = moment.replace(year=year + 1)
+        else:
+            moment = local_now.replace(hour=hour, minute=minute, second=0, microsecond=0)
+            if moment < local_now:
+                moment += timedelta(days=1)
+    except ValueError:
+        return None
+    return moment.astimezone(UTC)

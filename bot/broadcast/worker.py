@@ -1,0 +1,384 @@
+"""The broadcast worker: sends due deliveries at each channel's pace, exactly once.
+
+How a delivery row moves (see ``storage/models/broadcasts.py``)::
+
+    pending --claim (batch, one transaction)--> claimed --commit--> sending --platform call-->
+        sent | failed(reason) | pending again (429 / network error, bounded) | skipped(reason)
+
+Exactly once, through cancellation and crashes:
+
+- A row is claimed by one worker only (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; a single
+  UPDATE under SQLite's write lock), with the worker's ``owner`` id and a lease timestamp
+  renewed by a heartbeat. Every later change is conditional on ``claimed_by = owner``.
+- ``sending`` is committed *before* the platform call; the result is committed right after it.
+  "Commit sending, then start the calls" and "call, then record the result" run in tasks that
+  task cancellation cannot interrupt (``uninterruptible``): a worker cancelled at any await
+  finishes the calls it started, records them, and gives back the rows it claimed but did not
+  start. A restarted worker therefore sends each remaining message once, and nobody is missed.
+- kill -9 (or power loss) cannot be shielded. After the lease expires, another worker (or the
+  restarted process) puts the dead worker's ``claimed`` rows back to ``pending`` (they were never
+  sent) and turns its ``sending`` rows into ``failed: interrupted``: the platform call of those
+  may or may not have reached the citizen, and we choose never to send a second copy. That window
+  holds only the calls in flight at the moment of the kill (about rate x platform latency, at
+  most ``MAX_IN_FLIGHT`` per channel), and the sender's report counts them separately.
+
+Writes from all lanes go through one group-commit writer, so SQLite sees one writer and few,
+larger transactions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import socket
+from collections import deque
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.exc import StaleDataError
+
+from bot.broadcast.compose import reply_for, report_text
+from bot.broadcast.timing import Pace, QuietHours
+from bot.channels.base import DeliveryError, RetryAfter, Unreachable
+from bot.core.dispatcher import tokenise
+from bot.core.replies import Reply
+from storage.models import Broadcast
+from storage.models.broadcasts import BLOCKED, ERROR, FAILED, PENDING, SENT
+from storage.repos.broadcasts import BroadcastRepo, Claimed, Outcome, Ready
+from storage.repos.conversation import ConversationRepo
+
+if TYPE_CHECKING:
+    from bot.channels.base import Channel
+    from bot.config import BroadcastConfig
+    from bot.core.services import Services
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+MAX_IN_FLIGHT = 32  # platform calls running at once per channel
+WRITE_ATTEMPTS = 6
+
+
+async def uninterruptible(coro: Coroutine[Any, Any, T]) -> T:
+    """Run ``coro`` to the end even if the caller is cancelled meanwhile; the cancellation is
+    re-raised once it is done."""
+    task = asyncio.ensure_future(coro)
+    cancelled = False
+    while True:
+        try:
+            result = await asyncio.shield(task)
+            break
+        except asyncio.CancelledError:
+            if task.done():
+                raise
+            cancelled = True
+    if cancelled:
+        raise asyncio.CancelledError
+    return result
+
+
+class Writer:
+    """Group commit: concurrent writes are applied together in one transaction.
+
+    Each write runs in a task of its own, so cancelling a caller never cuts a transaction in
+    half nor leaves another caller waiting.
+    """
+
+    def __init__(self, services: Services) -> None:
+        self.db = services.db
+        self._queue: list[tuple[Callable[[AsyncSession], Awaitable[Any]], asyncio.Future[Any]]]
+        self._queue = []
+        self._lock = asyncio.Lock()
+
+    async def __call__(self, op: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        """Apply ``op`` in a transaction (shared with other concurrent writes)."""
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._queue.append((op, future))
+        await asyncio.shield(asyncio.ensure_future(self._drain(future)))
+        return future.result()
+
+    async def _drain(self, future: asyncio.Future[Any]) -> None:
+        async with self._lock:
+            if future.done():
+                return
+            batch, self._queue = self._queue, []
+            try:
+                await self._apply(batch)
+            finally:
+                for _, f in batch:
+                    if not f.done():
+                        f.set_exception(RuntimeError("write abandoned"))
+
+    async def _apply(
+        self, batch: list[tuple[Callable[[AsyncSession], Awaitable[Any]], asyncio.Future[Any]]]
+    ) -> None:
+        for attempt in range(1, WRITE_ATTEMPTS + 1):
+            try:
+                async with self.db.transaction() as session:
+                    results = [await op(session) for op, _ in batch]
+            except (OperationalError, StaleDataError, IntegrityError) as exc:
+                if attempt == WRITE_ATTEMPTS:
+                    for _, f in batch:
+                        f.set_exception(exc)
+                    return
+                log.info("broadcast write conflict (%s); retrying", type(exc).__name__)
+                await asyncio.sleep(0.02 * attempt)
+                continue
+            except Exception as exc:
+                for _, f in batch:
+                    f.set_exception(exc)
+                return
+            for (_, f), result in zip(batch, results, strict=True):
+                f.set_result(result)
+            return
+
+
+class BroadcastWorker:
+    """Delivers broadcasts from this process; several processes may share one database."""
+
+    def __init__(
+        self,
+        services: Services,
+        channels: Mapping[str, Channel],
+        *,
+        config: BroadcastConfig | None = None,
+        owner: str | None = None,
+    ) -> None:
+        self.services = services
+        self.channels = channels
+        self.config = config or services.config.broadcast
+        self.owner = owner or (f"{socket.gethostname()[:30]}:{os.getpid()}:{secrets.token_hex(4)}")
+        self.quiet = QuietHours(
+            self.config.quiet_start, self.config.quiet_end, self.config.timezone
+        )
+        self.lease = timedelta(seconds=self.config.lease_seconds)
+        self.write = Writer(services)
+        self.paces: dict[str, Pace] = {}
+        self.sent = 0
+        self._unrecorded: list[Outcome] = []
+        self._bodies: dict[int, Broadcast] = {}
+
+    # --- the loop -------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Work until cancelled: look for due broadcasts every ``poll_interval`` seconds."""
+        log.info("broadcast worker %s started", self.owner)
+        while True:
+            try:
+                await self.run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("broadcast worker step failed; will retry")
+            await asyncio.sleep(self.config.poll_interval)
+
+    async def run_once(self) -> int:
+        """Recover dead workers' rows, send everything due now, finish and report broadcasts.
+
+        Returns how many messages this call sent.
+        """
+        before = self.sent
+        now = self.services.clock()
+        freed, lost = await self.write(lambda s: BroadcastRepo(s).recover(now, self.lease))
+        if freed or lost:
+            log.warning("recovered %d unsent and %d interrupted broadcast deliveries", freed, lost)
+        if not self.quiet.active(now):
+            due = await self.write(lambda s: BroadcastRepo(s).pending_channels(now))
+            lanes = [c for c in due if c in self.channels]
+            if lanes:
+                heartbeat = asyncio.create_task(self._heartbeat())
+                try:
+                    async with asyncio.TaskGroup() as group:
+                        for name in lanes:
+                            group.create_task(self._lane(name))
+                finally:
+                    heartbeat.cancel()
+                    await asyncio.gather(heartbeat, return_exceptions=True)
+                    await uninterruptible(self._release_all())
+        await self._flush_unrecorded()
+        await self._finish()
+        return self.sent - before
+
+    async def _release_all(self) -> None:
+        """Give back anything this worker still holds unsent (every lane has ended)."""
+        try:
+            await self.write(lambda s: BroadcastRepo(s).release(self.owner))
+        except Exception:
+            log.exception("could not give back claimed deliveries")
+
+    async def _heartbeat(self) -> None:
+        interval = max(0.05, self.config.lease_seconds / 3)
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.write(self._renew)
+                await self._flush_unrecorded()
+            except Exception:
+                log.exception("broadcast lease renewal failed")
+
+    async def _renew(self, session: AsyncSession) -> int:
+        return await BroadcastRepo(session).renew(self.owner, self.services.clock())
+
+    # --- one channel ----------------------------------------------------------------------------
+
+    def pace(self, channel: str) -> Pace:
+        """The pace of a channel (created on first use from ``broadcast.rate_per_second``)."""
+        if channel not in self.paces:
+            self.paces[channel] = Pace(self.config.rate_per_second.of(channel))
+        return self.paces[channel]
+
+    async def _lane(self, name: str) -> None:
+        """Send the due deliveries of one channel, batch by batch, until none is left."""
+        channel = self.channels[name]
+        pace = self.pace(name)
+        queue: deque[Claimed] = deque()
+        in_flight: set[asyncio.Task[None]] = set()
+        try:
+            while True:
+                now = self.services.clock()
+                if self.quiet.active(now):
+                    break
+                if not queue:
+                    # Claimed rows land in the queue even if we are cancelled meanwhile, so
+                    # that the lane's end gives them back.
+                    await uninterruptible(self._claim_into(queue, name, now))
+                    if not queue:
+                        break
+                while len(in_flight) >= MAX_IN_FLIGHT:
+                    await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+                n = await pace.take(min(len(queue), MAX_IN_FLIGHT - len(in_flight)))
+                group = [queue.popleft() for _ in range(n)]
+                await uninterruptible(self._start(channel, pace, group, in_flight))
+        finally:
+            await uninterruptible(self._close_lane(queue, in_flight))
+
+    async def _claim_into(self, queue: deque[Claimed], name: str, now: datetime) -> None:
+        async def claim(session: AsyncSession) -> list[Claimed]:
+            return await BroadcastRepo(session).claim(
+                self.owner,
+                name,
+                self.config.batch_size,
+                now,
+                skip_locked=not self.services.db.is_sqlite,
+            )
+
+        queue.extend(await self.write(claim))
+
+    async def _start(
+        self,
+        channel: Channel,
+        pace: Pace,
+        group: Sequence[Claimed],
+        in_flight: set[asyncio.Task[None]],
+    ) -> None:
+        """Commit ``sending`` for a group (and record their buttons), then start their calls."""
+        now = self.services.clock()
+        snapshot = self.services.store.current
+
+        async def begin(session: AsyncSession) -> list[tuple[Ready, Reply]]:
+            repo = BroadcastRepo(session)
+            ready, _skipped = await repo.start_sending(self.owner, [c.id for c in group], now)
+            if not ready:
+                return []
+            conversation = ConversationRepo(session)
+            states = await repo.states([r.user_id for r in ready])
+            out = []
+            for row in ready:
+                broadcast = await self._broadcast(session, row.broadcast_id)
+                state = states.get(row.user_id) or await conversation.state(row.user_id)
+                replies = await tokenise(
+                    [reply_for(snapshot, broadcast)], row.user_id, state, conversation
+                )
+                out.append((row, replies[0]))
+            return out
+
+        for row, reply in await self.write(begin):
+            task = asyncio.create_task(self._send(channel, pace, row, reply))
+            in_flight.add(task)
+            task.add_done_callback(in_flight.discard)
+
+    async def _broadcast(self, session: AsyncSession, broadcast_id: int) -> Broadcast:
+        cached = self._bodies.get(broadcast_id)
+        if cached is None:
+            cached = await session.get(Broadcast, broadcast_id)
+            if cached is None:  # deleted meanwhile; its rows are gone too (cascade)
+                raise LookupError(f"broadcast {broadcast_id} vanished")
+            session.expunge(cached)
+            self._bodies[broadcast_id] = cached
+        return cached
+
+    async def _send(self, channel: Channel, pace: Pace, row: Ready, reply: Reply) -> None:
+        """One platform call and its result, recorded at once."""
+        try:
+            await channel.send(row.external_id, [reply])
+            outcome = Outcome(row.id, SENT)
+            self.sent += 1
+        except RetryAfter as exc:
+            pace.hold(exc.seconds)
+            retry_at = self.services.clock() + timedelta(seconds=exc.seconds)
+            outcome = Outcome(row.id, PENDING, retry_at=retry_at, counted=False)
+        except Unreachable:
+            outcome = Outcome(row.id, FAILED, BLOCKED, blocked_user=row.user_id)
+        except DeliveryError as exc:
+            if row.attempts >= self.config.max_attempts:
+                log.warning("broadcast delivery %s failed for good: %s", row.id, exc)
+                outcome = Outcome(row.id, FAILED, ERROR)
+            else:
+                delay = self.config.retry_delay * 2 ** (row.attempts - 1)
+                retry_at = self.services.clock() + timedelta(seconds=delay)
+                outcome = Outcome(row.id, PENDING, retry_at=retry_at)
+        except Exception:
+            log.exception("broadcast delivery %s: unexpected error from the channel", row.id)
+            outcome = Outcome(row.id, FAILED, ERROR)
+        await self._record([outcome])
+
+    async def _record(self, outcomes: list[Outcome]) -> None:
+        now = self.services.clock()
+        try:
+            await self.write(lambda s: BroadcastRepo(s).record(self.owner, outcomes, now))
+        except Exception:
+            log.exception("could not record %d broadcast results; keeping them", len(outcomes))
+            self._unrecorded.extend(outcomes)
+
+    async def _flush_unrecorded(self) -> None:
+        if self._unrecorded:
+            outcomes, self._unrecorded = self._unrecorded, []
+            await self._record(outcomes)
+
+    async def _close_lane(self, queue: deque[Claimed], in_flight: set[asyncio.Task[None]]) -> None:
+        """Let started calls finish and record, and give back claimed rows not started."""
+        if in_flight:
+            await asyncio.wait(set(in_flight))
+        if queue:
+            ids = [c.id for c in queue]
+            queue.clear()
+            try:
+                await self.write(lambda s: BroadcastRepo(s).release(self.owner, ids))
+            except Exception:
+                log.exception("could not give back %d claimed deliveries", len(ids))
+
+    # --- the end of a broadcast -----------------------------------------------------------------
+
+    async def _finish(self) -> None:
+        """Close finished broadcasts and send each sender their report (once, by one worker)."""
+        now = self.services.clock()
+
+        async def close(session: AsyncSession) -> list[tuple[Broadcast, dict[str, int]]]:
+            repo = BroadcastRepo(session)
+            return [(b, await repo.tally(b.id)) for b in await repo.finish(now)]
+
+        for broadcast, tally in await self.write(close):
+            self._bodies.pop(broadcast.id, None)
+            log.info("broadcast %s done: %s", broadcast.id, tally)
+            if broadcast.created_by is None:
+                continue
+            text = report_text(self.services.store.current.messages, broadcast, tally)
+            try:
+                await self.services.deliver(broadcast.created_by, [Reply(text=text)])
+            except Exception:
+                log.exception("could not send the report of broadcast %s", broadcast.id)
