@@ -11,6 +11,7 @@ from aiohttp import web
 from bot.channels.base import Channel
 from bot.config import Config
 from bot.content.store import ContentStore
+from bot.core import files
 from bot.core.delivery import Delivery
 from bot.core.dispatcher import Dispatcher
 from bot.core.housekeeping import housekeeping
@@ -39,6 +40,7 @@ class App:
         """The aiohttp application with every channel's routes and the health check."""
         app = web.Application(client_max_size=64 * 1024)
         app.router.add_get("/healthz", healthz)
+        app.router.add_routes(files.routes(self.services))
         for channel in self.channels.values():
             app.router.add_routes(channel.routes())
         return app

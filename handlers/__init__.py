@@ -7,13 +7,16 @@ from bot.core.router import Router
 
 def all_routers() -> list[Router]:
     """Every feature router, in priority order (order matters: earlier routers win ties)."""
-    from handlers import fallback, lessons, menu, progress, start
+    from handlers import fallback, followup, lessons, menu, privacy, progress, start, teams
 
     return [
+        teams.router,  # keeps a join code sent before consent; /start CODE
         start.router,  # consent guard first
         menu.router,
         lessons.router,
         progress.router,
+        followup.router,
+        privacy.router,
         # feature routers go here, before the fallback
         fallback.router,
     ]

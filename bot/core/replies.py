@@ -23,12 +23,15 @@ class Reply:
     ``text`` may use the light markup ``**bold**``. ``buttons`` are offered under the message;
     when ``choices`` is true they are the answers to a question (lettered A, B, C... on text-only
     channels). ``image`` is a public URL or a path relative to the content directory.
+    ``document`` is a file for the user (a reference from ``bot.core.files.share``): uploaded
+    on Telegram, a download link on the web chat and on text-only channels.
     """
 
     text: str
     buttons: tuple[Button, ...] = field(default_factory=tuple)
     image: str | None = None
     choices: bool = False
+    document: str | None = None
 
     @classmethod
     def with_buttons(cls, text: str, buttons: Sequence[Button]) -> Reply:

@@ -138,6 +138,15 @@ class TeamRepo:
         membership = await self.membership(user_id)
         return await self.get(membership.team_id) if membership is not None else None
 
+    async def memberships(self, user_ids: Sequence[int]) -> dict[int, TeamMembership]:
+        """Membership rows of these users, by user id."""
+        if not user_ids:
+            return {}
+        result = await self.session.execute(
+            select(TeamMembership).where(TeamMembership.user_id.in_(list(user_ids)))
+        )
+        return {m.user_id: m for m in result.scalars()}
+
     async def join(
         self, user_id: int, team_id: int, joined_by: str, now: datetime | None = None
     ) -> None:

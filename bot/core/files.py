@@ -1,0 +1,134 @@
+"""Files for users (report CSVs, progress charts): stored in the database, served by token.
+
+A handler stores a file with ``share`` and sends ``Reply(text, document=ref)``; ``ref`` is
+``"<token>/<name>"``. Each channel shows it its own way: Telegram uploads the file, the web chat
+shows a download link, text-only channels (Zalo) get the link in the text (``inline_links``).
+Links are ``<web.public_url or http://host:port>/files/<token>/<name>``: the token is random
+(192 bits) and the file expires after ``teams.file_hours``. Any bot process sharing the database
+can serve it.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import timedelta
+from typing import TYPE_CHECKING
+from urllib.parse import quote
+
+from aiohttp import web
+
+from bot.core.replies import Reply
+from storage.models import SharedFile
+from storage.repos.teams import FileRepo
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from bot.config import Config
+    from bot.content.messages import Messages
+    from bot.core.services import Services
+    from storage.db import Database
+
+ROUTE = "/files/{token}/{name}"
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def safe_name(name: str) -> str:
+    """A file name fit for a URL: ASCII letters, digits, dot, dash, underscore."""
+    base = unicodedata.normalize("NFD", name.replace("đ", "d").replace("Đ", "D"))
+    base = "".join(c for c in base if not unicodedata.combining(c))
+    cleaned = _UNSAFE.sub("-", base).strip("-.")
+    return cleaned[:100] or "tep"
+
+
+async def share(
+    session: AsyncSession,
+    config: Config,
+    data: bytes,
+    name: str,
+    content_type: str,
+    *,
+    user_id: int | None = None,
+    team_id: int | None = None,
+) -> str:
+    """Store a file for download; returns the reference to put in ``Reply.document``."""
+    name = safe_name(name)
+    shared = await FileRepo(session).put(
+        data,
+        name,
+        content_type,
+        timedelta(hours=config.teams.file_hours),
+        user_id=user_id,
+        team_id=team_id,
+    )
+    return f"{shared.token}/{name}"
+
+
+def split_ref(ref: str) -> tuple[str, str]:
+    """The token and the file name of a reference."""
+    token, _, name = ref.partition("/")
+    return token, name
+
+
+def base_url(config: Config) -> str:
+    """Where this server is reached from outside: ``web.public_url``, else http://host:port."""
+    if config.web.public_url:
+        return config.web.public_url.rstrip("/")
+    return f"http://{config.web.host}:{config.web.port}"
+
+
+def file_url(config: Config, ref: str, *, relative: bool = False) -> str:
+    """The download link of a reference (relative to this server when ``relative`` and no
+    public URL is configured: the web chat page resolves it against its own address)."""
+    token, name = split_ref(ref)
+    path = f"/files/{quote(token)}/{quote(name)}"
+    if relative and not config.web.public_url:
+        return path
+    return base_url(config) + path
+
+
+def inline_links(replies: Sequence[Reply], config: Config, messages: Messages) -> list[Reply]:
+    """Replies with each document turned into a download line in the text (text-only channels)."""
+    out = []
+    for reply in replies:
+        if reply.document:
+            link = messages("files.link", url=file_url(config, reply.document))
+            text = f"{reply.text}\n\n{link}" if reply.text else link
+            reply = replace(reply, text=text, document=None)
+        out.append(reply)
+    return out
+
+
+async def fetch(db: Database, ref: str) -> SharedFile | None:
+    """The stored file of a reference, unless it expired."""
+    token, _ = split_ref(ref)
+    async with db.transaction() as session:
+        return await FileRepo(session).get(token)
+
+
+def routes(services: Services) -> list[web.RouteDef]:
+    """``GET /files/<token>/<name>``: the file, while it is valid."""
+
+    async def download(request: web.Request) -> web.Response:
+        shared = await fetch(services.db, request.match_info["token"])
+        if shared is None or shared.name != request.match_info["name"]:
+            text = services.store.current.messages("files.expired")
+            raise web.HTTPNotFound(text=text)
+        inline = shared.content_type.startswith("image/")
+        disposition = "inline" if inline else "attachment"
+        return web.Response(
+            body=shared.data,
+            content_type=shared.content_type.split(";")[0],
+            charset="utf-8" if shared.content_type.startswith("text/") else None,
+            headers={
+                "Content-Disposition": f'{disposition}; filename="{shared.name}"',
+                "Cache-Control": "no-store",
+                "X-Content-Type-Options": "nosniff",
+                "Referrer-Policy": "no-referrer",
+            },
+        )
+
+    return [web.get(ROUTE, download)]

@@ -1,0 +1,166 @@
+""" "Dữ liệu của tôi" and "Xóa dữ liệu của tôi" (Nghị định 13/2023/NĐ-CP).
+
+Showing: everything the bot keeps about the person, in plain words. Deleting (after a
+confirmation): the user row goes, and with it (``ON DELETE CASCADE``) their conversation state,
+buttons, lesson records, completions, questions, team membership and in-person guidance records;
+rows that would only lose their link to the user are deleted explicitly. What stays is anonymous:
+per-team counts (a citizen, each skill passed or guided, five basic skills reached, questions
+sent) so that the team's totals do not go down, and nothing that names or points to the person.
+Report files of their team that might name them are dropped too.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import delete
+
+from bot.core.context import Context
+from bot.core.replies import Reply
+from bot.core.router import Router
+from handlers.lessons import FIVE_JOBS
+from handlers.menu import menu_button, show_menu
+from storage.models import WebOutbox
+from storage.models.teams import (
+    COUNT_BASIC_FIVE,
+    COUNT_CITIZEN,
+    COUNT_COMPLETION,
+    COUNT_GUIDED,
+    COUNT_QUESTION,
+)
+from storage.repos.lessons import LessonRepo
+from storage.repos.teams import FileRepo, ProgressRepo, QuestionRepo, TeamRepo
+
+router = Router("privacy")
+
+VIETNAM = timezone(timedelta(hours=7), "ICT")
+
+
+def _date(value: datetime | None) -> str:
+    if value is None:
+        return "-"
+    return value.astimezone(VIETNAM).strftime("%d/%m/%Y")
+
+
+def _titles(ctx: Context, skill_ids: list[str]) -> str:
+    titles = []
+    for skill_id in skill_ids:
+        skill = ctx.content.lessons.get(skill_id)
+        titles.append(skill.title if skill is not None else skill_id)
+    return "; ".join(titles)
+
+
+@router.command("mydata")
+@router.button("privacy:show")
+async def my_data(ctx: Context) -> None:
+    """What the bot stores about this user."""
+    user = ctx.user
+    lines = [ctx.t("privacy.title")]
+    name = (user.display_name or "").strip()
+    lines.append(ctx.t("privacy.name", name=name) if name else ctx.t("privacy.no_name"))
+    channel_key = f"privacy.channel_{user.channel}"
+    channel = ctx.t(channel_key) if ctx.content.messages.has(channel_key) else user.channel
+    lines.append(ctx.t("privacy.channel", channel=channel))
+    lines.append(
+        ctx.t(
+            "privacy.since",
+            first_seen=_date(user.first_seen),
+            consent=_date(user.consent_at),
+        )
+    )
+    team = await TeamRepo(ctx.session).team_of(user.id)
+    if team is not None:
+        lines.append(
+            ctx.t("privacy.team", team=team.name, village=team.village, commune=team.commune)
+        )
+    else:
+        lines.append(ctx.t("privacy.no_team"))
+    if user.role != "citizen":
+        lines.append(ctx.t("privacy.role", role=ctx.t(f"privacy.role_{user.role}")))
+    asked = await _questions_asked(ctx)
+    if asked is not None:
+        lines.append(ctx.t("privacy.questions", count=asked))
+    sent = await QuestionRepo(ctx.session).of_user(user.id)
+    if sent:
+        answered = sum(1 for q in sent if q.answered_at is not None)
+        lines.append(ctx.t("privacy.team_questions", count=len(sent), answered=answered))
+    statuses = await LessonRepo(ctx.session).statuses(user.id)
+    passed = [s for s, st in statuses.items() if st.passed]
+    learning = [s for s, st in statuses.items() if st.in_progress and not st.passed]
+    lines.append(
+        ctx.t("privacy.skills", skills=_titles(ctx, passed))
+        if passed
+        else ctx.t("privacy.no_skills")
+    )
+    if learning:
+        lines.append(ctx.t("privacy.learning", skills=_titles(ctx, learning)))
+    guided = [g.skill_id for g in await ProgressRepo(ctx.session).guided([user.id])]
+    if guided:
+        lines.append(ctx.t("privacy.guided", skills=_titles(ctx, guided)))
+    lines.append("")
+    lines.append(ctx.t("privacy.footer"))
+    ctx.send(
+        Reply.with_buttons(
+            "\n".join(lines),
+            [ctx.button("privacy.delete_button", "privacy:delete"), menu_button(ctx)],
+        )
+    )
+
+
+async def _questions_asked(ctx: Context) -> int | None:
+    """How many questions the user asked the bot (the answers feature's log), if it exists."""
+    return None
+
+
+@router.command("deletedata")
+@router.button("privacy:delete")
+async def confirm_delete(ctx: Context) -> None:
+    """Ask to confirm before deleting everything."""
+    ctx.send(
+        Reply.with_buttons(
+            ctx.t("privacy.confirm"),
+            [
+                ctx.button("privacy.confirm_yes", "privacy:erase"),
+                ctx.button("privacy.confirm_no", "privacy:keep"),
+            ],
+        )
+    )
+
+
+@router.button("privacy:keep")
+async def keep(ctx: Context) -> None:
+    """Nothing deleted."""
+    show_menu(ctx, "privacy.kept")
+
+
+@router.button("privacy:erase")
+async def erase(ctx: Context) -> None:
+    """Delete the user's personal data, keeping anonymous counts for their team's totals."""
+    user = ctx.user
+    session = ctx.session
+    team = await TeamRepo(session).team_of(user.id)
+    team_id = team.id if team is not None else None
+    if user.role == "citizen":
+        completions = await LessonRepo(session).completions(user.id)
+        progress = ProgressRepo(session)
+        guided = await progress.guided([user.id])
+        skills = {c.skill_id for c in completions} | {g.skill_id for g in guided}
+        jobs = {s.job for s in ctx.content.lessons.skills if s.id in skills}
+        questions = await QuestionRepo(session).of_user(user.id)
+        counts = [(COUNT_CITIZEN, "", 1), (COUNT_QUESTION, "", len(questions))]
+        counts += [(COUNT_COMPLETION, c.skill_id, 1) for c in completions]
+        counts += [(COUNT_GUIDED, g.skill_id, 1) for g in guided]
+        counts.append((COUNT_BASIC_FIVE, "", 1 if jobs >= FIVE_JOBS else 0))
+        await progress.add_anonymous(team_id, counts)
+        await FileRepo(session).forget_team(team_id)
+    if user.channel == "web":
+        await session.execute(delete(WebOutbox).where(WebOutbox.external_id == user.external_id))
+    await _forget_elsewhere(ctx)
+    await session.delete(ctx.state)
+    await session.delete(user)
+    await session.flush()
+    ctx.say("privacy.deleted")
+
+
+async def _forget_elsewhere(ctx: Context) -> None:
+    """Rows of other features that keep text of this user without a cascading link."""
