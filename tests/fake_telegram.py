@@ -529,13 +529,18 @@ class FakeTelegram:
         )
 
     async def _control_stats(self, request: web.Request) -> web.Response:
-        """Call counts by method and the highest confirmed update id."""
+        """Call counts by method, the confirmed update offset and (``?texts=1``) sent texts."""
         counts: dict[str, int] = {}
         for call in self.calls:
             counts[call.method] = counts.get(call.method, 0) + 1
-        return web.json_response(
-            {"calls": counts, "confirmed": self.confirmed, "pending": len(self.updates)}
-        )
+        stats: dict[str, Any] = {
+            "calls": counts,
+            "confirmed": self.confirmed,
+            "pending": len(self.updates),
+        }
+        if request.query.get("texts"):
+            stats["texts"] = [c.text for c in self.calls if c.method == "sendMessage" and c.ok]
+        return web.json_response(stats)
 
     async def _control_reset(self, request: web.Request) -> web.Response:
         """Forget recorded calls (queued updates stay)."""
