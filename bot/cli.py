@@ -14,6 +14,7 @@ from bot.config import Config, ConfigError, load_config
 COMMAND_MODULES = (
     "bot.commands.run",
     "bot.commands.db",
+    "bot.commands.team",
     "bot.commands.broadcast",
 )
 

@@ -309,7 +309,7 @@ def _cell(value: str) -> str:
 def csv_bytes(report: Report, snapshot: Snapshot) -> bytes:
     """Citizens x skills as CSV (UTF-8 with BOM, so spreadsheets show Vietnamese correctly)."""
     messages = snapshot.messages
-    skills = snapshot.lessons.skills
+    skills = sorted(snapshot.lessons.skills, key=lambda s: (s.job == 0, s.job))
     out = io.StringIO()
     writer = csv.writer(out)
     header = [messages("followup.csv_name"), messages("followup.csv_channel")]
@@ -386,7 +386,9 @@ def chart_png(report: Report, snapshot: Snapshot, config: Config) -> bytes:
         draw.text((30, y + 12), label, font=group_font, fill="black")
         y += 48
         for skill in skills:
-            title = skill.title if len(skill.title) <= 42 else skill.title[:41] + "…"
+            title = skill.title
+            while font.getlength(title) > left - 70 and len(title) > 4:
+                title = title[:-2].rstrip() + "…"
             draw.text((50, y + 8), title, font=font, fill=grey)
             bot, guided = report.bot.get(skill.id, 0), report.guided.get(skill.id, 0)
             x0 = float(left)
