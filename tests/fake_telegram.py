@@ -475,6 +475,18 @@ class FakeTelegram:
         photo = [{"file_id": "sent", "file_unique_id": "sentu", "width": 90, "height": 90}]
         return self._ok(self._message_result(params, photo=photo, caption=caption or None))
 
+    async def _m_sendDocument(self, params: dict[str, Any]) -> web.Response:
+        caption = str(params.get("caption") or "")
+        document = params.get("document")
+        if not document:
+            return self._error(400, "Bad Request: there is no document in the request")
+        error = self._check_send(params, caption, MAX_CAPTION)
+        if error is not None:
+            return error
+        name = document.get("upload") if isinstance(document, dict) else None
+        sent = {"file_id": "doc", "file_unique_id": "docu", "file_name": name}
+        return self._ok(self._message_result(params, document=sent, caption=caption or None))
+
     async def _m_answerCallbackQuery(self, params: dict[str, Any]) -> web.Response:
         if not params.get("callback_query_id"):
             return self._error(400, "Bad Request: query is too old")

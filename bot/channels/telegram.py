@@ -610,6 +610,27 @@ class TelegramChannel(Channel):
             image = self._image(reply.image) if reply.image else None
             for outgoing in render(reply, image, buttons_only):
                 await self._send_one(chat_id, outgoing)
+            if reply.document:
+                await self._send_document(chat_id, reply.document)
+
+    async def _send_document(self, chat_id: int, ref: str) -> None:
+        """Upload a file made for the user (a report; images go as photos), if still valid."""
+        from bot.core.files import fetch
+
+        shared = await fetch(self.dispatcher.services.db, ref)
+        if shared is None:
+            log.warning("telegram: a report file expired before it could be sent")
+            return
+        bot = self.application.bot
+        upload = InputFile(shared.data, filename=shared.name)
+        is_image = shared.content_type.startswith("image/")
+
+        async def call() -> Any:
+            if is_image:
+                return await bot.send_photo(chat_id, upload)
+            return await bot.send_document(chat_id, upload)
+
+        await self._with_retries(call)
 
     def _image(self, image: str) -> str | Path | None:
         """A URL as is; a content path resolved inside the content directory (or None)."""

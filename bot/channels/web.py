@@ -4,6 +4,8 @@
 "<token>"}`` and answers ``{"user": ..., "replies": [{"text", "buttons", "image", "choices"}]}``.
 A missing or malformed ``user`` is never taken for someone else's: the server issues a new id.
 ``GET /api/inbox?user=...`` returns replies pushed to the user since the last call.
+A reply carrying a file (a report) also has ``"document": {"url", "name"}``: a download link
+that expires (relative to this server unless ``web.public_url`` is set).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from typing import Any
 from aiohttp import web
 
 from bot.channels.base import Capabilities, Channel
+from bot.config import Config
+from bot.core import files
 from bot.core.events import ButtonPress, Event, Sender, TextMessage
 from bot.core.replies import Reply
 from storage.repos.delivery import WebOutboxRepo
@@ -35,14 +39,22 @@ def new_user_id() -> str:
     return secrets.token_urlsafe(18)
 
 
-def reply_json(reply: Reply) -> dict[str, Any]:
-    """One reply as the API shows it."""
-    return {
+def reply_json(reply: Reply, config: Config | None = None) -> dict[str, Any]:
+    """One reply as the API shows it (with ``document``: a download link, when it has a file)."""
+    out: dict[str, Any] = {
         "text": reply.text,
         "buttons": [{"label": b.label, "payload": b.payload} for b in reply.buttons],
         "image": reply.image,
         "choices": reply.choices,
     }
+    if reply.document and config is not None:
+        out["document"] = document_json(reply.document, config)
+    return out
+
+
+def document_json(ref: str, config: Config) -> dict[str, str]:
+    """A file for the user: its download link (relative when no public URL is set) and name."""
+    return {"url": files.file_url(config, ref, relative=True), "name": files.split_ref(ref)[1]}
 
 
 def _error(status: int, message: str) -> web.Response:
@@ -54,6 +66,11 @@ class WebChannel(Channel):
 
     name = "web"
     capabilities = Capabilities(buttons=True, images=True, max_text=MAX_TEXT, markup="raw")
+
+    @property
+    def config(self) -> Config:
+        """The bot's configuration (for file links)."""
+        return self.dispatcher.services.config
 
     def routes(self) -> list[web.RouteDef]:
         """The chat page, the chat API and the inbox."""
@@ -122,7 +139,7 @@ class WebChannel(Channel):
             return _error(400, "give either text or button")
         replies = await self.dispatcher.handle(event, self.capabilities)
         return web.json_response(
-            {"user": user, "replies": [reply_json(r) for r in replies]},
+            {"user": user, "replies": [reply_json(r, self.config) for r in replies]},
             dumps=lambda d: json.dumps(d, ensure_ascii=False),
         )
 
@@ -140,4 +157,6 @@ class WebChannel(Channel):
     async def send(self, external_id: str, replies: Sequence[Reply]) -> None:
         """Queue pushed replies until the page fetches them."""
         async with self.dispatcher.services.db.transaction() as session:
-            await WebOutboxRepo(session).put(external_id, [reply_json(r) for r in replies])
+            await WebOutboxRepo(session).put(
+                external_id, [reply_json(r, self.config) for r in replies]
+            )

@@ -39,6 +39,7 @@ from bot.channels.base import (
     split_text,
 )
 from bot.core.events import Event, Sender, TextMessage, Unsupported
+from bot.core.files import inline_links
 from bot.core.replies import Reply
 from storage.repos.delivery import SeenEventRepo
 
@@ -664,6 +665,7 @@ class ZaloChannel(Channel):
     async def _deliver(self, chat_id: str, replies: Sequence[Reply], *, attempts: int) -> None:
         """Send a turn in order; a failed photo falls back to text with its address."""
         messages = self.dispatcher.services.store.current.messages
+        replies = inline_links(replies, self.dispatcher.services.config, messages)
         for item in render(replies, messages):
             if item.photo is None:
                 await self._call(item.method, item.payload(chat_id), attempts)
