@@ -47,7 +47,7 @@ from bot.broadcast.timing import Pace, QuietHours
 from bot.channels.base import DeliveryError, RetryAfter, Unreachable
 from bot.core.dispatcher import tokenise
 from bot.core.replies import Reply
-from storage.models import Broadcast
+from storage.models import Broadcast, ConversationState
 from storage.models.broadcasts import BLOCKED, ERROR, FAILED, PENDING, SENT
 from storage.repos.broadcasts import BroadcastRepo, Claimed, Outcome, Ready
 from storage.repos.conversation import ConversationRepo
@@ -60,7 +60,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-MAX_IN_FLIGHT = 32  # platform calls running at once per channel
+MAX_IN_FLIGHT = 64  # platform calls running at once per channel
 WRITE_ATTEMPTS = 6
 
 
@@ -160,6 +160,7 @@ class BroadcastWorker:
         self.write = Writer(services)
         self.paces: dict[str, Pace] = {}
         self.sent = 0
+        self._results: list[Outcome] = []
         self._unrecorded: list[Outcome] = []
         self._bodies: dict[int, Broadcast] = {}
 
@@ -249,7 +250,7 @@ class BroadcastWorker:
                     await uninterruptible(self._claim_into(queue, name, now))
                     if not queue:
                         break
-                while len(in_flight) >= MAX_IN_FLIGHT:
+                while len(in_flight) > MAX_IN_FLIGHT // 2:  # then start a sizeable group
                     await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
                 n = await pace.take(min(len(queue), MAX_IN_FLIGHT - len(in_flight)))
                 group = [queue.popleft() for _ in range(n)]
@@ -287,10 +288,16 @@ class BroadcastWorker:
                 return []
             conversation = ConversationRepo(session)
             states = await repo.states([r.user_id for r in ready])
+            for row in ready:  # first broadcast to this citizen: a fresh state, one INSERT
+                if row.user_id not in states:
+                    states[row.user_id] = ConversationState(
+                        user_id=row.user_id, flow=None, data={}, last_buttons=[]
+                    )
+                    session.add(states[row.user_id])
             out = []
             for row in ready:
                 broadcast = await self._broadcast(session, row.broadcast_id)
-                state = states.get(row.user_id) or await conversation.state(row.user_id)
+                state = states[row.user_id]
                 replies = await tokenise(
                     [reply_for(snapshot, broadcast)], row.user_id, state, conversation
                 )
@@ -338,12 +345,28 @@ class BroadcastWorker:
         await self._record([outcome])
 
     async def _record(self, outcomes: list[Outcome]) -> None:
-        now = self.services.clock()
+        """Record results; concurrent callers share one UPDATE per outcome kind.
+
+        Results wait in ``_results``; the first write to run takes all of them (once, so a
+        retried transaction records the same ones). If that write fails for good, what it took
+        goes to ``_unrecorded`` and is tried again later.
+        """
+        self._results.extend(outcomes)
+        taken: list[Outcome] | None = None
+
+        async def flush(session: AsyncSession) -> None:
+            nonlocal taken
+            if taken is None:
+                taken, self._results = self._results, []
+            if taken:
+                await BroadcastRepo(session).record(self.owner, taken, self.services.clock())
+
         try:
-            await self.write(lambda s: BroadcastRepo(s).record(self.owner, outcomes, now))
+            await self.write(flush)
         except Exception:
-            log.exception("could not record %d broadcast results; keeping them", len(outcomes))
-            self._unrecorded.extend(outcomes)
+            lost = taken or []
+            log.exception("could not record %d broadcast results; keeping them", len(lost))
+            self._unrecorded.extend(lost)
 
     async def _flush_unrecorded(self) -> None:
         if self._unrecorded:

@@ -15,9 +15,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    ARRAY,
     CursorResult,
+    Integer,
     Select,
     and_,
+    any_,
     case,
     delete,
     exists,
@@ -141,6 +144,14 @@ class BroadcastRepo:
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        self._pg = session.get_bind().dialect.name == "postgresql"
+
+    def _among(self, column: Any, ids: Sequence[int]) -> Any:
+        """``column IN ids``; on PostgreSQL ``= ANY(array)``, one prepared statement for any
+        number of ids."""
+        if self._pg:
+            return column == any_(literal(list(ids), ARRAY(Integer)))
+        return column.in_(list(ids))
 
     # --- audiences and creation -------------------------------------------------------------
 
@@ -355,7 +366,7 @@ class BroadcastRepo:
             )
             .join(User, User.id == D.user_id)
             .join(Broadcast, Broadcast.id == D.broadcast_id)
-            .where(D.id.in_(ids), D.state == CLAIMED, D.claimed_by == owner)
+            .where(self._among(D.id, ids), D.state == CLAIMED, D.claimed_by == owner)
         )
         ready: list[Ready] = []
         skips: dict[int, str] = {}
@@ -381,13 +392,17 @@ class BroadcastRepo:
         for reason in set(skips.values()):
             await self.session.execute(
                 update(D)
-                .where(D.id.in_([i for i, r in skips.items() if r == reason]))
+                .where(self._among(D.id, [i for i, r in skips.items() if r == reason]))
                 .values(state=SKIPPED, reason=reason, updated_at=now)
             )
         if ready:
             result = await self.session.execute(
                 update(D)
-                .where(D.id.in_([r.id for r in ready]), D.state == CLAIMED, D.claimed_by == owner)
+                .where(
+                    self._among(D.id, [r.id for r in ready]),
+                    D.state == CLAIMED,
+                    D.claimed_by == owner,
+                )
                 .values(state=SENDING, attempts=D.attempts + 1, claimed_at=now, updated_at=now)
                 .returning(D.id)
                 .execution_options(synchronize_session=False)
@@ -416,13 +431,13 @@ class BroadcastRepo:
                     values["attempts"] = D.attempts - 1
             await self.session.execute(
                 update(D)
-                .where(D.id.in_(ids), D.state == SENDING, D.claimed_by == owner)
+                .where(self._among(D.id, ids), D.state == SENDING, D.claimed_by == owner)
                 .values(**values)
             )
         if blocked:
             await self.session.execute(
                 update(User)
-                .where(User.id.in_(blocked), User.unreachable_at.is_(None))
+                .where(self._among(User.id, blocked), User.unreachable_at.is_(None))
                 .values(unreachable_at=now)
             )
 
@@ -432,7 +447,7 @@ class BroadcastRepo:
         if ids is not None:
             if not ids:
                 return 0
-            query = query.where(D.id.in_(ids))
+            query = query.where(self._among(D.id, ids))
         result = await self.session.execute(
             query.values(state=PENDING, claimed_by=None, claimed_at=None)
         )
@@ -512,7 +527,7 @@ class BroadcastRepo:
         if not user_ids:
             return {}
         rows = await self.session.execute(
-            select(ConversationState).where(ConversationState.user_id.in_(user_ids))
+            select(ConversationState).where(self._among(ConversationState.user_id, user_ids))
         )
         return {s.user_id: s for s in rows.scalars()}
 

@@ -1,0 +1,53 @@
+"""A bot process that only delivers broadcasts, for the kill -9 test.
+
+``python -m tests.broadcast_child DB_URL CONTENT_DIR LOG_FILE RATE``: the fake platform
+"delivers" a message by appending the citizen's id to LOG_FILE (the kernel keeps what was
+written when the process is killed), after a short network-like wait.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import replace
+
+from bot.channels.base import Channel
+from bot.channels.memory import RICH
+from bot.config import BroadcastRates, Config, ContentConfig, DatabaseConfig
+from bot.content.store import ContentStore
+from bot.core.replies import Reply
+from bot.core.services import Services
+from storage.db import Database
+from tests.broadcast_helpers import CHANNEL, fast_config
+
+
+class FileChannel(Channel):
+    """Appends each recipient's id to a file: the record of what the platform received."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(None)  # type: ignore[arg-type]
+        self.name = CHANNEL
+        self.capabilities = RICH
+        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+
+    async def send(self, external_id: str, replies: Sequence[Reply]) -> None:
+        await asyncio.sleep(0.003)
+        os.write(self.fd, f"{external_id}\n".encode())
+
+
+async def main(url: str, content: str, log: str, rate: float) -> None:
+    config = Config(
+        database=DatabaseConfig(url=url), content=ContentConfig(dir=content, watch=False)
+    )
+    services = Services(config=config, store=ContentStore(config.path(content)), db=Database(url))
+    from bot.broadcast.worker import BroadcastWorker
+
+    broadcast = replace(fast_config(), rate_per_second=BroadcastRates(other=rate))
+    worker = BroadcastWorker(services, {CHANNEL: FileChannel(log)}, config=broadcast)
+    await worker.run()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])))
