@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from bot.channels.base import Channel
+from bot.channels.files import file_routes
 from bot.config import Config
 from bot.content.store import ContentStore
-from bot.core import files
 from bot.core.delivery import Delivery
 from bot.core.dispatcher import Dispatcher
 from bot.core.housekeeping import housekeeping
@@ -40,7 +40,7 @@ class App:
         """The aiohttp application with every channel's routes and the health check."""
         app = web.Application(client_max_size=64 * 1024)
         app.router.add_get("/healthz", healthz)
-        app.router.add_routes(files.routes(self.services))
+        app.router.add_routes(file_routes(self.services))
         for channel in self.channels.values():
             app.router.add_routes(channel.routes())
         return app

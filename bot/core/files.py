@@ -5,7 +5,7 @@ A handler stores a file with ``share`` and sends ``Reply(text, document=ref)``; 
 shows a download link, text-only channels (Zalo) get the link in the text (``inline_links``).
 Links are ``<web.public_url or http://host:port>/files/<token>/<name>``: the token is random
 (192 bits) and the file expires after ``teams.file_hours``. Any bot process sharing the database
-can serve it.
+can serve it (``bot/channels/files.py``).
 """
 
 from __future__ import annotations
@@ -18,8 +18,6 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from aiohttp import web
-
 from bot.core.replies import Reply
 from storage.models import SharedFile
 from storage.repos.teams import FileRepo
@@ -29,10 +27,8 @@ if TYPE_CHECKING:
 
     from bot.config import Config
     from bot.content.messages import Messages
-    from bot.core.services import Services
     from storage.db import Database
 
-ROUTE = "/files/{token}/{name}"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -107,28 +103,3 @@ async def fetch(db: Database, ref: str) -> SharedFile | None:
     token, _ = split_ref(ref)
     async with db.transaction() as session:
         return await FileRepo(session).get(token)
-
-
-def routes(services: Services) -> list[web.RouteDef]:
-    """``GET /files/<token>/<name>``: the file, while it is valid."""
-
-    async def download(request: web.Request) -> web.Response:
-        shared = await fetch(services.db, request.match_info["token"])
-        if shared is None or shared.name != request.match_info["name"]:
-            text = services.store.current.messages("files.expired")
-            raise web.HTTPNotFound(text=text)
-        inline = shared.content_type.startswith("image/")
-        disposition = "inline" if inline else "attachment"
-        return web.Response(
-            body=shared.data,
-            content_type=shared.content_type.split(";")[0],
-            charset="utf-8" if shared.content_type.startswith("text/") else None,
-            headers={
-                "Content-Disposition": f'{disposition}; filename="{shared.name}"',
-                "Cache-Control": "no-store",
-                "X-Content-Type-Options": "nosniff",
-                "Referrer-Policy": "no-referrer",
-            },
-        )
-
-    return [web.get(ROUTE, download)]

@@ -1,0 +1,43 @@
+"""``GET /files/<token>/<name>``: report files (CSV, charts) on the bot's HTTP server.
+
+The files live in the database (``bot/core/files.py``), so any bot process serves any of them;
+an unknown, mistyped or expired link gets 404.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from bot.core.files import fetch
+
+if TYPE_CHECKING:
+    from bot.core.services import Services
+
+ROUTE = "/files/{token}/{name}"
+
+
+def file_routes(services: Services) -> list[web.RouteDef]:
+    """``GET /files/<token>/<name>``: the file, while it is valid."""
+
+    async def download(request: web.Request) -> web.Response:
+        shared = await fetch(services.db, request.match_info["token"])
+        if shared is None or shared.name != request.match_info["name"]:
+            text = services.store.current.messages("files.expired")
+            raise web.HTTPNotFound(text=text)
+        inline = shared.content_type.startswith("image/")
+        disposition = "inline" if inline else "attachment"
+        return web.Response(
+            body=shared.data,
+            content_type=shared.content_type.split(";")[0],
+            charset="utf-8" if shared.content_type.startswith("text/") else None,
+            headers={
+                "Content-Disposition": f'{disposition}; filename="{shared.name}"',
+                "Cache-Control": "no-store",
+                "X-Content-Type-Options": "nosniff",
+                "Referrer-Policy": "no-referrer",
+            },
+        )
+
+    return [web.get(ROUTE, download)]
