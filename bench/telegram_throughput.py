@@ -123,6 +123,12 @@ class FakeServer:
             result: dict[str, Any] = await r.json()
             return result
 
+    async def confirmed(self, update_id: int) -> None:
+        """Wait until the bot has fetched (and confirmed) every update up to ``update_id``."""
+        assert self.http is not None
+        async with self.http.get("/_fake/confirmed", params={"id": str(update_id)}) as r:
+            await r.read()
+
     async def reset(self) -> None:
         """Forget recorded calls."""
         assert self.http is not None
@@ -134,8 +140,7 @@ async def run_round(fake: FakeServer, app: AnyApp, items: list[dict[str, Any]]) 
     """Queue the updates at once; seconds until the bot has handled every one."""
     start = time.perf_counter()
     last = await fake.queue(items)
-    while (await fake.stats())["confirmed"] <= last:  # noqa: ASYNC110 - polling another process
-        await asyncio.sleep(0.005)
+    await fake.confirmed(last)  # every update fetched
     await app.update_queue.join()  # every fetched update processed, replies sent
     return time.perf_counter() - start
 

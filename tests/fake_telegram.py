@@ -113,6 +113,7 @@ class FakeTelegram:
         self._message_ids = itertools.count(1000)
         self._new_update = asyncio.Event()
         self._new_call = asyncio.Event()
+        self._confirmation = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -124,6 +125,7 @@ class FakeTelegram:
         app.router.add_route("*", "/bot{token}/{method}", self._api)
         app.router.add_post("/_fake/updates", self._control_updates)
         app.router.add_get("/_fake/stats", self._control_stats)
+        app.router.add_get("/_fake/confirmed", self._control_confirmed)
         app.router.add_post("/_fake/reset", self._control_reset)
         return app
 
@@ -416,6 +418,7 @@ class FakeTelegram:
         timeout = float(params.get("timeout") or 0)
         if offset:
             self.confirmed = max(self.confirmed, offset)
+            self._confirmation.set()
             self.updates = [u for u in self.updates if u["update_id"] >= offset]
         deadline = time.monotonic() + timeout
         while True:
@@ -553,6 +556,14 @@ class FakeTelegram:
         if request.query.get("texts"):
             stats["texts"] = [c.text for c in self.calls if c.method == "sendMessage" and c.ok]
         return web.json_response(stats)
+
+    async def _control_confirmed(self, request: web.Request) -> web.Response:
+        """Answer once the bot confirmed every update up to ``?id=`` (fetched them all)."""
+        wanted = int(request.query["id"])
+        while self.confirmed <= wanted:
+            self._confirmation.clear()
+            await self._confirmation.wait()
+        return web.json_response({"confirmed": self.confirmed})
 
     async def _control_reset(self, request: web.Request) -> web.Response:
         """Forget recorded calls (queued updates stay)."""

@@ -30,6 +30,7 @@ from bot.channels.telegram import (
     html_chunks,
     protect_secret,
     redact,
+    render,
     utf16_len,
 )
 from bot.config import Config, ConfigError, Secrets, TelegramConfig
@@ -499,3 +500,52 @@ def test_event_json_round_trip() -> None:
         fake.blocked_update(1),
     ):
         assert Update.de_json(json.loads(json.dumps(fake.stamp(update))), None) is not None
+
+
+async def test_rejected_token_stops_only_telegram(
+    app: App, fake: FakeTelegram, caplog: pytest.LogCaptureFixture
+) -> None:
+    channel = TelegramChannel(app.dispatcher, "42:wrong", base_url=fake.base_url)
+    await channel.start()
+    assert channel._task is not None
+    await asyncio.wait_for(channel._task, 5)
+    assert not channel.ready.is_set()
+    assert "TELEGRAM_BOT_TOKEN" in caplog.text
+    await channel.stop()
+
+
+async def test_telegram_unreachable_at_start_is_retried(app: App, unused_tcp_port: int) -> None:
+    fake = FakeTelegram()  # not listening yet: connections are refused
+    channel = TelegramChannel(
+        app.dispatcher,
+        fake.token,
+        base_url=f"http://127.0.0.1:{unused_tcp_port}/bot",
+        backoff=(0.01, 0.02),
+        poll_timeout=1.0,
+    )
+    app.channels[channel.name] = channel
+    await channel.start()
+    await asyncio.sleep(0.3)  # a few refused connections, retried
+    assert not channel.ready.is_set()
+    await fake.start(unused_tcp_port)
+    try:
+        await asyncio.wait_for(channel.ready.wait(), 10)
+        fake.fail("getUpdates", 502)
+        sent = await exchange(fake, fake_push(fake), fake.text_update(71, "/start"))
+        assert sent, "polling carried on after a failed getUpdates"
+    finally:
+        await channel.stop()
+        await fake.stop()
+
+
+def test_render_photos_captions_and_buttons_only() -> None:
+    buttons = (Button("Tiếp", "tok"),)
+    long_caption = Reply(text="chữ " * 400, buttons=buttons, image="https://x.org/a.png")
+    out = render(long_caption, "https://x.org/a.png", "Mời bạn chọn:")
+    assert [o.photo is not None for o in out] == [True, False]
+    assert out[0].markup is None and out[1].markup is not None
+    only_buttons = render(Reply(text="", buttons=buttons), None, "Mời bạn chọn:")
+    assert [o.text for o in only_buttons] == ["Mời bạn chọn:"] and only_buttons[0].markup
+    short = render(Reply(text="**Ảnh**", buttons=buttons, image="u"), "u", "-")
+    assert len(short) == 1 and short[0].text == "<b>Ảnh</b>" and short[0].markup
+    assert render(Reply(text=""), None, "-") == []

@@ -435,6 +435,9 @@ class TelegramChannel(Channel):
         if app.running:
             await app.stop()
         await app.shutdown()
+        # When start-up never succeeded (a rejected token), PTB's shutdown is a no-op: close
+        # the HTTP connection the failed getMe opened ourselves (closing twice is harmless).
+        await app.bot.request.shutdown()
         self.ready.clear()
 
     def _polling_error(self, exc: tg.TelegramError) -> None:
