@@ -294,7 +294,7 @@ async def test_resume_offer_after_any_text_answered_elsewhere(
 
     routers = all_routers()
     bot = build_app(config, db=db)
-    bot.dispatcher.routes = Routes([*routers[:-1], echo, routers[-1]])
+    bot.dispatcher.routes = Routes([echo, *routers])
     chat = MemoryChannel(bot.dispatcher, name="memory")
     skill = skill_of(bot)
     await consent(chat, "u1")
