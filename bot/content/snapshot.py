@@ -7,10 +7,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.content.groups import Group
-from bot.content.lessons import Lessons, load_lessons
+from bot.content.knowledge import Entry, load_knowledge
+from bot.content.lessons import Lessons, check_links, load_lessons
 from bot.content.messages import Intents, Messages, load_intents, load_messages
 from bot.content.problems import ContentError
 from bot.content.sections import Reader
+from bot.nlp.matcher import Index, cached_index
+from bot.nlp.teencode import Teencode, load_teencode
 
 
 @dataclass(frozen=True)
@@ -22,11 +25,18 @@ class Snapshot:
     intents: Intents
     groups: tuple[Group, ...]
     lessons: Lessons = field(default_factory=Lessons)
+    knowledge: tuple[Entry, ...] = ()
+    teencode: Teencode = field(default_factory=Teencode)
+    index: Index = field(default_factory=lambda: Index(()))  # the matcher, built with the content
     loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     def group(self, group_id: str) -> Group | None:
         """The group with this id."""
         return next((g for g in self.groups if g.id == group_id), None)
+
+    def entry(self, entry_id: str) -> Entry | None:
+        """The knowledge entry with this id."""
+        return self.index.entries.get(entry_id)
 
 
 def load_snapshot(root: Path) -> Snapshot:
@@ -42,6 +52,18 @@ def load_snapshot(root: Path) -> Snapshot:
     intents = load_intents(reader)
     groups = load_groups(reader)
     lessons = load_lessons(reader, groups)
+    knowledge = load_knowledge(reader, [g.id for g in groups])
+    teencode = load_teencode(reader)
+    check_links(reader, lessons, knowledge)
     if reader.problems:
         raise ContentError(reader.problems)
-    return Snapshot(root=root, messages=messages, intents=intents, groups=groups, lessons=lessons)
+    return Snapshot(
+        root=root,
+        messages=messages,
+        intents=intents,
+        groups=groups,
+        lessons=lessons,
+        knowledge=knowledge,
+        teencode=teencode,
+        index=cached_index(knowledge, teencode),
+    )

@@ -1,0 +1,141 @@
+"""From what a citizen typed to the words the matcher compares.
+
+NFC, lower case, emoji and punctuation out ("wi-fi" → "wifi"), stretched letters shortened
+("khôngggg" → "không"), teencode and abbreviations expanded from ``content/teencode.yaml``,
+Telex leftovers repaired ("dduowcj" → "được"), filler words dropped. Each word keeps its folded
+form (no tones or marks, đ→d), which is what matching relies on, and its accented form when the
+citizen typed marks, which only breaks ties.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection
+from dataclasses import dataclass
+
+from bot.core.text import nfc, strip_marks
+from bot.nlp.syllables import accent_key, has_marks, is_syllable, telex_repair
+from bot.nlp.teencode import Teencode
+
+_JOIN = re.compile(r"(?<=[^\W\d_])[-'’](?=[^\W\d_])")
+_BREAK = re.compile(r"[.,;:!?…()\[\]{}\"“”\n\r\t/|]+")
+_NONWORD = re.compile(r"[\W_]+")
+_STRETCH = re.compile(r"([^\W\d_])\1{2,}")
+MARKED_SHARE = 0.4  # Vietnamese typed with marks has marks on most words
+MAX_WORDS = 60  # questions are short; the rest of a pasted essay adds nothing
+
+
+@dataclass(frozen=True)
+class Token:
+    """One word: ``fold`` for matching, ``accent`` (marks + tone) when typed with marks."""
+
+    fold: str
+    accent: str | None = None
+    origin: str = ""  # "" as typed, "telex" repaired, "teencode" expanded
+
+    @property
+    def text(self) -> str:
+        """The word for people to read."""
+        if self.accent is None:
+            return self.fold
+        from bot.nlp.syllables import place_tone
+
+        base, _, tone = self.accent.partition("~")
+        return place_tone(base, int(tone)) if tone else base
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One typed word and its reading(s): several when an abbreviation is ambiguous.
+
+    ``starts`` is true for the first word after punctuation: no bigram spans the break.
+    """
+
+    raw: str
+    readings: tuple[tuple[Token, ...], ...]
+    starts: bool = False
+
+
+def phrases(text: str) -> list[list[str]]:
+    """The words of ``text`` (NFC, lower case, no emoji), grouped by punctuation."""
+    text = nfc(text).lower()
+    text = _JOIN.sub("", text)
+    text = _STRETCH.sub(r"\1", text)
+    out: list[list[str]] = []
+    count = 0
+    for part in _BREAK.split(text):
+        found = _NONWORD.sub(" ", part).split()[: MAX_WORDS - count]
+        if found:
+            out.append(found)
+            count += len(found)
+    return out
+
+
+def words(text: str) -> list[str]:
+    """The words of ``text``: NFC, lower case, punctuation and emoji removed."""
+    return [word for phrase in phrases(text) for word in phrase]
+
+
+def plain_token(word: str, origin: str = "") -> Token:
+    """A token for a word taken as written."""
+    return Token(
+        fold=strip_marks(word), accent=accent_key(word) if has_marks(word) else None, origin=origin
+    )
+
+
+class Normaliser:
+    """Turns text into slots; ``protected`` words (the content's own) are never "repaired"."""
+
+    def __init__(self, teencode: Teencode, protected: Collection[str] = ()) -> None:
+        self.teencode = teencode
+        self.protected = frozenset(protected)
+        self._meanings: dict[str, tuple[tuple[Token, ...], ...]] = {
+            key: tuple(
+                tuple(plain_token(w, "teencode") for w in meaning.split()) for meaning in meanings
+            )
+            for key, meanings in teencode.words.items()
+        }
+
+    def slots(self, text: str) -> list[Slot]:
+        """The slots of ``text``, in order."""
+        found = phrases(text)
+        letters = [w for phrase in found for w in phrase if w.isalpha()]
+        marked = sum(has_marks(w) for w in letters)
+        # Typed with marks on most words: the unmarked ones really have none ("em", "vneid").
+        with_marks = bool(letters) and marked >= MARKED_SHARE * len(letters)
+        out: list[Slot] = []
+        for phrase in found:
+            starts = True
+            for word in phrase:
+                readings = self._read(word, with_marks)
+                if readings is None:
+                    continue
+                out.append(Slot(word, readings, starts))
+                starts = False
+        return out
+
+    def _read(self, word: str, with_marks: bool) -> tuple[tuple[Token, ...], ...] | None:
+        """The reading(s) of one word; None for a filler word."""
+        if word in self.teencode.fillers:
+            return None
+        readings = self._meanings.get(word)
+        if readings is not None:
+            return readings
+        folded = strip_marks(word)
+        if not is_syllable(folded) and folded not in self.protected:
+            repaired = telex_repair(word)
+            if repaired is not None:
+                again = self._meanings.get(repaired)
+                return again or ((plain_token(repaired, "telex"),),)
+        token = plain_token(word)
+        if with_marks and token.accent is None and word.isalpha():
+            token = Token(fold=token.fold, accent=word)
+        return ((token,),)
+
+    def tokens(self, text: str) -> list[Token]:
+        """The tokens of ``text``, taking the first reading of ambiguous words."""
+        return [token for slot in self.slots(text) for token in slot.readings[0]]
+
+    def text(self, text: str) -> str:
+        """The normalised text, for people (e.g. ``trolyso ask``)."""
+        return " ".join(token.text for token in self.tokens(text))
