@@ -16,6 +16,7 @@ COMMAND_MODULES = (
     "bot.commands.db",
     "bot.commands.team",
     "bot.commands.broadcast",
+    "bot.commands.content",
 )
 
 SECRET_LOGGERS = ("httpx", "httpcore", "telegram", "telegram.ext", "aiohttp.access", "alembic")

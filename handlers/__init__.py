@@ -7,7 +7,17 @@ from bot.core.router import Router
 
 def all_routers() -> list[Router]:
     """Every feature router, in priority order (order matters: earlier routers win ties)."""
-    from handlers import fallback, followup, lessons, menu, privacy, progress, start, teams
+    from handlers import (
+        answers,
+        fallback,
+        followup,
+        lessons,
+        menu,
+        privacy,
+        progress,
+        start,
+        teams,
+    )
 
     return [
         teams.router,  # keeps a join code sent before consent; /start CODE
@@ -18,5 +28,6 @@ def all_routers() -> list[Router]:
         followup.router,
         privacy.router,
         # feature routers go here, before the fallback
+        answers.router,  # the knowledge matcher: catch-all free text, last before the fallback
         fallback.router,
     ]

@@ -1,5 +1,6 @@
 """All models; importing this package registers every table on ``Base.metadata``."""
 
+from storage.models.answers import QuestionLog
 from storage.models.base import Base, utcnow
 from storage.models.broadcasts import Broadcast, BroadcastDelivery, BroadcastOptOut
 from storage.models.conversation import ConversationState, OfferedButton
@@ -29,6 +30,7 @@ __all__ = [
     "LessonStep",
     "MemberInvite",
     "OfferedButton",
+    "QuestionLog",
     "QuizAnswer",
     "SeenEvent",
     "SharedFile",

@@ -1,0 +1,244 @@
+"""Content tools for admins: ``trolyso validate``, ``ask``, ``eval`` and ``unanswered``.
+
+- ``validate`` checks every content file and prints each problem as ``file:line: field: message``
+  (the same messages ``trolyso run`` and the admin ``/reload`` command give).
+- ``ask "câu hỏi"`` shows what the bot would do with a question and why: the normalised words,
+  corrections, and the top entries with their scores. ``ask --jsonl`` reads one question per
+  line on stdin and writes one JSON object per line:
+  ``{"q": "…", "answer_id": "<id or null>", "suggestions": ["<id>", …], "score": <float>}``.
+- ``eval FILE.yaml`` scores a labelled file (``questions: [{q, expected, style}]``): accuracy
+  overall, per style and per entry, and the misses.
+- ``unanswered`` exports the questions that fell back or got a thumbs down, as CSV.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import io
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+from bot.config import Config
+
+if TYPE_CHECKING:
+    from bot.content.snapshot import Snapshot
+    from bot.nlp.matcher import Match
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``validate``, ``ask``, ``eval`` and ``unanswered``."""
+    validate = sub.add_parser("validate", help="check the content files (file:line problems)")
+    validate.add_argument("--content", type=Path, help="content folder (default from config)")
+    validate.set_defaults(handler=validate_command)
+
+    ask = sub.add_parser("ask", help="show what the bot would answer to a question, and why")
+    ask.add_argument("question", nargs="?", help="the question, in quotes")
+    ask.add_argument(
+        "--jsonl", action="store_true", help="read questions from stdin, one JSON line each"
+    )
+    ask.add_argument("--content", type=Path, help="content folder (default from config)")
+    ask.set_defaults(handler=ask_command)
+
+    evaluate = sub.add_parser("eval", help="score the matcher on a labelled questions file")
+    evaluate.add_argument("file", type=Path, help="YAML with questions: [{q, expected, style}]")
+    evaluate.add_argument("--content", type=Path, help="content folder (default from config)")
+    evaluate.add_argument("--no-misses", action="store_true", help="don't list the misses")
+    evaluate.set_defaults(handler=eval_command)
+
+    unanswered = sub.add_parser(
+        "unanswered", help="export questions that fell back or got a thumbs down (CSV)"
+    )
+    unanswered.add_argument("--since", help="only questions from this date (YYYY-MM-DD)")
+    unanswered.add_argument("--out", type=Path, help="CSV file to write (default: stdout)")
+    unanswered.set_defaults(handler=unanswered_command)
+
+
+def _content_dir(config: Config, args: argparse.Namespace) -> Path:
+    folder: Path | None = getattr(args, "content", None)
+    return folder if folder is not None else config.path(config.content.dir)
+
+
+def load_or_report(folder: Path, out: TextIO) -> Snapshot | None:
+    """The content, or None after printing every problem (as start-up and /reload do)."""
+    from bot.content.problems import ContentError
+    from bot.content.snapshot import load_snapshot
+
+    try:
+        return load_snapshot(folder)
+    except ContentError as exc:
+        print(f"Nội dung có {len(exc.problems)} lỗi:", file=out)
+        for problem in exc.problems:
+            print(f"  {problem}", file=out)
+        return None
+
+
+def validate_command(config: Config, args: argparse.Namespace) -> int:
+    """Check the content; exit 1 when anything is wrong."""
+    snapshot = load_or_report(_content_dir(config, args), sys.stdout)
+    if snapshot is None:
+        return 1
+    print(
+        f"content OK: {len(snapshot.knowledge)} knowledge entries, "
+        f"{len(snapshot.lessons.skills)} lessons, {len(snapshot.teencode.words)} teencode words, "
+        f"{len(snapshot.messages.texts)} messages "
+        f"(matcher index built in {snapshot.index.build_seconds * 1000:.0f} ms)"
+    )
+    return 0
+
+
+def explain(match: Match, snapshot: Snapshot) -> str:
+    """A human explanation of a match, for ``trolyso ask``."""
+    from bot.nlp.matcher import ANSWER, ASK
+
+    settings = snapshot.index.settings
+    lines = [f"normalised: {match.normalised or '(nothing left)'}"]
+    if match.corrected:
+        lines.append("corrected: " + ", ".join(f"{a} → {b}" for a, b in match.corrected))
+    if match.unknown:
+        lines.append("unknown words: " + ", ".join(match.unknown))
+    if match.outcome == ANSWER:
+        decision = f"ANSWER {match.entry_id}"
+    elif match.outcome == ASK:
+        decision = "ASK BACK with " + ", ".join(match.choices)
+    else:
+        decision = "FALL BACK (menu and team contact)"
+    lines.append(
+        f"decision: {decision}  (confidence {match.score:.3f}; answers from "
+        f"{settings.answer_at}, asks back from {settings.ask_at})"
+    )
+    lines.append("top entries:   bm25   whole  confidence  nearest example question")
+    for scored in match.ranked:
+        lines.append(
+            f"  {scored.entry_id:<30} {scored.bm25:5.3f}  {scored.whole:5.3f}  "
+            f"{scored.confidence:6.3f}      {scored.best_question}"
+        )
+    lines.append(f"({match.seconds * 1000:.2f} ms)")
+    return "\n".join(lines)
+
+
+def jsonl_line(question: str, match: Match) -> str:
+    """One output line of ``ask --jsonl``."""
+    return json.dumps(
+        {
+            "q": question,
+            "answer_id": match.entry_id,
+            "suggestions": list(match.choices),
+            "score": round(match.score, 4),
+        },
+        ensure_ascii=False,
+    )
+
+
+def ask_command(config: Config, args: argparse.Namespace) -> int:
+    """Show what the bot would do with one question, or with every line of stdin."""
+    snapshot = load_or_report(_content_dir(config, args), sys.stderr)
+    if snapshot is None:
+        return 1
+    index = snapshot.index
+    if args.jsonl:
+        for raw in sys.stdin:
+            question = raw.rstrip("\r\n")
+            if not question.strip():
+                continue
+            print(jsonl_line(question, index.search(question)), flush=False)
+        sys.stdout.flush()
+        return 0
+    if not args.question:
+        print('usage: trolyso ask "câu hỏi"  (or --jsonl with questions on stdin)', file=sys.stderr)
+        return 2
+    print(explain(index.search(args.question), snapshot))
+    return 0
+
+
+def eval_command(config: Config, args: argparse.Namespace) -> int:
+    """Score the matcher on a labelled file."""
+    from bot.nlp.evaluation import evaluate, format_report, load_labelled
+
+    snapshot = load_or_report(_content_dir(config, args), sys.stderr)
+    if snapshot is None:
+        return 1
+    if not args.file.is_file():
+        print(f"no such file: {args.file}", file=sys.stderr)
+        return 2
+    questions, problems = load_labelled(args.file)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    unknown = sorted(
+        {q.expected for q in questions if q.expected and snapshot.entry(q.expected) is None}
+    )
+    if unknown:
+        print("expected ids not in the content: " + ", ".join(unknown), file=sys.stderr)
+    report = evaluate(snapshot.index, questions)
+    print(format_report(report, misses=not args.no_misses))
+    return 1 if problems else 0
+
+
+CSV_FIELDS = (
+    "id",
+    "created_at",
+    "channel",
+    "question",
+    "normalised",
+    "outcome",
+    "entry_id",
+    "choices",
+    "score",
+    "feedback",
+)
+
+
+async def unanswered_rows(config: Config, since: datetime | None) -> list[list[str]]:
+    """The rows of ``trolyso unanswered``."""
+    from bot.commands.run import prepare_database
+    from storage.db import Database
+    from storage.repos.answers import AnswerRepo
+
+    await prepare_database(config)
+    db = Database(config.database.url)
+    try:
+        async with db.transaction() as session:
+            logged = await AnswerRepo(session).unanswered(since)
+            return [
+                [
+                    str(row.id),
+                    row.created_at.isoformat(timespec="seconds"),
+                    row.channel,
+                    row.text,
+                    row.normalised,
+                    row.outcome,
+                    row.entry_id or "",
+                    " ".join(str(c) for c in row.choices),
+                    f"{row.score:.3f}",
+                    row.feedback or "",
+                ]
+                for row in logged
+            ]
+    finally:
+        await db.dispose()
+
+
+def unanswered_command(config: Config, args: argparse.Namespace) -> int:
+    """Write the unanswered questions as CSV."""
+    since = None
+    if args.since:
+        try:
+            since = datetime.strptime(args.since, "%Y-%m-%d").replace(tzinfo=UTC)
+        except ValueError:
+            print("--since must look like 2025-01-31", file=sys.stderr)
+            return 2
+    rows = asyncio.run(unanswered_rows(config, since))
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_FIELDS)
+    writer.writerows(rows)
+    if args.out:
+        args.out.write_text(buffer.getvalue(), encoding="utf-8-sig")  # BOM: Excel reads UTF-8
+        print(f"{len(rows)} question(s) written to {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.write(buffer.getvalue())
+    return 0

@@ -1,0 +1,242 @@
+"""Answers from the knowledge base: free text in, the right entry (or an honest "not sure") out.
+
+Free text nobody else took goes to the matcher (``ctx.content.index``). The bot then answers
+directly, asks back with the 2–3 closest entries, or falls back kindly with the menu and the
+team contact. Each answer ends with its related entries and lesson as buttons and the "was this
+helpful?" thumbs up / down. Every question is logged (``question_log``) with its outcome and
+feedback.
+
+Payloads: ``answers:show:<entry>:<log>`` (a related entry), ``answers:pick:<log>:<entry>`` (a
+choice after asking back), ``answers:none:<log>`` (none of the choices), ``answers:up:<log>``
+and ``answers:down:<log>`` (feedback). The lesson button is ``lesson:start:<skill>``.
+
+Other features can add a button under the replies that leave a question unanswered (a fall-back,
+"none of these", or thumbs down), e.g. "send my question to the team": append a function to
+``UNANSWERED_BUTTONS``; it gets the context and the question log row id and returns a button
+or None.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from bot.content.knowledge import Entry
+from bot.core.context import Context
+from bot.core.events import ButtonPress, TextMessage
+from bot.core.replies import Button, Reply
+from bot.core.router import ADMIN, Router
+from bot.nlp.matcher import ANSWER, ASK, Match
+from bot.nlp.normalize import words
+from handlers.menu import menu_button, menu_buttons
+from storage.repos.answers import AnswerRepo
+
+log = logging.getLogger(__name__)
+
+router = Router("answers")
+
+MAX_RELATED = 3
+MAX_PROBLEMS_SHOWN = 15
+
+UnansweredButton = Callable[[Context, int], Button | None]
+UNANSWERED_BUTTONS: list[UnansweredButton] = []
+
+
+def _args(ctx: Context, prefix: str) -> list[str]:
+    """The colon-separated arguments after ``prefix`` in the pressed payload."""
+    assert isinstance(ctx.event, ButtonPress)
+    return ctx.event.payload[len(prefix) :].split(":")
+
+
+def _int(raw: str) -> int | None:
+    return int(raw) if raw.isdigit() and len(raw) < 12 else None
+
+
+def is_question(text: str) -> bool:
+    """Whether the text has at least one word of two letters or more."""
+    return any(len(w) > 1 and not w.isdigit() for w in words(text))
+
+
+def _unanswered_buttons(ctx: Context, log_id: int | None) -> list[Button]:
+    """Buttons other features add under an unanswered question."""
+    if log_id is None:
+        return []
+    out: list[Button] = []
+    for factory in UNANSWERED_BUTTONS:
+        try:
+            button = factory(ctx, log_id)
+        except Exception:
+            log.exception("unanswered-question button failed")
+            continue
+        if button is not None:
+            out.append(button)
+    return out
+
+
+def entry_text(ctx: Context, entry: Entry) -> str:
+    """The answer of an entry as one message: title, answer, links."""
+    text = ctx.t("answers.answer", title=entry.title, answer=entry.answer)
+    for link in entry.links:
+        text += "\n" + ctx.t("answers.link", title=link.title, url=link.url)
+    return text
+
+
+def entry_buttons(ctx: Context, entry: Entry, log_id: int | None) -> list[Button]:
+    """The related entries and the lesson an answer leads to."""
+    suffix = f":{log_id}" if log_id is not None else ""
+    buttons: list[Button] = []
+    for related_id in entry.related[:MAX_RELATED]:
+        related = ctx.content.entry(related_id)
+        if related is not None:
+            buttons.append(
+                ctx.button(
+                    "answers.related_button",
+                    f"answers:show:{related.id}{suffix}",
+                    title=related.title,
+                )
+            )
+    skill = ctx.content.lessons.get(entry.skill) if entry.skill else None
+    if skill is not None:
+        buttons.append(
+            ctx.button("answers.lesson_button", f"lesson:start:{skill.id}", title=skill.title)
+        )
+    return buttons
+
+
+def show_entry(ctx: Context, entry: Entry, log_id: int | None) -> None:
+    """Reply with an entry: its image, the answer with related/lesson buttons, and feedback."""
+    if entry.image and ctx.caps.images:
+        ctx.send(Reply.picture(entry.image))
+    ctx.send(Reply.with_buttons(entry_text(ctx, entry), entry_buttons(ctx, entry, log_id)))
+    if log_id is not None:
+        ctx.send(
+            Reply.with_buttons(
+                ctx.t("answers.helpful_prompt"),
+                [
+                    ctx.button("answers.helpful_yes", f"answers:up:{log_id}"),
+                    ctx.button("answers.helpful_no", f"answers:down:{log_id}"),
+                ],
+            )
+        )
+
+
+def fall_back(ctx: Context, key: str, log_id: int | None) -> None:
+    """Say kindly that we have no answer, with the menu, the contact and any extra buttons."""
+    ctx.send(
+        Reply.with_buttons(ctx.t(key), [*_unanswered_buttons(ctx, log_id), *menu_buttons(ctx)])
+    )
+
+
+def ask_back(ctx: Context, match: Match, log_id: int) -> None:
+    """Offer the closest entries as choices, and a way out when none fits."""
+    buttons = []
+    for entry_id in match.choices:
+        entry = ctx.content.entry(entry_id)
+        if entry is not None:
+            buttons.append(
+                ctx.button(
+                    "answers.choice_button", f"answers:pick:{log_id}:{entry.id}", title=entry.title
+                )
+            )
+    buttons.append(ctx.button("answers.none_of_these", f"answers:none:{log_id}"))
+    ctx.send(Reply.with_buttons(ctx.t("answers.ask_back"), buttons))
+
+
+@router.text()
+async def answer_question(ctx: Context) -> bool | None:
+    """Free text outside any flow: find the answer, or ask back, or fall back."""
+    event = ctx.event
+    if not isinstance(event, TextMessage) or not is_question(event.text):
+        return False  # no words (a number, an emoji, "aaaa"): the fallback explains
+    match = ctx.content.index.search(event.text)
+    row = await AnswerRepo(ctx.session).log(
+        user_id=ctx.user.id,
+        channel=ctx.user.channel,
+        text=event.text,
+        normalised=match.normalised,
+        outcome=match.outcome,
+        entry_id=match.entry_id,
+        choices=match.choices,
+        score=match.score,
+    )
+    entry = ctx.content.entry(match.entry_id) if match.entry_id else None
+    if match.outcome == ANSWER and entry is not None:
+        show_entry(ctx, entry, row.id)
+    elif match.outcome == ASK and match.choices:
+        ask_back(ctx, match, row.id)
+    else:
+        fall_back(ctx, "answers.fallback", row.id)
+    return None
+
+
+@router.button("answers:show:")
+async def show_related(ctx: Context) -> None:
+    """A related entry's button: show that entry (feedback still goes to the first question)."""
+    args = _args(ctx, "answers:show:")
+    entry = ctx.content.entry(args[0])
+    log_id = _int(args[1]) if len(args) > 1 else None
+    if log_id is not None and await AnswerRepo(ctx.session).of_user(log_id, ctx.user.id) is None:
+        log_id = None
+    if entry is None:
+        fall_back(ctx, "answers.gone", None)
+        return
+    show_entry(ctx, entry, log_id)
+
+
+@router.button("answers:pick:")
+async def pick_choice(ctx: Context) -> None:
+    """One of the choices offered when asking back: record it and answer."""
+    args = _args(ctx, "answers:pick:")
+    log_id = _int(args[0])
+    entry = ctx.content.entry(args[1]) if len(args) > 1 else None
+    if log_id is None or entry is None:
+        fall_back(ctx, "answers.gone", None)
+        return
+    row = await AnswerRepo(ctx.session).chose(log_id, ctx.user.id, entry.id)
+    show_entry(ctx, entry, row.id if row is not None else None)
+
+
+@router.button("answers:none:")
+async def none_of_these(ctx: Context) -> None:
+    """None of the choices fits: count it as unanswered and fall back."""
+    log_id = _int(_args(ctx, "answers:none:")[0])
+    row = await AnswerRepo(ctx.session).feedback(log_id, ctx.user.id, False) if log_id else None
+    fall_back(ctx, "answers.none_fallback", row.id if row is not None else None)
+
+
+@router.button("answers:up:")
+async def helpful(ctx: Context) -> None:
+    """Thumbs up on an answer."""
+    log_id = _int(_args(ctx, "answers:up:")[0])
+    if log_id is not None:
+        await AnswerRepo(ctx.session).feedback(log_id, ctx.user.id, True)
+    ctx.say("answers.thanks", menu_button(ctx))
+
+
+@router.button("answers:down:")
+async def not_helpful(ctx: Context) -> None:
+    """Thumbs down on an answer: apologise and show the ways forward."""
+    log_id = _int(_args(ctx, "answers:down:")[0])
+    row = await AnswerRepo(ctx.session).feedback(log_id, ctx.user.id, False) if log_id else None
+    fall_back(ctx, "answers.sorry", row.id if row is not None else None)
+
+
+@router.command("reload", roles=ADMIN)
+async def reload_content(ctx: Context) -> None:
+    """Admins: reload the content now; on errors the bot keeps the last good content."""
+    store = ctx.services.store
+    problems = await store.reload()
+    if not problems:
+        current = store.current
+        ctx.say(
+            "answers.reload_ok",
+            menu_button(ctx),
+            entries=len(current.knowledge),
+            skills=len(current.lessons.skills),
+        )
+        return
+    shown = "\n".join(f"- {p}" for p in problems[:MAX_PROBLEMS_SHOWN])
+    more = len(problems) - MAX_PROBLEMS_SHOWN
+    if more > 0:
+        shown += "\n" + ctx.t("answers.reload_more", count=more)
+    ctx.say("answers.reload_failed", menu_button(ctx), count=len(problems), problems=shown)

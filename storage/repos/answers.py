@@ -1,0 +1,104 @@
+"""The question log: record questions and outcomes, feedback, and what admins need to export."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import QuestionLog, utcnow
+from storage.models.answers import ASKED_BACK, FELL_BACK, HELPFUL, NOT_HELPFUL
+
+MAX_TEXT = 2000
+
+
+class AnswerRepo:
+    """Queries on the question log within one session."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def log(
+        self,
+        *,
+        user_id: int,
+        channel: str,
+        text: str,
+        normalised: str,
+        outcome: str,
+        entry_id: str | None,
+        choices: Sequence[str] = (),
+        score: float = 0.0,
+    ) -> QuestionLog:
+        """Record a question and what the bot did with it; returns the row (with its id)."""
+        row = QuestionLog(
+            user_id=user_id,
+            channel=channel[:16],
+            text=text[:MAX_TEXT],
+            normalised=normalised[:MAX_TEXT],
+            outcome=outcome,
+            entry_id=entry_id,
+            choices=list(choices),
+            score=round(float(score), 4),
+            created_at=utcnow(),
+        )
+        self.session.add(row)
+        await self.session.flush()
+        return row
+
+    async def get(self, log_id: int) -> QuestionLog | None:
+        """The row with this id."""
+        return await self.session.get(QuestionLog, log_id)
+
+    async def of_user(self, log_id: int, user_id: int) -> QuestionLog | None:
+        """The row, only if it is this user's question."""
+        row = await self.get(log_id)
+        return row if row is not None and row.user_id == user_id else None
+
+    async def chose(self, log_id: int, user_id: int, entry_id: str) -> QuestionLog | None:
+        """Record the entry the user picked after being asked back."""
+        row = await self.of_user(log_id, user_id)
+        if row is not None and row.outcome == ASKED_BACK:
+            row.entry_id = entry_id
+        return row
+
+    async def feedback(self, log_id: int, user_id: int, helpful: bool) -> QuestionLog | None:
+        """Record 👍 / 👎 on the user's own question; a later press replaces an earlier one."""
+        row = await self.of_user(log_id, user_id)
+        if row is not None:
+            row.feedback = HELPFUL if helpful else NOT_HELPFUL
+            row.feedback_at = utcnow()
+        return row
+
+    async def count_for_user(self, user_id: int) -> int:
+        """How many questions this user asked."""
+        result = await self.session.execute(
+            select(func.count(QuestionLog.id)).where(QuestionLog.user_id == user_id)
+        )
+        return int(result.scalar_one())
+
+    async def last_of_user(self, user_id: int) -> QuestionLog | None:
+        """The user's most recent question."""
+        result = await self.session.execute(
+            select(QuestionLog)
+            .where(QuestionLog.user_id == user_id)
+            .order_by(QuestionLog.id.desc())
+            .limit(1)
+        )
+        return result.scalar_one_or_none()
+
+    async def unanswered(
+        self, since: datetime | None = None, limit: int | None = None
+    ) -> list[QuestionLog]:
+        """Questions that fell back or got 👎, oldest first: the content still to write."""
+        query = select(QuestionLog).where(
+            or_(QuestionLog.outcome == FELL_BACK, QuestionLog.feedback == NOT_HELPFUL)
+        )
+        if since is not None:
+            query = query.where(QuestionLog.created_at >= since)
+        query = query.order_by(QuestionLog.created_at, QuestionLog.id)
+        if limit is not None:
+            query = query.limit(limit)
+        return list((await self.session.execute(query)).scalars().all())
