@@ -6,9 +6,9 @@ stuck (a lesson left unfinished for ``teams.stuck_days`` days, or a failed quiz)
 that a member guided a citizen through a skill in person, a progress chart (PNG) and a CSV of
 citizens x skills. The same report is printed by ``trolyso report --team CODE``.
 
-Questions: "Gửi câu hỏi cho tổ" puts a citizen's question in their team's queue (no team: the
-admin queue) and pushes it to the team's members on their own channels; a member presses
-"Trả lời", types the answer, and it is delivered to the citizen on the citizen's channel.
+Questions: the "send to the team" button puts a citizen's question in their team's queue (no
+team: the admin queue) and pushes it to the team's members on their own channels; a member
+presses "answer", types it, and it is delivered to the citizen on the citizen's channel.
 
 Every ``fu:`` and ``tq:answer`` route is for staff only (``roles=STAFF``: invisible to
 citizens), and each handler checks again that the team in the payload is the user's own.
@@ -28,11 +28,14 @@ from bot.core.context import Context
 from bot.core.events import ButtonPress, TextMessage
 from bot.core.replies import Button, Reply
 from bot.core.router import STAFF, Router
+from handlers.answers import UNANSWERED_BUTTONS
 from handlers.lessons import FIVE_JOBS
 from handlers.menu import menu_button
 from storage.models import Team, TeamQuestion, User
+from storage.models.answers import NOT_HELPFUL
 from storage.models.lessons import FAILED
 from storage.models.teams import COUNT_BASIC_FIVE, COUNT_CITIZEN, COUNT_COMPLETION, COUNT_GUIDED
+from storage.repos.answers import AnswerRepo
 from storage.repos.lessons import LessonRepo
 from storage.repos.teams import STAFF_ROLES, ProgressRepo, QuestionRepo, TeamRepo
 from storage.repos.users import UserRepo
@@ -776,6 +779,26 @@ async def send_question(ctx: Context, text: str, source: str) -> None:
         ctx.say("question.sent", menu_button(ctx), team=team.name)
     else:
         ctx.say("question.sent_admin", menu_button(ctx))
+
+
+def send_to_team_button(ctx: Context, log_id: int) -> Button | None:
+    """ "Gửi câu hỏi cho tổ" under a question the bot left unanswered (handlers/answers.py)."""
+    return ctx.button("question.send_button", f"tq:log:{log_id}")
+
+
+if send_to_team_button not in UNANSWERED_BUTTONS:
+    UNANSWERED_BUTTONS.append(send_to_team_button)
+
+
+@router.button("tq:log:")
+async def send_logged_question(ctx: Context) -> None:
+    """Send a question the bot could not answer (from the question log) to the team."""
+    log_id = _int(next(iter(_args(ctx, "tq:log:")), None))
+    row = await AnswerRepo(ctx.session).of_user(log_id, ctx.user.id) if log_id else None
+    if row is None:
+        ctx.say("question.nothing_to_send", menu_button(ctx))
+        return
+    await send_question(ctx, row.text, "feedback" if row.feedback == NOT_HELPFUL else "fallback")
 
 
 @router.command("askteam")

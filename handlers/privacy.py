@@ -2,8 +2,9 @@
 
 Showing: everything the bot keeps about the person, in plain words. Deleting (after a
 confirmation): the user row goes, and with it (``ON DELETE CASCADE``) their conversation state,
-buttons, lesson records, completions, questions, team membership and in-person guidance records;
-rows that would only lose their link to the user are deleted explicitly. What stays is anonymous:
+buttons, question log and feedback, lesson records, completions, questions to the team, team
+membership and in-person guidance records; their queued web chat messages are deleted
+explicitly (they are keyed by the web id, not the user). What stays is anonymous:
 per-team counts (a citizen, each skill passed or guided, five basic skills reached, questions
 sent) so that the team's totals do not go down, and nothing that names or points to the person.
 Report files of their team that might name them are dropped too.
@@ -28,6 +29,7 @@ from storage.models.teams import (
     COUNT_GUIDED,
     COUNT_QUESTION,
 )
+from storage.repos.answers import AnswerRepo
 from storage.repos.lessons import LessonRepo
 from storage.repos.teams import FileRepo, ProgressRepo, QuestionRepo, TeamRepo
 
@@ -77,9 +79,7 @@ async def my_data(ctx: Context) -> None:
         lines.append(ctx.t("privacy.no_team"))
     if user.role != "citizen":
         lines.append(ctx.t("privacy.role", role=ctx.t(f"privacy.role_{user.role}")))
-    asked = await _questions_asked(ctx)
-    if asked is not None:
-        lines.append(ctx.t("privacy.questions", count=asked))
+    lines.append(ctx.t("privacy.questions", count=await _questions_asked(ctx)))
     sent = await QuestionRepo(ctx.session).of_user(user.id)
     if sent:
         answered = sum(1 for q in sent if q.answered_at is not None)
@@ -107,9 +107,9 @@ async def my_data(ctx: Context) -> None:
     )
 
 
-async def _questions_asked(ctx: Context) -> int | None:
-    """How many questions the user asked the bot (the answers feature's log), if it exists."""
-    return None
+async def _questions_asked(ctx: Context) -> int:
+    """How many questions the user asked the bot (the answers feature's log)."""
+    return await AnswerRepo(ctx.session).count_for_user(ctx.user.id)
 
 
 @router.command("deletedata")
@@ -155,12 +155,7 @@ async def erase(ctx: Context) -> None:
         await FileRepo(session).forget_team(team_id)
     if user.channel == "web":
         await session.execute(delete(WebOutbox).where(WebOutbox.external_id == user.external_id))
-    await _forget_elsewhere(ctx)
     await session.delete(ctx.state)
     await session.delete(user)
     await session.flush()
     ctx.say("privacy.deleted")
-
-
-async def _forget_elsewhere(ctx: Context) -> None:
-    """Rows of other features that keep text of this user without a cascading link."""

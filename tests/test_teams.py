@@ -482,3 +482,32 @@ async def test_my_data_and_deleting_it(chat: MemoryChannel, app: App) -> None:
     # starting again is a new person
     replies = await chat.say("cit", "xin chào", display_name="Bác Ba")
     assert labels(replies)[0] == "Đồng ý"
+
+
+# --- from the knowledge matcher to the team ----------------------------------------------------
+
+
+async def test_a_fall_back_or_a_thumbs_down_offers_to_ask_the_team(
+    chat: MemoryChannel, app: App
+) -> None:
+    east = await make_team(app)
+    await make_member(app, chat, "mem", east)
+    await consent(chat, "cit", name="Bác Ba")
+    await chat.say("cit", east.code)
+    replies = await chat.say("cit", "tối nay đội tuyển bóng đá đá mấy giờ")
+    assert "Gửi câu hỏi cho tổ" in labels(replies)
+    replies = await chat.press("cit", "Gửi câu hỏi cho tổ")
+    assert "Mình đã gửi câu hỏi của bạn" in texts(replies)
+    assert "đội tuyển bóng đá" in chat.sent["mem"][-1].text
+    replies = await chat.say("cit", "quên mật khẩu VNeID thì làm sao")
+    assert "👎 Chưa" in labels(replies)
+    replies = await chat.press("cit", "👎 Chưa")
+    assert "Gửi câu hỏi cho tổ" in labels(replies)
+    await chat.press("cit", "Gửi câu hỏi cho tổ")
+    assert "quên mật khẩu VNeID" in chat.sent["mem"][-1].text
+    async with app.db.transaction() as session:
+        sources = (await session.execute(select(TeamQuestion.source))).scalars().all()
+    assert sorted(sources) == ["fallback", "feedback"]
+    # another user's question log id, even if a button for it leaked, sends nothing
+    replies = await chat.press_token("mem", await leak(app, "mem", "tq:log:1"))
+    assert "Bạn gõ câu hỏi trước" in texts(replies)

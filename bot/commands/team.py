@@ -167,6 +167,8 @@ async def _list(config: Config, args: argparse.Namespace) -> int:
             repo = TeamRepo(session)
             teams = await repo.all()
             sizes = await repo.sizes()
+            admin_queue = await QuestionRepo(session).open_count(None)
+            print(f"admin queue: {admin_queue} questions waiting (citizens without a team)")
             if not teams:
                 print("no team yet: trolyso team add NAME --commune X --village Y")
             for team in teams:
