@@ -744,6 +744,18 @@ def _fresh_flow(ctx: Context, flow: str) -> bool:
     return True
 
 
+@router.guard()
+async def typed_text_only(ctx: Context) -> bool:
+    """Writing a question or an answer ends when the user does anything but type it (a command,
+    another button): their next free text must not be sent to someone by surprise."""
+    event = ctx.event
+    typing = isinstance(event, TextMessage)
+    own_button = isinstance(event, ButtonPress) and event.payload.startswith("tq:")
+    if ctx.flow in (WRITE_FLOW, ANSWER_FLOW) and not typing and not own_button:
+        ctx.leave()
+    return False
+
+
 def _enter(ctx: Context, flow: str, **data: Any) -> None:
     ctx.enter(flow, {"at": ctx.services.clock().isoformat(), **data})
 

@@ -511,3 +511,21 @@ async def test_a_fall_back_or_a_thumbs_down_offers_to_ask_the_team(
     # another user's question log id, even if a button for it leaked, sends nothing
     replies = await chat.press_token("mem", await leak(app, "mem", "tq:log:1"))
     assert "Bạn gõ câu hỏi trước" in texts(replies)
+
+
+async def test_leaving_an_answer_half_way_sends_nothing_later(
+    chat: MemoryChannel, app: App
+) -> None:
+    east = await make_team(app)
+    await make_member(app, chat, "mem", east)
+    await consent(chat, "cit", name="Bác Ba")
+    await chat.say("cit", east.code)
+    await chat.say("cit", "/askteam")
+    await chat.say("cit", "Câu hỏi một")
+    await chat.press("mem", "Trả lời")
+    await chat.say("mem", "menu")  # does something else instead of answering
+    replies = await chat.say("mem", "quên mật khẩu VNeID")  # a question of their own
+    assert "Đã gửi câu trả lời" not in texts(replies)
+    assert "cit" not in {k for k, v in chat.sent.items() if v}
+    async with app.db.transaction() as session:
+        assert (await session.execute(select(TeamQuestion.status))).scalar_one() == "open"

@@ -5,8 +5,22 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from sqlalchemy import func, select
+
+from bot.app import build_app
+from bot.channels.memory import RICH, MemoryChannel, texts
+from bot.config import Config
 from storage.db import Database
-from storage.models import User, utcnow
+from storage.models import (
+    LessonAttempt,
+    QuestionLog,
+    SharedFile,
+    SkillCompletion,
+    TeamQuestion,
+    User,
+    utcnow,
+)
+from storage.repos.lessons import LessonRepo
 from storage.repos.teams import (
     CODE_ALPHABET,
     FileRepo,
@@ -15,6 +29,7 @@ from storage.repos.teams import (
     TeamRepo,
     clean_code,
 )
+from tests.conftest import consent
 
 
 async def _user(db: Database, external_id: str, role: str = "citizen") -> int:
@@ -115,3 +130,46 @@ def test_clean_code() -> None:
     assert clean_code(" ab-cd 12 ") == "ABCD12"
     assert clean_code("xin chào") is None
     assert clean_code("ab") is None
+
+
+async def test_chat_reports_and_erasing_on_both_databases(any_db: Database, config: Config) -> None:
+    """The follow-up queries and the erasing cascade, through the chat, on SQLite and PostgreSQL."""
+    app = build_app(config, db=any_db)
+    chat = MemoryChannel(app.dispatcher, name="memory", capabilities=RICH)
+    app.channels[chat.name] = chat
+    async with any_db.transaction() as session:
+        team = await TeamRepo(session).create("Tổ CNS thôn Đông", "Xã Tân Hòa", "Thôn Đông")
+        code = (await TeamRepo(session).invite(team.id, "member", timedelta(days=1))).code
+    await consent(chat, "mem", name="Anh Nam")
+    await chat.say("mem", code)
+    await consent(chat, "cit", name="Bác Ba")
+    await chat.say("cit", team.code)
+    await chat.say("cit", "tối nay đội tuyển bóng đá đá mấy giờ")
+    await chat.press("cit", "Gửi câu hỏi cho tổ")
+    async with any_db.transaction() as session:
+        citizen = (
+            await session.execute(select(User).where(User.external_id == "cit"))
+        ).scalar_one()
+        lessons = LessonRepo(session)
+        old = utcnow() - timedelta(days=30)
+        await lessons.start(citizen.id, "sk_vneid_level2", "memory", now=old)
+        passed = await lessons.start(citizen.id, "sk_qr_payment", "memory", quiz_only=True)
+        await lessons.finish(passed, correct=4, total=4, passed=True)
+    await chat.say("mem", "/team")
+    replies = await chat.press("mem", "Ai cần giúp")
+    assert "**Bác Ba**" in texts(replies)
+    await chat.press("mem", "Công cụ của tổ")
+    replies = await chat.press("mem", "Xuất bảng CSV")
+    assert any(r.document for r in replies)
+    await chat.say("cit", "xóa dữ liệu của tôi")
+    await chat.press("cit", "Xóa hết dữ liệu")
+    async with any_db.transaction() as session:
+        for model in (QuestionLog, TeamQuestion, LessonAttempt, SkillCompletion, SharedFile):
+            count = await session.scalar(select(func.count()).select_from(model))
+            assert count == 0, model.__name__
+        kept = await ProgressRepo(session).anonymous(team.id)
+    assert kept[("completion", "sk_qr_payment")] == 1 and kept[("citizen", "")] == 1
+    await chat.say("mem", "/team")
+    replies = await chat.press("mem", "Tóm tắt")
+    assert "Bác Ba" not in texts(replies) and "Đã xóa dữ liệu: 1 người" in texts(replies)
+    await app.stop()
