@@ -12,7 +12,7 @@ import pytest
 import zxingcpp
 from PIL import Image, ImageFont
 
-from bot.cli import main
+from bot.cli import parser
 from bot.config import Config, load_config
 from handlers.followup import find_font
 from tests.conftest import CONTENT, ROOT
@@ -55,7 +55,9 @@ def test_team_lifecycle_from_the_cli(tmp_path: Path, capsys: pytest.CaptureFixtu
     config = write_config(tmp_path)
 
     def cli(*args: str, status: int = 0) -> str:
-        assert main(["--config", str(config), *args]) == status
+        # the command's own function, in this process (main() would reconfigure logging)
+        parsed = parser().parse_args(["--config", str(config), *args])
+        assert parsed.handler(load_config(config), parsed) == status
         captured = capsys.readouterr()
         return captured.out + captured.err
 
