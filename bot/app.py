@@ -57,6 +57,11 @@ class App:
             await channel.start()
             log.info("channel %s started", channel.name)
         self.tasks.append(asyncio.create_task(housekeeping(self.db)))
+        if self.config.broadcast.enabled:
+            from bot.broadcast.worker import BroadcastWorker
+
+            worker = BroadcastWorker(self.services, self.channels)
+            self.tasks.append(asyncio.create_task(worker.run()))
         if self.config.content.watch:
             self.tasks.append(
                 asyncio.create_task(self.store.watch(self.config.content.watch_interval))

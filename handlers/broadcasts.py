@@ -7,8 +7,9 @@ only those who have not passed the skill) -> preview with the recipient count ->
 at a chosen time. The team is checked again on confirmation, so a forged payload cannot reach
 another team. The worker (``bot/broadcast/worker.py``) does the sending.
 
-"dừng nhận tin" / "nhận tin" are intents, resolved before any flow's text, so they work in the
-middle of a lesson or a quiz; the reply has no buttons so the quiz's own keys stay valid.
+The opt-out and opt-in phrases (``unsubscribe`` / ``subscribe`` in content/intents/broadcasts.yaml)
+are intents, resolved before any flow's text, so they work in the middle of a lesson or a quiz;
+the reply has no buttons so the quiz's own keys stay valid.
 """
 
 from __future__ import annotations
