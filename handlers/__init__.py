@@ -8,6 +8,7 @@ from bot.core.router import Router
 def all_routers() -> list[Router]:
     """Every feature router, in priority order (order matters: earlier routers win ties)."""
     from handlers import (
+        answers,
         broadcasts,
         fallback,
         followup,
@@ -29,5 +30,6 @@ def all_routers() -> list[Router]:
         privacy.router,
         broadcasts.router,
         # feature routers go here, before the fallback
+        answers.router,  # the knowledge matcher: catch-all free text, last before the fallback
         fallback.router,
     ]
