@@ -3,6 +3,8 @@ opt-out that works at any moment, even in the middle of a lesson or a quiz."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from sqlalchemy import func, select
 
@@ -10,7 +12,7 @@ from bot.app import App
 from bot.channels.memory import MemoryChannel, labels, texts
 from storage.models import Broadcast, BroadcastOptOut, SkillCompletion, User
 from storage.repos.teams import TeamRepo
-from tests.broadcast_helpers import fast_config, tally, until_done, worker
+from tests.broadcast_helpers import Clock, fast_config, tally, until_done, worker
 from tests.conftest import consent
 
 PHISHING = "sk_spot_phishing"
@@ -166,7 +168,8 @@ async def test_an_admin_chooses_any_team_or_everyone_and_writes_an_announcement(
     async with app.db.transaction() as s:
         b = (await s.execute(select(Broadcast))).scalar_one()
     assert b.team_id is None and b.kind == "announcement"
-    assert b.scheduled_at.astimezone().month == 12 or b.scheduled_at.month == 12
+    at = b.scheduled_at
+    assert (at.month, at.day, at.hour, at.minute) == (12, 25, 1, 0)  # 08:00 in Hanoi
     assert "nhà văn hóa" in b.body and "dừng nhận tin" in b.body
 
 
@@ -223,3 +226,20 @@ async def test_stop_alone_opts_out(app: App, chat: MemoryChannel) -> None:
     assert "nhận tin" in texts(replies)
     async with app.db.transaction() as s:
         assert await s.get(BroadcastOptOut, user) is not None
+
+
+async def test_the_running_bot_delivers_broadcasts(app: App, chat: MemoryChannel) -> None:
+    """``App.start`` runs the worker: a broadcast composed in the chat arrives by itself."""
+    app.services.clock = Clock()  # 10:00 in Hanoi, outside quiet hours
+    team = await _team(app)
+    await _person(app, chat, "lead", team, role="lead")
+    await _person(app, chat, "ba", team)
+    await _compose_lesson(chat, "lead", missing=False)
+    await chat.press("lead", "Gửi")
+    await app.start(serve_http=False)
+    for _ in range(200):
+        if "lead" in chat.sent:
+            break
+        await asyncio.sleep(0.02)
+    assert "Học ngay" in labels(chat.sent["ba"])
+    assert "Đã gửi: 1" in texts(chat.sent["lead"])
