@@ -205,6 +205,13 @@ def test_text_longer_than_2000_characters(tmp_path: Path) -> None:
     assert problem.line == line_of(text, "dài dài")
 
 
+def test_a_key_written_twice(tmp_path: Path) -> None:
+    text = edited("        correct: 3\n", "        correct: 3\n        correct: 1  # again\n")
+    _, problems = load(tmp_path, text)
+    problem = one(problems, "correct", "viết hai lần")
+    assert problem.line == line_of(text, "# again")
+
+
 def test_duplicate_skill_ids_across_files(tmp_path: Path) -> None:
     load(tmp_path, GOOD, "a.yaml")
     _, problems = load(tmp_path, GOOD, "b.yaml")

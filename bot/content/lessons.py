@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from bot.content.groups import Group
+from bot.content.knowledge import duplicate_keys
 from bot.content.problems import Problem
 from bot.content.sections import Reader
 from bot.content.yamlio import LineDict, LineList
@@ -361,6 +362,8 @@ def load_lessons(reader: Reader, groups: tuple[Group, ...]) -> Lessons:
     skills: list[Skill] = []
     origin: dict[str, str] = {}
     for path in reader.files("lessons/*.yaml"):
+        for line, key in duplicate_keys(path):
+            reader.problem(path, line, key, "khóa này được viết hai lần; chỉ giữ một lần")
         data = reader.load(path)
         if data is None:
             continue
