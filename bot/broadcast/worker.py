@@ -29,6 +29,7 @@ larger transactions.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import secrets
@@ -94,13 +95,22 @@ class Writer:
         self._queue: list[tuple[Callable[[AsyncSession], Awaitable[Any]], asyncio.Future[Any]]]
         self._queue = []
         self._lock = asyncio.Lock()
+        self._drains: set[asyncio.Task[None]] = set()
 
     async def __call__(self, op: Callable[[AsyncSession], Awaitable[T]]) -> T:
         """Apply ``op`` in a transaction (shared with other concurrent writes)."""
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._queue.append((op, future))
-        await asyncio.shield(asyncio.ensure_future(self._drain(future)))
+        drain = asyncio.ensure_future(self._drain(future))
+        self._drains.add(drain)
+        drain.add_done_callback(self._drains.discard)
+        await asyncio.shield(drain)
         return future.result()
+
+    async def settle(self) -> None:
+        """Wait for writes still running (their callers may have been cancelled)."""
+        while self._drains:
+            await asyncio.wait(set(self._drains))
 
     async def _drain(self, future: asyncio.Future[Any]) -> None:
         async with self._lock:
@@ -169,14 +179,18 @@ class BroadcastWorker:
     async def run(self) -> None:
         """Work until cancelled: look for due broadcasts every ``poll_interval`` seconds."""
         log.info("broadcast worker %s started", self.owner)
-        while True:
-            try:
-                await self.run_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("broadcast worker step failed; will retry")
-            await asyncio.sleep(self.config.poll_interval)
+        try:
+            while True:
+                try:
+                    await self.run_once()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("broadcast worker step failed; will retry")
+                await asyncio.sleep(self.config.poll_interval)
+        finally:
+            # Nothing may outlive the worker: the database is closed right after it stops.
+            await uninterruptible(self.write.settle())
 
     async def run_once(self) -> int:
         """Recover dead workers' rows, send everything due now, finish and report broadcasts.
@@ -304,7 +318,15 @@ class BroadcastWorker:
                 out.append((row, replies[0]))
             return out
 
-        for row, reply in await self.write(begin):
+        try:
+            started = await self.write(begin)
+        except Exception:
+            # Maybe committed, maybe not: no call was started, so these rows may go back.
+            ids = [c.id for c in group]
+            with contextlib.suppress(Exception):
+                await self.write(lambda s: BroadcastRepo(s).unstart(self.owner, ids))
+            raise
+        for row, reply in started:
             task = asyncio.create_task(self._send(channel, pace, row, reply))
             in_flight.add(task)
             task.add_done_callback(in_flight.discard)

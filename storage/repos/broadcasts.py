@@ -453,6 +453,18 @@ class BroadcastRepo:
         )
         return _rowcount(result)
 
+    async def unstart(self, owner: str, ids: Sequence[int]) -> int:
+        """Back to pending: rows marked ``sending`` whose platform call was never started (the
+        worker could not tell whether marking them had committed)."""
+        if not ids:
+            return 0
+        result = await self.session.execute(
+            update(D)
+            .where(self._among(D.id, ids), D.state == SENDING, D.claimed_by == owner)
+            .values(state=PENDING, claimed_by=None, claimed_at=None, attempts=D.attempts - 1)
+        )
+        return _rowcount(result)
+
     async def renew(self, owner: str, now: datetime) -> int:
         """Extend the lease of every row this owner holds."""
         result = await self.session.execute(
