@@ -93,7 +93,7 @@ def validate_command(config: Config, args: argparse.Namespace) -> int:
 
 def explain(match: Match, snapshot: Snapshot) -> str:
     """A human explanation of a match, for ``trolyso ask``."""
-    from bot.nlp.matcher import ANSWER, ASK
+    from bot.nlp.matcher import ANSWER, ASK, OUTSIDE
 
     settings = snapshot.index.settings
     lines = [f"normalised: {match.normalised or '(nothing left)'}"]
@@ -105,17 +105,21 @@ def explain(match: Match, snapshot: Snapshot) -> str:
         decision = f"ANSWER {match.entry_id}"
     elif match.outcome == ASK:
         decision = "ASK BACK with " + ", ".join(match.choices)
+    elif match.ranked and match.ranked[0].entry_id.startswith(OUTSIDE):
+        decision = f"FALL BACK: closest to {match.ranked[0].entry_id} (content/out_of_scope.yaml)"
     else:
         decision = "FALL BACK (menu and team contact)"
     lines.append(
         f"decision: {decision}  (confidence {match.score:.3f}; answers from "
         f"{settings.answer_at}, asks back from {settings.ask_at})"
     )
-    lines.append("top entries:   bm25   whole  confidence  nearest example question")
+    lines.append(
+        "top entries (bm25 = share of the best possible BM25; whole = cosine with the entry):"
+    )
     for scored in match.ranked:
         lines.append(
-            f"  {scored.entry_id:<30} {scored.bm25:5.3f}  {scored.whole:5.3f}  "
-            f"{scored.confidence:6.3f}      {scored.best_question}"
+            f"  {scored.entry_id:<36} bm25 {scored.bm25:5.3f}  whole {scored.whole:5.3f}  "
+            f"confidence {scored.confidence:5.2f}  ~ {scored.best_question}"
         )
     lines.append(f"({match.seconds * 1000:.2f} ms)")
     return "\n".join(lines)
@@ -151,7 +155,7 @@ def ask_command(config: Config, args: argparse.Namespace) -> int:
     if not args.question:
         print('usage: trolyso ask "câu hỏi"  (or --jsonl with questions on stdin)', file=sys.stderr)
         return 2
-    print(explain(index.search(args.question), snapshot))
+    print(explain(index.search(args.question, explain=True), snapshot))
     return 0
 
 

@@ -345,3 +345,77 @@ def load_knowledge(reader: Reader, groups: Iterable[str]) -> tuple[Entry, ...]:
                     f"không có mục nào mang mã “{related}”",
                 )
     return tuple(entries)
+
+
+OUTSIDE_FILE = "out_of_scope.yaml"
+MIN_OUTSIDE_QUESTIONS = 3
+
+
+@dataclass(frozen=True)
+class OutOfScope:
+    """A topic the bot does not answer (``content/out_of_scope.yaml``), with example questions."""
+
+    id: str
+    title: str
+    questions: tuple[str, ...]
+
+
+def load_out_of_scope(reader: Reader, entries: Iterable[Entry]) -> tuple[OutOfScope, ...]:
+    """Read the optional ``out_of_scope.yaml``; a question also asked by an entry is a problem."""
+    path = reader.root / OUTSIDE_FILE
+    if not path.exists():
+        return ()
+    for twice_line, key in duplicate_keys(path):
+        reader.problem(path, twice_line, key, "khóa này được viết hai lần; chỉ giữ một lần")
+    data = reader.load(path)
+    if data is None:
+        return ()
+    items = reader.sequence(path, data, "topics")
+    owners = {fold(q): e.id for e in entries for q in e.questions}
+    topics: list[OutOfScope] = []
+    seen: set[str] = set()
+    for index, item in enumerate(items or []):
+        where = f"topics[{index + 1}]"
+        if not isinstance(item, LineDict):
+            line = items.line_of(index) if items is not None else None
+            reader.problem(path, line, where, "mỗi chủ đề phải là một bảng khóa: giá trị")
+            continue
+        for key in item:
+            if key not in ("id", "title", "questions"):
+                reader.problem(
+                    path,
+                    item.line_of(key),
+                    f"{where}.{key}",
+                    "trường lạ (dùng id, title, questions)",
+                )
+        topic_id = reader.text(path, item, "id", where, max_len=64)
+        title = reader.text(path, item, "title", where, max_len=MAX_TITLE)
+        if topic_id is not None and not ID_PATTERN.match(topic_id):
+            reader.problem(
+                path, item.line_of("id"), f"{where}.id", "mã chỉ gồm chữ thường không dấu, số, _"
+            )
+        if topic_id in seen:
+            reader.problem(path, item.line_of("id"), f"{where}.id", f"trùng mã “{topic_id}”")
+        questions = reader.strings(path, item, "questions", where)
+        if len(questions) < MIN_OUTSIDE_QUESTIONS:
+            reader.problem(
+                path,
+                item.line_of("questions"),
+                f"{where}.questions",
+                f"cần ít nhất {MIN_OUTSIDE_QUESTIONS} câu hỏi mẫu, mới có {len(questions)}",
+            )
+        raw = item.get("questions")
+        for qi, question in enumerate(questions):
+            owner = owners.get(fold(question))
+            if owner is not None:
+                line = raw.line_of(qi) if isinstance(raw, LineList) else item.line
+                reader.problem(
+                    path,
+                    line,
+                    f"{where}.questions[{qi + 1}]",
+                    f"câu này là câu hỏi mẫu của mục “{owner}”; để ở đây sẽ che mất câu trả lời",
+                )
+        if topic_id and title and topic_id not in seen:
+            seen.add(topic_id)
+            topics.append(OutOfScope(id=topic_id, title=title, questions=tuple(questions)))
+    return tuple(topics)

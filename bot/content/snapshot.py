@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.content.groups import Group
-from bot.content.knowledge import Entry, load_knowledge
+from bot.content.knowledge import Entry, OutOfScope, load_knowledge, load_out_of_scope
 from bot.content.lessons import Lessons, check_links, load_lessons
 from bot.content.messages import Intents, Messages, load_intents, load_messages
 from bot.content.problems import ContentError
@@ -27,6 +27,7 @@ class Snapshot:
     lessons: Lessons = field(default_factory=Lessons)
     knowledge: tuple[Entry, ...] = ()
     teencode: Teencode = field(default_factory=Teencode)
+    out_of_scope: tuple[OutOfScope, ...] = ()
     index: Index = field(default_factory=lambda: Index(()))  # the matcher, built with the content
     loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
@@ -54,6 +55,7 @@ def load_snapshot(root: Path) -> Snapshot:
     lessons = load_lessons(reader, groups)
     knowledge = load_knowledge(reader, [g.id for g in groups])
     teencode = load_teencode(reader)
+    out_of_scope = load_out_of_scope(reader, knowledge)
     check_links(reader, lessons, knowledge)
     if reader.problems:
         raise ContentError(reader.problems)
@@ -65,5 +67,6 @@ def load_snapshot(root: Path) -> Snapshot:
         lessons=lessons,
         knowledge=knowledge,
         teencode=teencode,
-        index=cached_index(knowledge, teencode),
+        out_of_scope=out_of_scope,
+        index=cached_index(knowledge, teencode, out_of_scope),
     )

@@ -27,19 +27,21 @@ import heapq
 import math
 import threading
 import time
+from array import array
+from bisect import bisect_left
 from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from bot.core.text import strip_marks
 from bot.nlp.normalize import Normaliser, Slot, Token, words
-from bot.nlp.syllables import is_syllable
+from bot.nlp.syllables import fold_word, is_syllable
 from bot.nlp.teencode import Teencode
 
 if TYPE_CHECKING:
-    from bot.content.knowledge import Entry
+    from bot.content.knowledge import Entry, OutOfScope
 
+OUTSIDE = "out_of_scope:"  # id prefix of the out-of-scope topics in rankings
 ANSWER = "answer"
 ASK = "ask"
 FALLBACK = "fallback"
@@ -54,19 +56,26 @@ class Settings:
     title_weight: float = 2.0
     keyword_weight: float = 3.0
     answer_weight: float = 0.5
+    answer_in_vector: float = 0.5  # how much answer words count in the entry's TF-IDF vector
     bigram_weight: float = 0.5
     typo_weight: float = 0.8
     real_word_typo: float = 0.6  # an unknown word that is a real syllable may not be a typo...
     real_word_fit: float = 1.0  # ...so it is only corrected when the fix fits its neighbours
     accent_mismatch: float = 0.5  # weight of a word whose marks the content never uses
     candidates: int = 12
+    exact_df: int = 64  # terms in at most this many entries (or 1/common_divisor of them)...
+    common_divisor: int = 40  # ...are summed in full; commoner ones only added to those found
+    keep: int = 200  # how many entries found by the rarer terms get the common terms added
+    impact: int = 32  # for a question of common terms only: each term's best entries
     keyword_words: int = 3  # a question this short made of topic words...
     topic_share: float = 0.5  # ...(title/keyword words in at most this share of entries)
     min_mass: float = 10.0  # the least IDF mass a question is scored against (see search)
-    whole_weight: float = 3.0  # confidence = BM25 ratio + whole_weight * entry cosine
-    answer_at: float = 0.75  # answer directly from this confidence...
+    bm25_scale: float = 0.24  # confidence = the smaller of BM25 ratio / bm25_scale...
+    whole_scale: float = 0.14  # ...and entry cosine / whole_scale: both must be strong
+    answer_at: float = 1.0  # answer directly from this confidence...
     margin: float = 0.05  # ...when the runner-up's BM25 is at least this share behind
-    ask_at: float = 0.55  # below this, fall back
+    ask_at: float = 0.7  # below this, fall back
+    outside_ratio: float = 0.6  # no direct answer when a topic we don't answer is this close
     ask_within: float = 0.35  # ask back with entries whose BM25 is this close to the best
     max_choices: int = 3
 
@@ -76,16 +85,15 @@ class Scored:
     """One entry's score for a question, with the parts that explain it.
 
     ``bm25`` ranks (the BM25 score over the best one the question could get); ``whole`` is the
-    TF-IDF cosine with the entry as a whole, ``question`` the one with its nearest example
-    question; ``confidence`` decides whether to answer.
+    TF-IDF cosine with the entry as a whole; ``confidence`` decides whether to answer. With
+    ``search(..., explain=True)``, ``best_question`` is the nearest example question.
     """
 
     entry_id: str
     bm25: float
     whole: float
     confidence: float
-    question: float
-    best_question: str
+    best_question: str = ""
 
 
 @dataclass(frozen=True)
@@ -108,158 +116,179 @@ def _bigrams(folds: Sequence[str], starts: Sequence[bool]) -> list[str]:
     return [f"{folds[i - 1]} {folds[i]}" for i in range(1, len(folds)) if not starts[i]]
 
 
-@dataclass
-class _Doc:
-    """What the index keeps of one entry."""
+def _idf(total: int, df: int) -> float:
+    return math.log(1 + (total - df + 0.5) / (df + 0.5))
 
-    questions: list[tuple[str, frozenset[str]]] = field(default_factory=list)
-    terms: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
-    words: set[str] = field(default_factory=set)  # every word of the entry, answer included
+
+@dataclass(frozen=True)
+class _Postings:
+    """The entries holding one term (sorted), with its BM25 weight and TF-IDF value in each."""
+
+    docs: array[int]
+    bm25: array[float]
+    value: array[float]
+
+    def find(self, doc: int) -> int:
+        """The position of ``doc``, or -1."""
+        i = bisect_left(self.docs, doc)
+        return i if i < len(self.docs) and self.docs[i] == doc else -1
 
 
 class Index:
-    """The searchable form of one version of the knowledge base."""
+    """The searchable form of one version of the knowledge base (immutable once built)."""
 
     def __init__(
         self,
         entries: Iterable[Entry],
         teencode: Teencode | None = None,
         settings: Settings | None = None,
+        outside: Iterable[OutOfScope] = (),
     ) -> None:
         started = time.perf_counter()
-        self.settings = settings or Settings()
-        self.entries = {entry.id: entry for entry in entries}
+        self.settings = s = settings or Settings()
+        self.entries: dict[str, Entry] = {entry.id: entry for entry in entries}
+        self.outside: dict[str, OutOfScope] = {f"{OUTSIDE}{o.id}": o for o in outside}
+        # Documents: the entries, then the out-of-scope topics (never answered).
+        self.ids: list[str] = [*self.entries, *self.outside]
+        self.first_outside = len(self.entries)
         teencode = teencode or Teencode()
         protected: set[str] = set()
         for entry in self.entries.values():
             for text in (entry.title, *entry.questions, *entry.keywords):
-                protected.update(strip_marks(w) for w in words(text))
+                protected.update(fold_word(w) for w in words(text))
         self.normaliser = Normaliser(teencode, protected)
-        # Pass 1: slots of every text, and the bigrams their first readings form.
-        parsed: dict[str, list[tuple[str, str, list[Slot]]]] = {}
-        loose_bigrams: Counter[str] = Counter()
+        # Pass 1: read every text; count the bigrams of the unambiguous words, which decide
+        # how ambiguous abbreviations in the content itself are read.
+        parsed: list[list[tuple[str, list[Slot]]]] = []
+        loose: Counter[str] = Counter()
+        sources: list[list[tuple[str, str]]] = []
         for entry in self.entries.values():
             texts = [("q", q) for q in entry.questions]
             texts += [("t", entry.title), *(("k", k) for k in entry.keywords)]
-            texts.append(("a", entry.answer))
-            parsed[entry.id] = []
+            sources.append([*texts, ("a", entry.answer)])
+        sources += [[("q", q) for q in o.questions] for o in self.outside.values()]
+        for texts in sources:
+            parts: list[tuple[str, list[Slot]]] = []
             for kind, text in texts:
                 slots = self.normaliser.slots(text)
-                parsed[entry.id].append((kind, text, slots))
-                plain = [(s.readings[0], s.starts) for s in slots]
-                folds = [t.fold for reading, _ in plain for t in reading]
-                starts = [st and i == 0 for reading, st in plain for i, _ in enumerate(reading)]
-                loose_bigrams.update(set(_bigrams(folds, starts)))
-        self.bigram_counts: dict[str, int] = dict(loose_bigrams)
-        # Pass 2: resolve ambiguous words, build per-entry term counts and question sets.
-        weights: dict[str, float] = {
-            "q": 1.0,
-            "t": self.settings.title_weight,
-            "k": self.settings.keyword_weight,
-            "a": self.settings.answer_weight,
-        }
-        self.docs: dict[str, _Doc] = {}
+                parts.append((kind, slots))
+                if kind != "a":
+                    folds = [s_.readings[0][0].fold for s_ in slots]
+                    loose.update(set(_bigrams(folds, [s_.starts for s_ in slots])))
+            parsed.append(parts)
+        del sources
+        self.bigram_counts: dict[str, int] = dict(loose)
+        # Pass 2: weighted term frequencies of every entry, straight into postings.
+        weights = {"q": 1.0, "t": s.title_weight, "k": s.keyword_weight, "a": s.answer_weight}
+        docs_of: dict[str, array[int]] = {}
+        tf_of: dict[str, array[float]] = {}
+        shape_of: dict[str, array[float]] = {}
         question_df: Counter[str] = Counter()
         n_questions = 0
+        lengths: list[float] = []
         bigrams: Counter[str] = Counter()
-        unigram_df: Counter[str] = Counter()
+        vocab: Counter[str] = Counter()
         accent_forms: dict[str, set[str]] = defaultdict(set)
         title_phrases: set[tuple[str, ...]] = set()
-        for entry_id, parts in parsed.items():
-            doc = _Doc()
-            for kind, text, slots in parts:
+        for doc, parts in enumerate(parsed):
+            terms: dict[str, float] = defaultdict(float)  # for BM25
+            shape: dict[str, float] = defaultdict(float)  # for the TF-IDF vector
+            seen: set[str] = set()
+            for kind, slots in parts:
                 tokens, starts = self._resolve(slots)
                 folds = [t.fold for t in tokens]
                 for token in tokens:
                     accent_forms[token.fold].add(token.accent or token.fold)
-                doc.words.update(folds)
-                if kind == "a" and not weights["a"]:
-                    continue
+                seen.update(folds)
+                weight = weights[kind]
+                in_shape = s.answer_in_vector if kind == "a" else weight
+                for fold in folds:
+                    terms[fold] += weight
+                    shape[fold] += in_shape
+                if kind == "a":
+                    continue  # answers add words, not bigrams
                 grams = _bigrams(folds, starts)
                 bigrams.update(set(grams))
-                terms = folds + grams
-                for term in terms:
-                    doc.terms[term] += weights[kind] * (
-                        self.settings.bigram_weight if " " in term else 1.0
-                    )
+                for gram in grams:
+                    terms[gram] += weight * s.bigram_weight
+                    shape[gram] += weight * s.bigram_weight
+                if kind in ("q", "t"):
+                    question_df.update(set(folds) | set(grams))
+                    n_questions += 1
                 if kind == "k" or (kind == "t" and len(folds) <= 3):
                     title_phrases.add(tuple(folds))
-                if kind in ("q", "t"):
-                    unique = frozenset(terms)
-                    doc.questions.append((text, unique))
-                    question_df.update(unique)
-                    n_questions += 1
-            self.docs[entry_id] = doc
-            unigram_df.update(doc.words | {t for t in doc.terms if " " not in t})
+            vocab.update(seen)
+            lengths.append(sum(terms.values()))
+            for term, tf in terms.items():
+                if term not in docs_of:
+                    docs_of[term] = array("i")
+                    tf_of[term] = array("f")
+                    shape_of[term] = array("f")
+                docs_of[term].append(doc)
+                tf_of[term].append(tf)
+                shape_of[term].append(shape[term])
+            del terms, shape
+        del parsed
         self.bigram_counts = dict(bigrams)
-        self.title_phrases = frozenset(p for p in title_phrases if p)
+        self.vocab: dict[str, int] = dict(vocab)
         self.accent_forms = {fold: frozenset(forms) for fold, forms in accent_forms.items()}
-        self.vocab: dict[str, int] = dict(unigram_df)
-        self.n_questions = max(n_questions, 1)
-        self.idf: dict[str, float] = {
-            term: math.log(1 + (self.n_questions - df + 0.5) / (df + 0.5))
-            for term, df in question_df.items()
-        }
-        for term in {t for doc in self.docs.values() for t in doc.terms}:
-            self.idf.setdefault(term, math.log(1 + (self.n_questions + 0.5) / 0.5))
-        self.unknown_idf = math.log(1 + (self.n_questions + 0.5) / 0.5)
-        self._build_postings()
-        self._build_vectors()
-        self._build_typo_index()
-        self.build_seconds = time.perf_counter() - started
-
-    # -- building ---------------------------------------------------------------------------
-
-    def _build_postings(self) -> None:
-        """BM25 weight of every (term, entry), so a query only sums postings."""
-        k1, b = self.settings.k1, self.settings.b
-        lengths = {eid: sum(doc.terms.values()) for eid, doc in self.docs.items()}
-        average = sum(lengths.values()) / max(len(lengths), 1)
-        n_docs = max(len(self.docs), 1)
-        doc_df: Counter[str] = Counter()
-        for doc in self.docs.values():
-            doc_df.update(doc.terms.keys())
-        postings: dict[str, list[tuple[str, float]]] = defaultdict(list)
-        for eid, doc in self.docs.items():
-            norm = k1 * (1 - b + b * lengths[eid] / max(average, 1e-9))
-            for term, tf in doc.terms.items():
-                idf = math.log(1 + (n_docs - doc_df[term] + 0.5) / (doc_df[term] + 0.5))
-                postings[term].append((eid, idf * tf * (k1 + 1) / (tf + norm)))
-        self.postings = dict(postings)
-        self.doc_idf = {
-            term: math.log(1 + (n_docs - df + 0.5) / (df + 0.5)) for term, df in doc_df.items()
-        }
-        self.unknown_doc_idf = math.log(1 + (n_docs + 0.5) / 0.5)
-        # Topic names: keywords and titles; one word only when it is not an everyday
-        # Vietnamese syllable ("vneid", "otp"), and not when half the entries use it.
+        n_docs = max(len(self.ids), 1)
+        self.n_questions = n_questions = max(n_questions, 1)
+        self.unknown_idf = _idf(n_questions, 0)
+        self.unknown_doc_idf = _idf(n_docs, 0)
+        self.question_idf = {t: _idf(n_questions, df) for t, df in question_df.items()}
+        # BM25 weights and TF-IDF values, computed once.
+        average = sum(lengths) / n_docs if lengths else 1.0
+        norms = [s.k1 * (1 - s.b + s.b * length / max(average, 1e-9)) for length in lengths]
+        norm2 = [0.0] * len(self.ids)
+        self.postings: dict[str, _Postings] = {}
+        self.doc_idf: dict[str, float] = {}
+        for term, docs in docs_of.items():
+            tfs = tf_of[term]
+            idf = self.doc_idf[term] = _idf(n_docs, len(docs))
+            qidf = self.question_idf.get(term, self.unknown_idf)
+            bm25 = array(
+                "f",
+                (idf * tf * (s.k1 + 1) / (tf + norms[d]) for d, tf in zip(docs, tfs, strict=True)),
+            )
+            values = array(
+                "f", ((1 + math.log(1 + tf)) * qidf if tf else 0.0 for tf in shape_of[term])
+            )
+            for d, v in zip(docs, values, strict=True):
+                norm2[d] += v * v
+            self.postings[term] = _Postings(docs, bm25, values)
+        del docs_of, tf_of, shape_of
+        self.doc_norms = [math.sqrt(x) or 1.0 for x in norm2]
+        # Terms in many entries are only added to entries already found by rarer terms; for
+        # a question made only of them, their highest-weighted entries are the candidates.
+        self.common_df = max(s.exact_df, n_docs // s.common_divisor)
+        self.impact: dict[str, list[int]] = {}
+        for term, post in self.postings.items():
+            if len(post.docs) > self.common_df:
+                best = heapq.nlargest(s.impact, range(len(post.docs)), key=post.bm25.__getitem__)
+                self.impact[term] = [post.docs[i] for i in best]
+        # Topic names: keywords and short titles; one word only when it is not an everyday
+        # Vietnamese syllable ("vneid", "otp") and not used by half the entries.
         self.topic_names = frozenset(
             phrase
-            for phrase in self.title_phrases
-            if len(phrase) > 1
-            or (
-                not is_syllable(phrase[0])
-                and doc_df.get(phrase[0], 0) <= self.settings.topic_share * n_docs
+            for phrase in title_phrases
+            if phrase
+            and (
+                len(phrase) > 1
+                or (
+                    not is_syllable(phrase[0])
+                    and self.vocab.get(phrase[0], 0) <= s.topic_share * n_docs
+                )
             )
         )
-
-    def _build_vectors(self) -> None:
-        """TF-IDF vectors of each example question and of each entry as a whole."""
-        self.question_norms: dict[str, list[float]] = {}
-        self.entry_vectors: dict[str, dict[str, float]] = {}
-        self.entry_norms: dict[str, float] = {}
-        for eid, doc in self.docs.items():
-            self.question_norms[eid] = [
-                math.sqrt(sum(self.idf[t] ** 2 for t in terms)) or 1.0 for _, terms in doc.questions
-            ]
-            vector = {t: (1 + math.log(1 + tf)) * self.idf[t] for t, tf in doc.terms.items()}
-            self.entry_vectors[eid] = vector
-            self.entry_norms[eid] = math.sqrt(sum(v * v for v in vector.values())) or 1.0
+        self._build_typo_index()
+        self.build_seconds = time.perf_counter() - started
 
     def _build_typo_index(self) -> None:
         """Single deletions of every known word, for one-edit corrections (SymSpell style)."""
         deletes: dict[str, set[str]] = defaultdict(set)
         for word in self.vocab:
-            if len(word) < 2 or not word.isalpha():
+            if len(word) < 2 or len(word) > 12 or not word.isalpha():
                 continue
             deletes[word].add(word)
             for i in range(len(word)):
@@ -323,7 +352,7 @@ class Index:
         return out
 
     def _correct(
-        self, folds: list[str], starts: list[bool], base: list[float]
+        self, folds: list[str], starts: list[bool]
     ) -> tuple[list[str], list[bool], list[float], list[tuple[str, str]]]:
         """Fix unknown words; returns the words, phrase starts, weights and the corrections."""
         out: list[str] = []
@@ -334,7 +363,7 @@ class Index:
             if word in self.vocab or not word.isalpha() or len(word) < 3:
                 out.append(word)
                 out_starts.append(starts[index])
-                weights.append(base[index])
+                weights.append(1.0)
                 continue
             before = folds[index - 1] if index > 0 and not starts[index] else None
             after = folds[index + 1] if index + 1 < len(folds) and not starts[index + 1] else None
@@ -380,18 +409,21 @@ class Index:
 
     # -- searching ----------------------------------------------------------------------------
 
-    def search(self, text: str) -> Match:
-        """Rank the entries for ``text`` and decide what to do."""
+    def search(self, text: str, *, explain: bool = False) -> Match:
+        """Rank the entries for ``text`` and decide what to do.
+
+        With ``explain``, the nearest example question of each top entry is found too (slower;
+        for ``trolyso ask``).
+        """
         started = time.perf_counter()
+        s = self.settings
         tokens, starts = self._resolve(self.normaliser.slots(text))
         accent = self._accent_weights(tokens)
-        folds, starts, weights, corrected = self._correct(
-            [t.fold for t in tokens], starts, [1.0] * len(tokens)
-        )
+        folds, starts, weights, corrected = self._correct([t.fold for t in tokens], starts)
         if len(folds) != len(tokens):  # a word was split in two: marks no longer line up
             accent = [1.0] * len(folds)
         normalised = " ".join(folds)
-        # term -> (weight when it matches, weight in the query's norm)
+        # term -> (weight when it matches, weight in the question's own size)
         query: dict[str, tuple[float, float]] = {}
         for word, weight, fit in zip(folds, weights, accent, strict=True):
             old = query.get(word, (0.0, 0.0))
@@ -400,18 +432,13 @@ class Index:
             if starts[i]:
                 continue
             gram = f"{folds[i - 1]} {folds[i]}"
-            weight = min(weights[i - 1], weights[i]) * self.settings.bigram_weight
+            weight = min(weights[i - 1], weights[i]) * s.bigram_weight
             fit = min(accent[i - 1], accent[i])
             old = query.get(gram, (0.0, 0.0))
             query[gram] = (max(old[0], weight * fit), max(old[1], weight))
         unknown = tuple(w for w in dict.fromkeys(folds) if w not in self.vocab)
-        if not query:
-            return Match(FALLBACK, None, (), 0.0, (), normalised, seconds=_since(started))
-        bm25: dict[str, float] = defaultdict(float)
-        for term, (weight, _) in query.items():
-            for eid, value in self.postings.get(term, ()):
-                bm25[eid] += weight * value
-        top = heapq.nlargest(self.settings.candidates, bm25.items(), key=lambda kv: kv[1])
+        scores = self._bm25(query)
+        top = heapq.nlargest(s.candidates, scores.items(), key=lambda kv: kv[1])
         mass = sum(
             norm * self.doc_idf.get(t, self.unknown_doc_idf)
             for t, (_, norm) in query.items()
@@ -419,40 +446,95 @@ class Index:
         )
         # A few common words ("có", "làm sao") say nothing about the topic: the floor keeps
         # them from scoring like a full question.
-        best_bm25 = (self.settings.k1 + 1) * max(mass, self.settings.min_mass)
+        best_bm25 = (s.k1 + 1) * max(mass, s.min_mass)
         query_norm = math.sqrt(
-            sum((norm * self.idf.get(t, self.unknown_idf)) ** 2 for t, (_, norm) in query.items())
+            sum(
+                (norm * self.question_idf.get(t, self.unknown_idf)) ** 2
+                for t, (_, norm) in query.items()
+            )
         )
-        ranked = [self._score(eid, bm / best_bm25, query, query_norm) for eid, bm in top]
-        ranked.sort(key=lambda s: (-s.bm25, s.entry_id))
-        words_typed = [t for t in query if " " not in t]
+        ranked = [self._score(doc, bm / best_bm25, query, query_norm) for doc, bm in top]
+        ranked.sort(key=lambda r: (-r.bm25, r.entry_id))
+        if explain:
+            ranked[:5] = [
+                replace(r, best_question=self.nearest_question(r.entry_id, query))
+                for r in ranked[:5]
+            ]
         keyword = (
-            len(words_typed) <= self.settings.keyword_words
+            sum(1 for t in query if " " not in t) <= s.keyword_words
             and not unknown
             and self._names_a_topic(folds)
         )
         return self._decide(ranked, normalised, unknown, corrected, started, keyword=keyword)
 
+    def _bm25(self, query: dict[str, tuple[float, float]]) -> dict[int, float]:
+        """BM25 of the entries worth scoring: rare terms first, common ones only added."""
+        scores: dict[int, float] = {}
+        common: list[tuple[_Postings, float, str]] = []
+        for term, (weight, _) in query.items():
+            post = self.postings.get(term)
+            if post is None or not weight:
+                continue
+            if len(post.docs) > self.common_df:
+                common.append((post, weight, term))
+                continue
+            for doc, value in zip(post.docs, post.bm25, strict=True):
+                scores[doc] = scores.get(doc, 0.0) + weight * value
+        if not common:
+            return scores
+        if len(scores) > self.settings.keep:
+            scores = dict(heapq.nlargest(self.settings.keep, scores.items(), key=lambda kv: kv[1]))
+        if not scores:
+            for _, _, term in common:
+                for doc in self.impact[term]:
+                    scores[doc] = 0.0
+        for post, weight, _ in common:
+            for doc in scores:
+                i = post.find(doc)
+                if i >= 0:
+                    scores[doc] += weight * post.bm25[i]
+        return scores
+
     def _score(
         self,
-        eid: str,
+        doc: int,
         bm25: float,
         query: dict[str, tuple[float, float]],
         query_norm: float,
     ) -> Scored:
         """Score one candidate entry; every part is kept to explain the decision."""
-        doc = self.docs[eid]
-        best, best_text = 0.0, ""
-        for (text, terms), norm in zip(doc.questions, self.question_norms[eid], strict=True):
-            dot = sum(w * self.idf[t] ** 2 for t, (w, _) in query.items() if t in terms)
-            cosine = dot / (query_norm * norm) if dot else 0.0
-            if cosine > best:
-                best, best_text = cosine, text
-        vector = self.entry_vectors[eid]
-        dot = sum(w * self.idf[t] * vector[t] for t, (w, _) in query.items() if t in vector)
-        whole = dot / (query_norm * self.entry_norms[eid]) if dot else 0.0
-        confidence = bm25 + self.settings.whole_weight * whole
-        return Scored(eid, bm25, whole, confidence, best, best_text)
+        dot = 0.0
+        for term, (weight, _) in query.items():
+            post = self.postings.get(term)
+            if post is not None:
+                i = post.find(doc)
+                if i >= 0:
+                    dot += weight * self.question_idf.get(term, self.unknown_idf) * post.value[i]
+        whole = dot / (query_norm * self.doc_norms[doc]) if dot and query_norm else 0.0
+        confidence = min(bm25 / self.settings.bm25_scale, whole / self.settings.whole_scale)
+        return Scored(self.ids[doc], bm25, whole, confidence)
+
+    def nearest_question(self, entry_id: str, query: dict[str, tuple[float, float]]) -> str:
+        """The example question (or title) of an entry closest to the query (TF-IDF cosine)."""
+        outside = self.outside.get(entry_id)
+        if outside is not None:
+            texts: tuple[str, ...] = outside.questions
+        else:
+            entry = self.entries[entry_id]
+            texts = (*entry.questions, entry.title)
+        best, best_text = -1.0, ""
+        for text in texts:
+            tokens, starts = self._resolve(self.normaliser.slots(text))
+            folds = [t.fold for t in tokens]
+            terms = set(folds) | set(_bigrams(folds, starts))
+            idf = self.question_idf
+            dot = sum(
+                w * idf.get(t, self.unknown_idf) ** 2 for t, (w, _) in query.items() if t in terms
+            )
+            norm = math.sqrt(sum(idf.get(t, self.unknown_idf) ** 2 for t in terms)) or 1.0
+            if dot / norm > best:
+                best, best_text = dot / norm, text
+        return best_text
 
     def _decide(
         self,
@@ -479,18 +561,21 @@ class Index:
                 seconds=_since(started),
             )
 
-        if not ranked:
-            return match(FALLBACK, None, ())
+        if not ranked or ranked[0].entry_id in self.outside:
+            return match(FALLBACK, None, ())  # nothing, or closest to a topic we don't answer
         top = ranked[0]
         runner_up = ranked[1].bm25 if len(ranked) > 1 else 0.0
         ahead = (top.bm25 - runner_up) / top.bm25 if top.bm25 > 0 else 0.0
-        if top.confidence >= s.answer_at and ahead >= s.margin:
+        nearest_outside = next((r.bm25 for r in ranked if r.entry_id in self.outside), 0.0)
+        clear = nearest_outside < s.outside_ratio * top.bm25
+        if top.confidence >= s.answer_at and ahead >= s.margin and clear:
             return match(ANSWER, top.entry_id, ())
         if top.confidence >= s.ask_at or keyword:
             # Unsure, or a bare topic name ("vneid"): offer the closest entries.
-            close = [r.entry_id for r in ranked if r.bm25 >= top.bm25 * (1 - s.ask_within)]
+            ours = [r for r in ranked if r.entry_id in self.entries]
+            close = [r.entry_id for r in ours if r.bm25 >= top.bm25 * (1 - s.ask_within)]
             if len(close) < 2:
-                close = [r.entry_id for r in ranked[:2]]
+                close = [r.entry_id for r in ours[:2]]
             return match(ASK, None, tuple(close[: s.max_choices]))
         return match(FALLBACK, None, ())
 
@@ -500,19 +585,26 @@ _CACHE_SIZE = 4
 _CACHE_LOCK = threading.Lock()
 
 
-def cached_index(entries: tuple[Entry, ...], teencode: Teencode) -> Index:
+def cached_index(
+    entries: tuple[Entry, ...], teencode: Teencode, outside: tuple[OutOfScope, ...] = ()
+) -> Index:
     """The index of these entries, reused when the same content is loaded again.
 
     Entries and the dictionary are immutable values, so equal content gives an equal index:
     reloading unchanged files, or building many apps in tests, costs nothing.
     """
-    key: tuple[object, ...] = (entries, tuple(sorted(teencode.words.items())), teencode.fillers)
+    key: tuple[object, ...] = (
+        entries,
+        tuple(sorted(teencode.words.items())),
+        teencode.fillers,
+        outside,
+    )
     with _CACHE_LOCK:
         index = _CACHE.get(key)
         if index is not None:
             _CACHE.move_to_end(key)
             return index
-    index = Index(entries, teencode)
+    index = Index(entries, teencode, outside=outside)
     with _CACHE_LOCK:
         _CACHE[key] = index
         while len(_CACHE) > _CACHE_SIZE:

@@ -12,9 +12,10 @@ from __future__ import annotations
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
+from typing import Any
 
-from bot.core.text import nfc, strip_marks
-from bot.nlp.syllables import accent_key, has_marks, is_syllable, telex_repair
+from bot.core.text import nfc
+from bot.nlp.syllables import accent_key, fold_word, has_marks, is_syllable, telex_repair
 from bot.nlp.teencode import Teencode
 
 _JOIN = re.compile(r"(?<=[^\W\d_])[-'’](?=[^\W\d_])")
@@ -22,7 +23,9 @@ _BREAK = re.compile(r"[.,;:!?…()\[\]{}\"“”\n\r\t/|]+")
 _NONWORD = re.compile(r"[\W_]+")
 _STRETCH = re.compile(r"([^\W\d_])\1{2,}")
 MARKED_SHARE = 0.4  # Vietnamese typed with marks has marks on most words
-MAX_WORDS = 60  # questions are short; the rest of a pasted essay adds nothing
+MAX_WORDS = 60
+CACHE_SIZE = 100_000  # readings of words already seen (they are immutable)
+_MISSING = object()  # questions are short; the rest of a pasted essay adds nothing
 
 
 @dataclass(frozen=True)
@@ -79,7 +82,7 @@ def words(text: str) -> list[str]:
 def plain_token(word: str, origin: str = "") -> Token:
     """A token for a word taken as written."""
     return Token(
-        fold=strip_marks(word), accent=accent_key(word) if has_marks(word) else None, origin=origin
+        fold=fold_word(word), accent=accent_key(word) if has_marks(word) else None, origin=origin
     )
 
 
@@ -89,6 +92,7 @@ class Normaliser:
     def __init__(self, teencode: Teencode, protected: Collection[str] = ()) -> None:
         self.teencode = teencode
         self.protected = frozenset(protected)
+        self._cache: dict[tuple[str, bool], Any] = {}
         self._meanings: dict[str, tuple[tuple[Token, ...], ...]] = {
             key: tuple(
                 tuple(plain_token(w, "teencode") for w in meaning.split()) for meaning in meanings
@@ -107,7 +111,13 @@ class Normaliser:
         for phrase in found:
             starts = True
             for word in phrase:
-                readings = self._read(word, with_marks)
+                key = (word, with_marks)
+                readings = self._cache.get(key, _MISSING)
+                if readings is _MISSING:
+                    readings = self._read(word, with_marks)
+                    if len(self._cache) >= CACHE_SIZE:
+                        self._cache.clear()
+                    self._cache[key] = readings
                 if readings is None:
                     continue
                 out.append(Slot(word, readings, starts))
@@ -121,7 +131,7 @@ class Normaliser:
         readings = self._meanings.get(word)
         if readings is not None:
             return readings
-        folded = strip_marks(word)
+        folded = fold_word(word)
         if not is_syllable(folded) and folded not in self.protected:
             repaired = telex_repair(word)
             if repaired is not None:

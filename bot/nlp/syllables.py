@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 from bot.core.text import strip_marks
 
@@ -55,9 +56,15 @@ def is_syllable(folded: str) -> bool:
     return bool(_SYLLABLE.match(folded))
 
 
+@lru_cache(maxsize=65536)
+def fold_word(word: str) -> str:
+    """``word`` without tones and marks, đ→d (cached: words repeat a lot)."""
+    return strip_marks(word)
+
+
 def has_marks(text: str) -> bool:
     """Whether ``text`` carries any Vietnamese tone or vowel mark (or đ)."""
-    return strip_marks(text) != text
+    return fold_word(text) != text
 
 
 def place_tone(base: str, tone: int) -> str:
