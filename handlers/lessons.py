@@ -476,9 +476,10 @@ async def lesson_stop(ctx: Context) -> bool | None:
 @router.stale(flow=FLOW)
 async def lesson_stale(ctx: Context) -> bool | None:
     """An unknown or expired button in the middle of a lesson: say so, show the current place."""
-    if await current(ctx) is None:
+    place = await current(ctx)
+    if place is None:
         return False
-    await over(ctx, question=False)
+    await over(ctx, question=place.attempt.status == QUIZ)
     return None
 
 
