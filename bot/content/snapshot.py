@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,11 +41,44 @@ class Snapshot:
         return self.index.entries.get(entry_id)
 
 
+Fingerprint = tuple[tuple[str, int, int], ...]
+
+_CACHE_SIZE = 4
+_cache: OrderedDict[Path, tuple[Fingerprint, Snapshot]] = OrderedDict()
+
+
+def fingerprint(root: Path) -> Fingerprint:
+    """Names, sizes and modification times of every content file: changes when any file does."""
+    entries = []
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and not path.name.startswith("."):
+            stat = path.stat()
+            entries.append((str(path), stat.st_size, stat.st_mtime_ns))
+    return tuple(entries)
+
+
 def load_snapshot(root: Path) -> Snapshot:
-    """Read and validate the whole content directory; raises ContentError listing every problem."""
+    """Read and validate the whole content directory; raises ContentError listing every problem.
+
+    Snapshots are immutable, so unchanged files give back the snapshot already built from them.
+    """
+    root = root.resolve()
+    current = fingerprint(root) if root.is_dir() else ()
+    cached = _cache.get(root)
+    if cached is not None and cached[0] == current:
+        _cache.move_to_end(root)
+        return cached[1]
+    snapshot = _load(root)
+    _cache[root] = (current, snapshot)
+    _cache.move_to_end(root)
+    while len(_cache) > _CACHE_SIZE:
+        _cache.popitem(last=False)
+    return snapshot
+
+
+def _load(root: Path) -> Snapshot:
     from bot.content.groups import load_groups
 
-    root = root.resolve()
     reader = Reader(root)
     if not root.is_dir():
         reader.problem(root, None, "", "không tìm thấy thư mục nội dung")

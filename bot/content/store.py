@@ -8,21 +8,11 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from bot.content.problems import ContentError, Problem
-from bot.content.snapshot import Snapshot, load_snapshot
+from bot.content.snapshot import Snapshot, fingerprint, load_snapshot
 
 log = logging.getLogger(__name__)
 
 Listener = Callable[[list[Problem]], Awaitable[None]]
-
-
-def _fingerprint(root: Path) -> tuple[tuple[str, int, int], ...]:
-    """Names, sizes and modification times of every content file."""
-    entries = []
-    for path in sorted(root.rglob("*")):
-        if path.is_file() and not path.name.startswith("."):
-            stat = path.stat()
-            entries.append((str(path), stat.st_size, stat.st_mtime_ns))
-    return tuple(entries)
 
 
 class ContentStore:
@@ -31,7 +21,7 @@ class ContentStore:
     def __init__(self, root: Path) -> None:
         self.root = root
         self._current = load_snapshot(root)
-        self._fingerprint = _fingerprint(root)
+        self._fingerprint = fingerprint(root)
         self._lock = asyncio.Lock()
         self.listeners: list[Listener] = []
 
@@ -43,18 +33,18 @@ class ContentStore:
     async def reload(self) -> list[Problem]:
         """Validate the files and swap them in; on problems keep serving the old content."""
         async with self._lock:
-            fingerprint = await asyncio.to_thread(_fingerprint, self.root)
+            files = await asyncio.to_thread(fingerprint, self.root)
             try:
                 snapshot = await asyncio.to_thread(load_snapshot, self.root)
             except ContentError as exc:
-                self._fingerprint = fingerprint
+                self._fingerprint = files
                 log.warning("content reload refused: %d problem(s)", len(exc.problems))
                 for problem in exc.problems:
                     log.warning("content: %s", problem)
                 await self._notify(exc.problems)
                 return exc.problems
             self._current = snapshot
-            self._fingerprint = fingerprint
+            self._fingerprint = files
             log.info("content reloaded from %s", self.root)
             await self._notify([])
             return []
@@ -68,7 +58,7 @@ class ContentStore:
 
     async def changed(self) -> bool:
         """Whether any content file changed since the last load."""
-        return await asyncio.to_thread(_fingerprint, self.root) != self._fingerprint
+        return await asyncio.to_thread(fingerprint, self.root) != self._fingerprint
 
     async def watch(self, interval: float) -> None:
         """Reload whenever the files change; runs until cancelled."""
