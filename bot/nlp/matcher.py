@@ -75,7 +75,10 @@ class Settings:
     answer_at: float = 1.0  # answer directly from this confidence...
     margin: float = 0.05  # ...when the runner-up's BM25 is at least this share behind
     ask_at: float = 0.7  # below this, fall back
+    context_fix: float = 0.5  # weight of a likelier word next to a known word that fits nowhere
+    unknown_pair: float = 1.0  # weight of an unknown word pair in the question's size
     outside_ratio: float = 0.6  # no direct answer when a topic we don't answer is this close
+    outside_confidence: float = 0.6  # (in BM25, or in confidence)
     ask_within: float = 0.35  # ask back with entries whose BM25 is this close to the best
     max_choices: int = 3
 
@@ -394,6 +397,38 @@ class Index:
                 weights.append(weight)
         return out, out_starts, weights, corrected
 
+    def _context_fixes(
+        self, folds: list[str], starts: list[bool], corrected: list[tuple[str, str]]
+    ) -> list[tuple[str, float]]:
+        """Known words that fit nowhere, one edit from a word that fits ("chuyển khoảng").
+
+        Returns extra terms (the other word and the pairs it forms) with their weight.
+        """
+        out: list[tuple[str, float]] = []
+        weight = self.settings.context_fix
+        fixed = {a for a, _ in corrected}
+        for index, word in enumerate(folds):
+            if len(word) < 3 or not word.isalpha() or word in fixed:
+                continue
+            before = folds[index - 1] if index > 0 and not starts[index] else None
+            after = folds[index + 1] if index + 1 < len(folds) and not starts[index + 1] else None
+            if before is None and after is None:
+                continue
+            if self._fit([word], before, after, prior=False) > 0:
+                continue  # it already forms a known pair
+            best, best_fit = None, self.settings.real_word_fit
+            for candidate in self._candidates_for(word):
+                fit = self._fit([candidate], before, after, prior=False)
+                if fit > best_fit:
+                    best, best_fit = candidate, fit
+            if best is None:
+                continue
+            out.append((best, weight))
+            for pair in (f"{before} {best}" if before else "", f"{best} {after}" if after else ""):
+                if pair in self.bigram_counts:
+                    out.append((pair, weight * self.settings.bigram_weight))
+        return out
+
     def _fit(
         self, candidate: list[str], before: str | None, after: str | None, *, prior: bool = True
     ) -> float:
@@ -437,6 +472,10 @@ class Index:
             old = query.get(gram, (0.0, 0.0))
             query[gram] = (max(old[0], weight * fit), max(old[1], weight))
         unknown = tuple(w for w in dict.fromkeys(folds) if w not in self.vocab)
+        if s.context_fix:
+            for term, weight in self._context_fixes(folds, starts, corrected):
+                if term not in query:
+                    query[term] = (weight, 0.0)  # an alternative reading: adds matches, not size
         scores = self._bm25(query)
         top = heapq.nlargest(s.candidates, scores.items(), key=lambda kv: kv[1])
         mass = sum(
@@ -447,9 +486,13 @@ class Index:
         # A few common words ("có", "làm sao") say nothing about the topic: the floor keeps
         # them from scoring like a full question.
         best_bm25 = (s.k1 + 1) * max(mass, s.min_mass)
+        unknown_pair = self.unknown_idf * s.unknown_pair
+        # Unknown words count against the match (that is how out-of-scope questions show);
+        # unknown pairs of known words are just another way of saying it, and count less.
         query_norm = math.sqrt(
             sum(
-                (norm * self.question_idf.get(t, self.unknown_idf)) ** 2
+                (norm * self.question_idf.get(t, unknown_pair if " " in t else self.unknown_idf))
+                ** 2
                 for t, (_, norm) in query.items()
             )
         )
@@ -566,8 +609,11 @@ class Index:
         top = ranked[0]
         runner_up = ranked[1].bm25 if len(ranked) > 1 else 0.0
         ahead = (top.bm25 - runner_up) / top.bm25 if top.bm25 > 0 else 0.0
-        nearest_outside = next((r.bm25 for r in ranked if r.entry_id in self.outside), 0.0)
-        clear = nearest_outside < s.outside_ratio * top.bm25
+        near = next((r for r in ranked if r.entry_id in self.outside), None)
+        clear = near is None or (
+            near.bm25 < s.outside_ratio * top.bm25
+            and near.confidence < s.outside_confidence * top.confidence
+        )
         if top.confidence >= s.answer_at and ahead >= s.margin and clear:
             return match(ANSWER, top.entry_id, ())
         if top.confidence >= s.ask_at or keyword:

@@ -1,0 +1,54 @@
+"""The matcher on the labelled set (tests/eval/questions.yaml, written apart from the content):
+at least 92% right overall, at least 88% in every style, and no out-of-scope question answered.
+
+A question with an expected entry is right only when that entry is answered directly; an
+out-of-scope one only when the bot falls back. The same figures come from
+``trolyso eval tests/eval/questions.yaml``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.content.snapshot import load_snapshot
+from bot.nlp.evaluation import Report, evaluate, format_report, load_labelled
+
+ROOT = Path(__file__).resolve().parent.parent
+LABELLED = ROOT / "tests" / "eval" / "questions.yaml"
+STYLES = {"accented", "no_diacritics", "teencode", "typos", "out_of_scope"}
+
+
+@pytest.fixture(scope="module")
+def report() -> Report:
+    snapshot = load_snapshot(ROOT / "content")
+    questions, problems = load_labelled(LABELLED)
+    assert problems == []
+    return evaluate(snapshot.index, questions)
+
+
+def test_the_set_covers_every_topic_in_four_styles(report: Report) -> None:
+    snapshot = load_snapshot(ROOT / "content")
+    counts: dict[str, set[str]] = {}
+    for outcome in report.outcomes:
+        if outcome.item.expected is not None:
+            assert snapshot.entry(outcome.item.expected) is not None, outcome.item
+            counts.setdefault(outcome.item.expected, set()).add(outcome.item.style)
+    assert set(counts) == {e.id for e in snapshot.knowledge}
+    assert all(styles == STYLES - {"out_of_scope"} for styles in counts.values())
+    assert report.styles["out_of_scope"].total >= 50
+
+
+def test_overall_accuracy_floor(report: Report) -> None:
+    assert report.overall.rate >= 0.92, format_report(report)
+
+
+def test_every_style_floor(report: Report) -> None:
+    assert set(report.styles) == STYLES
+    for style, tally in report.styles.items():
+        assert tally.rate >= 0.88, (style, format_report(report))
+
+
+def test_no_out_of_scope_question_is_answered(report: Report) -> None:
+    assert report.out_of_scope_answered == [], format_report(report)
