@@ -449,6 +449,8 @@ async def test_token_never_appears_in_logs(
     app: App, fake: FakeTelegram, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
+    for name in ("httpx", "httpcore", "telegram"):  # bot.cli raises these to WARNING
+        caplog.set_level(logging.DEBUG, logger=name)
     channel = await started(make_channel(app, fake))
     try:
         fake.fail("sendMessage", 502, chat_id=61)
