@@ -525,6 +525,7 @@ async def home(ctx: Context) -> None:
     if scope.team is not None:
         buttons.insert(3, ctx.button("followup.guide_button", f"fu:guide:{t}:0"))
         buttons.append(ctx.button("followup.code_button", f"fu:code:{t}"))
+    buttons.append(ctx.button("followup.broadcast_button", "bcast:new"))
     buttons.append(menu_button(ctx))
     ctx.send(Reply.with_buttons(text, buttons))
 

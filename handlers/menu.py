@@ -4,19 +4,22 @@ from __future__ import annotations
 
 from bot.core.context import Context
 from bot.core.replies import Button, Reply
-from bot.core.router import Router
+from bot.core.router import STAFF, Router
 
 router = Router("menu")
 
 
 def menu_buttons(ctx: Context) -> list[Button]:
-    """The four main menu buttons."""
-    return [
+    """The four main menu buttons, and the team tools for team members."""
+    buttons = [
         ctx.button("menu.ask", "menu:ask"),
         ctx.button("menu.lessons", "lesson:list"),
         ctx.button("menu.progress", "progress:show"),
         ctx.button("menu.contact", "menu:contact"),
     ]
+    if ctx.user.role in STAFF:
+        buttons.append(ctx.button("menu.team_tools", "fu:home"))
+    return buttons
 
 
 def show_menu(ctx: Context, text_key: str = "menu.title", **values: str) -> None:

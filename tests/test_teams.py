@@ -529,3 +529,19 @@ async def test_leaving_an_answer_half_way_sends_nothing_later(
     assert "cit" not in {k for k, v in chat.sent.items() if v}
     async with app.db.transaction() as session:
         assert (await session.execute(select(TeamQuestion.status))).scalar_one() == "open"
+
+
+async def test_members_reach_team_tools_and_broadcasts_from_the_menu(
+    app: App, chat: MemoryChannel
+) -> None:
+    """A member's main menu leads to the team tools, which lead to composing a broadcast."""
+    await consent(chat, "cit")
+    assert "Công cụ của tổ" not in labels(chat.last["cit"])
+    team = await make_team(app)
+    await make_member(app, chat, "mem", team)
+    replies = await chat.say("mem", "menu")
+    assert labels(replies)[:4] == MENU
+    replies = await chat.press("mem", "Công cụ của tổ")
+    assert "Gửi bài học cho thôn" in labels(replies)
+    replies = await chat.press("mem", "Gửi bài học cho thôn")
+    assert replies and "Gửi bài học cho thôn" not in labels(replies)
