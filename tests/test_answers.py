@@ -209,3 +209,47 @@ async def test_reload_command_for_admins(tmp_path: Path, config: Config, db: Dat
         assert replies[0].text.startswith("📌 **Kết nối Wi-Fi")
     finally:
         await app.stop()
+
+
+async def test_question_log_repo_on_sqlite_and_postgres(any_db: Database) -> None:
+    async with any_db.transaction() as session:
+        user = User(channel="web", external_id="w1")
+        other = User(channel="web", external_id="w2")
+        session.add_all([user, other])
+        await session.flush()
+        repo = AnswerRepo(session)
+        asked = await repo.log(
+            user_id=user.id,
+            channel="web",
+            text="vneid",
+            normalised="vneid",
+            outcome="ask",
+            entry_id=None,
+            choices=["vneid_activate", "vneid_what_is"],
+            score=0.4,
+        )
+        fell = await repo.log(
+            user_id=user.id,
+            channel="web",
+            text="x" * 5000,
+            normalised="x",
+            outcome="fallback",
+            entry_id=None,
+        )
+        assert len(fell.text) == 2000
+        assert (await repo.chose(asked.id, user.id, "vneid_activate")) is asked
+        assert asked.entry_id == "vneid_activate"
+        assert await repo.chose(fell.id, user.id, "vneid_activate") is fell
+        assert fell.entry_id is None  # only an ask-back records a choice
+        assert await repo.feedback(asked.id, other.id, True) is None
+        await repo.feedback(asked.id, user.id, True)
+        await repo.feedback(asked.id, user.id, False)  # a later press replaces the first
+        assert await repo.count_for_user(user.id) == 2
+        assert (await repo.last_of_user(user.id)) is fell
+    async with any_db.transaction() as session:
+        rows = await AnswerRepo(session).unanswered()
+        assert [(r.outcome, r.feedback) for r in rows] == [("ask", "down"), ("fallback", None)]
+        assert rows[0].choices == ["vneid_activate", "vneid_what_is"]
+        await session.delete(await session.get(User, user.id))
+    async with any_db.transaction() as session:
+        assert await AnswerRepo(session).unanswered() == []  # deleted with the user
