@@ -41,6 +41,8 @@ from bot.nlp.teencode import Teencode
 if TYPE_CHECKING:
     from bot.content.knowledge import Entry, OutOfScope
 
+MAX_TEXT = 4000  # longer input is cut: nobody types more in a chat
+MAX_WORD = 20  # longer "words" are not corrected
 OUTSIDE = "out_of_scope:"  # id prefix of the out-of-scope topics in rankings
 ANSWER = "answer"
 ASK = "ask"
@@ -363,7 +365,7 @@ class Index:
         weights: list[float] = []
         corrected: list[tuple[str, str]] = []
         for index, word in enumerate(folds):
-            if word in self.vocab or not word.isalpha() or len(word) < 3:
+            if word in self.vocab or not word.isalpha() or not 3 <= len(word) <= MAX_WORD:
                 out.append(word)
                 out_starts.append(starts[index])
                 weights.append(1.0)
@@ -408,7 +410,7 @@ class Index:
         weight = self.settings.context_fix
         fixed = {a for a, _ in corrected}
         for index, word in enumerate(folds):
-            if len(word) < 3 or not word.isalpha() or word in fixed:
+            if not 3 <= len(word) <= MAX_WORD or not word.isalpha() or word in fixed:
                 continue
             before = folds[index - 1] if index > 0 and not starts[index] else None
             after = folds[index + 1] if index + 1 < len(folds) and not starts[index + 1] else None
@@ -452,7 +454,7 @@ class Index:
         """
         started = time.perf_counter()
         s = self.settings
-        tokens, starts = self._resolve(self.normaliser.slots(text))
+        tokens, starts = self._resolve(self.normaliser.slots(text[:MAX_TEXT]))
         accent = self._accent_weights(tokens)
         folds, starts, weights, corrected = self._correct([t.fold for t in tokens], starts)
         if len(folds) != len(tokens):  # a word was split in two: marks no longer line up
