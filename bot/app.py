@@ -12,6 +12,7 @@ from bot.channels.base import Channel
 from bot.channels.files import file_routes
 from bot.config import Config
 from bot.content.store import ContentStore
+from bot.core.admin_alerts import ContentAlerts
 from bot.core.delivery import Delivery
 from bot.core.dispatcher import Dispatcher
 from bot.core.housekeeping import housekeeping
@@ -98,10 +99,14 @@ def build_app(config: Config, *, db: Database | None = None) -> App:
     db = db or Database(config.database.url)
     store = ContentStore(config.path(config.content.dir))
     services = Services(config=config, store=store, db=db)
+    from handlers.answers import reload_listener
+
+    store.listeners.append(reload_listener(services))  # admins hear of refused content edits
     dispatcher = Dispatcher(Routes(all_routers()), services)
     app = App(config=config, db=db, store=store, services=services, dispatcher=dispatcher)
     add_channels(app)
     services.deliver = Delivery(db, app.channels)
+    store.listeners.append(ContentAlerts(services))
     return app
 
 
