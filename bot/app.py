@@ -99,9 +99,6 @@ def build_app(config: Config, *, db: Database | None = None) -> App:
     db = db or Database(config.database.url)
     store = ContentStore(config.path(config.content.dir))
     services = Services(config=config, store=store, db=db)
-    from handlers.answers import reload_listener
-
-    store.listeners.append(reload_listener(services))  # admins hear of refused content edits
     dispatcher = Dispatcher(Routes(all_routers()), services)
     app = App(config=config, db=db, store=store, services=services, dispatcher=dispatcher)
     add_channels(app)
