@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from bot.content.knowledge import Entry
 from bot.core.context import Context
@@ -30,6 +31,9 @@ from bot.nlp.matcher import ANSWER, ASK, Match
 from bot.nlp.normalize import words
 from handlers.menu import menu_button, menu_buttons
 from storage.repos.answers import AnswerRepo
+
+if TYPE_CHECKING:
+    from bot.content.problems import Problem
 
 log = logging.getLogger(__name__)
 
@@ -235,8 +239,13 @@ async def reload_content(ctx: Context) -> None:
             skills=len(current.lessons.skills),
         )
         return
-    shown = "\n".join(f"- {p}" for p in problems[:MAX_PROBLEMS_SHOWN])
-    more = len(problems) - MAX_PROBLEMS_SHOWN
-    if more > 0:
-        shown += "\n" + ctx.t("answers.reload_more", count=more)
+    shown = problem_lines(problems, ctx.t("answers.reload_more"))
     ctx.say("answers.reload_failed", menu_button(ctx), count=len(problems), problems=shown)
+
+
+def problem_lines(problems: list[Problem], more: str) -> str:
+    """The first problems, one per line, and a note when there are more."""
+    shown = "\n".join(f"- {p}" for p in problems[:MAX_PROBLEMS_SHOWN])
+    if len(problems) > MAX_PROBLEMS_SHOWN:
+        shown += "\n" + more
+    return shown

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select, update
 
 from bot.app import App, build_app
@@ -253,3 +254,25 @@ async def test_question_log_repo_on_sqlite_and_postgres(any_db: Database) -> Non
         await session.delete(await session.get(User, user.id))
     async with any_db.transaction() as session:
         assert await AnswerRepo(session).unanswered() == []  # deleted with the user
+
+
+def test_run_refuses_invalid_content(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from bot.cli import main
+
+    content = tmp_path / "content"
+    shutil.copytree(CONTENT, content)
+    basics = content / "knowledge" / "basics.yaml"
+    text = basics.read_text(encoding="utf-8")
+    basics.write_text(
+        text.replace("- id: phone_connect_wifi_data", "- id: phone_basic_controls"), "utf-8"
+    )
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f"database:\n  url: sqlite+aiosqlite:///{tmp_path / 'run.db'}\n"
+        f"content:\n  dir: {content}\n  watch: false\nweb:\n  enabled: false\n",
+        encoding="utf-8",
+    )
+    assert main(["--config", str(config), "run"]) == 1
+    err = capsys.readouterr().err
+    assert "chưa khởi động" in err
+    assert "content/knowledge/basics.yaml:" in err and "trùng mã" in err
