@@ -229,7 +229,7 @@ async def not_helpful(ctx: Context) -> None:
 async def reload_content(ctx: Context) -> None:
     """Admins: reload the content now; on errors the bot keeps the last good content."""
     store = ctx.services.store
-    problems = await store.reload()
+    problems = await store.reload(notify=False)  # the reply below reports to this admin
     if not problems:
         current = store.current
         ctx.say(

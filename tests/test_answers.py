@@ -186,6 +186,7 @@ async def test_reload_command_for_admins(tmp_path: Path, config: Config, db: Dat
     shutil.copytree(CONTENT, content)
     app = build_app(with_content(config, content), db=db)
     chat = MemoryChannel(app.dispatcher, name="memory")
+    app.channels[chat.name] = chat
     try:
         await consent(chat, "admin")
         await consent(chat, "citizen")
@@ -205,6 +206,7 @@ async def test_reload_command_for_admins(tmp_path: Path, config: Config, db: Dat
         assert "bot vẫn dùng bản cũ" in texts(replies)
         assert "content/knowledge/basics.yaml:" in texts(replies)
         assert "trùng mã" in texts(replies)
+        assert chat.sent == {}  # told once, in the reply; no second copy pushed
         assert app.store.current is before
         replies = await chat.say("citizen", "làm sao kết nối wifi")
         assert replies[0].text.startswith("📌 **Kết nối Wi-Fi")

@@ -255,3 +255,12 @@ def test_json_schema_accepts_the_bundled_files() -> None:
     schema = json.loads((CONTENT / "schema" / "knowledge.schema.json").read_text("utf-8"))
     for path in sorted((CONTENT / "knowledge").glob("*.yaml")):
         jsonschema.validate(yaml.safe_load(path.read_text(encoding="utf-8")), schema)
+
+
+def test_lessons_json_schema_accepts_the_bundled_files() -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    import yaml
+
+    schema = json.loads((CONTENT / "schema" / "lessons.schema.json").read_text("utf-8"))
+    for path in sorted((CONTENT / "lessons").glob("*.yaml")):
+        jsonschema.validate(yaml.safe_load(path.read_text(encoding="utf-8")), schema)

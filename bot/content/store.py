@@ -30,8 +30,11 @@ class ContentStore:
         """The last good content."""
         return self._current
 
-    async def reload(self) -> list[Problem]:
-        """Validate the files and swap them in; on problems keep serving the old content."""
+    async def reload(self, *, notify: bool = True) -> list[Problem]:
+        """Validate the files and swap them in; on problems keep serving the old content.
+
+        Listeners hear the outcome unless ``notify`` is false (the caller reports it itself).
+        """
         async with self._lock:
             files = await asyncio.to_thread(fingerprint, self.root)
             try:
@@ -41,12 +44,14 @@ class ContentStore:
                 log.warning("content reload refused: %d problem(s)", len(exc.problems))
                 for problem in exc.problems:
                     log.warning("content: %s", problem)
-                await self._notify(exc.problems)
+                if notify:
+                    await self._notify(exc.problems)
                 return exc.problems
             self._current = snapshot
             self._fingerprint = files
             log.info("content reloaded from %s", self.root)
-            await self._notify([])
+            if notify:
+                await self._notify([])
             return []
 
     async def _notify(self, problems: list[Problem]) -> None:
