@@ -273,7 +273,7 @@ async def main(n: int, users: int, rounds: int, database_url: str, breakdown: bo
     unknown = sum(1 for t in bench.sent if "chưa hiểu ý bạn" in t)
     other = f"echo, concurrency {CONCURRENCY}"
     print(f"\n{n} text updates from {users} citizens per round; median of {rounds} rounds:")
-    print(f"  ours: {median['ours']:7.1f} updates/s  (real questions: matcher, SQLite writes,")
+    print(f"  ours: {median['ours']:7.1f} updates/s  (real questions: matcher, database writes,")
     print(f"                            rate limiter, PTB concurrency {CONCURRENCY})")
     print(f"  echo: {median['echo']:7.1f} updates/s  (bare PTB echo bot, PTB defaults)")
     print(f"        {median[other]:7.1f} updates/s  ({other}, for information)")
