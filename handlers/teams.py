@@ -22,6 +22,7 @@ router = Router("teams")
 
 PENDING = "join_code"  # key in the conversation data holding a code sent before consent
 MAX_CODE_TEXT = 24  # longer texts are questions, not codes
+MAX_CODE_PIECES = 2  # a code may be typed in two halves; three words are a question
 MAX_CHOICES = 8
 
 
@@ -39,8 +40,10 @@ def _arg(ctx: Context, prefix: str) -> int | None:
 
 
 def _code_in(text: str) -> str | None:
-    """The text as a code, when it is short enough to be one."""
-    return clean_code(text) if len(text.strip()) <= MAX_CODE_TEXT else None
+    """The text as a code, when it is short enough to be one (at most two pieces: "ab3 4kd")."""
+    if len(text.strip()) > MAX_CODE_TEXT or len(text.split()) > MAX_CODE_PIECES:
+        return None
+    return clean_code(text)
 
 
 async def is_code(ctx: Context, code: str) -> bool:

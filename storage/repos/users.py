@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import User, utcnow
+
+LAST_SEEN_STEP = timedelta(minutes=10)  # how precisely "last seen" is kept
 
 
 class UserRepo:
@@ -37,7 +41,8 @@ class UserRepo:
             self.session.add(user)
             await self.session.flush()
             return user
-        user.last_seen = now
+        if now - user.last_seen >= LAST_SEEN_STEP:
+            user.last_seen = now  # not on every message: one write less per turn
         if user.consent_at is not None and display_name and user.display_name != display_name:
             user.display_name = display_name[:128]
         if user.unreachable_at is not None:
