@@ -81,6 +81,36 @@ async def answer_quiz(citizen: Citizen, skill: dict[str, Any]) -> None:
         assert "Đúng rồi" in citizen.last
 
 
+async def test_full_conversation(bot: App, fake: FakeZalo) -> None:
+    """start → consent → question → answer → a related entry by number → a lesson step → a quiz
+    answer by letter."""
+    citizen = Citizen(bot, fake)
+    await consent(citizen)
+
+    entry = ENTRIES["scam_fake_police_call"]
+    answer = await citizen.say("co ng xung cong an goi bao cap nhat dinh danh that k")
+    assert first_line(entry["answer"]) in answer
+
+    related = ENTRIES["scam_fake_app_link"]
+    assert related["id"] in entry["related"]
+    answer = await citizen.say(citizen.key(related["title"]))
+    assert first_line(related["answer"]) in answer
+
+    skill = SKILLS[related["skill"]]
+    answer = await citizen.say(citizen.key(skill["title"]))
+    assert skill["title"] in answer
+    assert first_line(skill["steps"][0]["text"]) in answer
+    assert "1/" in answer  # "Phần 1/5"
+
+    await read_to_quiz(citizen)
+    question = skill["quiz"][0]
+    assert str(question["choices"][0]) in citizen.last
+    wrong = next(i for i in range(len(question["choices"])) if i + 1 != question["correct"])
+    await citizen.say(LETTERS[wrong].lower())  # a small letter works too
+    assert "Chưa đúng" in citizen.last
+    assert str(question["choices"][question["correct"] - 1]) in citizen.last
+
+
 async def test_whole_lesson_and_quiz_by_numbers_and_letters_only(bot: App, fake: FakeZalo) -> None:
     """A citizen completes a lesson and its quiz typing nothing but numbers and letters."""
     citizen = Citizen(bot, fake, chat_id="numbers-only")
