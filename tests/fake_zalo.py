@@ -56,7 +56,7 @@ class FakeZalo:
         self.max_wait = max_wait  # cap on getUpdates waits, to keep tests quick
         self.calls: list[Call] = []
         self.updates: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        self.failures: dict[str, list[int | str]] = {}
+        self.failures: dict[str, list[int | str | tuple[int, str]]] = {}
         self.revoked = False
         self.webhook: dict[str, Any] = {}
         self.port = 0
@@ -115,8 +115,9 @@ class FakeZalo:
         """Queue an update for the next getUpdates."""
         self.updates.put_nowait(update.get("result", update))
 
-    def fail(self, method: str, *codes: int | str) -> None:
-        """Answer the next calls of ``method`` with these errors (an HTTP code, or "drop")."""
+    def fail(self, method: str, *codes: int | str | tuple[int, str]) -> None:
+        """Answer the next calls of ``method`` with these errors: an HTTP code, a (code,
+        description) pair, or "drop" (the connection is closed without an answer)."""
         self.failures.setdefault(method, []).extend(codes)
 
     def revoke(self) -> None:
@@ -165,13 +166,19 @@ class FakeZalo:
             return _error(401, "Unauthorized")
         queued = self.failures.get(method)
         if queued:
-            code = queued.pop(0)
-            await self._record(Call(method, body, 0 if code == "drop" else int(code)))
-            if code == "drop":
+            failure = queued.pop(0)
+            if failure == "drop":
+                await self._record(Call(method, body, 0))
                 assert request.transport is not None
                 request.transport.close()
                 raise ConnectionResetError("dropped by the fake")
-            return _error(int(code), {429: "Quota exceeded"}.get(int(code), "Error"))
+            if isinstance(failure, tuple):
+                code, description = failure
+            else:
+                code = int(failure)
+                description = {429: "Quota exceeded"}.get(code, "Error")
+            await self._record(Call(method, body, code))
+            return _error(code, description)
         handler = getattr(self, f"_m_{method}", None)
         if handler is None:
             await self._record(Call(method, body, 400))

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.app import App, build_app
-from bot.channels.base import DeliveryError, RetryAfter
+from bot.channels.base import DeliveryError, RetryAfter, Unreachable
 from bot.channels.zalo import (
     MAX_TEXT,
     RedactingFilter,
@@ -529,6 +529,13 @@ async def test_push_send_and_its_errors(bot: App, fake: FakeZalo) -> None:
         await channel.send("c9", [Reply(text="hi")])
     assert caught.value.seconds == channel.push_retry_after
     fake.fail("sendMessage", 400)
+    with pytest.raises(DeliveryError) as error:
+        await channel.send("c9", [Reply(text="hi")])
+    assert not isinstance(error.value, (Unreachable, RetryAfter))
+    fake.fail("sendMessage", (400, "User has blocked the bot"))
+    with pytest.raises(Unreachable):
+        await channel.send("c9", [Reply(text="hi")])
+    fake.fail("sendMessage", "drop", "drop", "drop", "drop")
     with pytest.raises(DeliveryError):
         await channel.send("c9", [Reply(text="hi")])
 
