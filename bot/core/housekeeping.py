@@ -27,12 +27,12 @@ async def clean_once(db: Database) -> int:
 
 
 async def housekeeping(db: Database, interval: float = 3600.0) -> None:
-    """Clean up every ``interval`` seconds until cancelled."""
+    """Clean up every ``interval`` seconds until cancelled (the first time one interval in)."""
     while True:
+        await asyncio.sleep(interval)
         try:
             removed = await clean_once(db)
             if removed:
                 log.info("housekeeping removed %d old button tokens", removed)
         except Exception:
             log.exception("housekeeping failed; will retry")
-        await asyncio.sleep(interval)
