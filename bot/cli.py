@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 import logging
 import sys
@@ -10,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bot.config import Config, ConfigError, load_config
+from bot.redaction import protect_secret
 
 COMMAND_MODULES = (
     "bot.commands.run",
@@ -54,6 +56,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 2
+    for secret in dataclasses.astuple(config.secrets):
+        protect_secret(secret)
     setup_logging(config.logging.level)
     try:
         result: int = args.handler(config, args)

@@ -25,16 +25,14 @@ from bot.channels.base import RetryAfter, Unreachable
 from bot.channels.telegram import (
     ALLOWED_UPDATES,
     SECRET_HEADER,
-    RedactSecrets,
     TelegramChannel,
     html_chunks,
-    protect_secret,
-    redact,
     render,
     utf16_len,
 )
 from bot.config import Config, ConfigError, Secrets, TelegramConfig
 from bot.core.replies import Button, Reply
+from bot.redaction import RedactSecrets, protect_secret, redact
 from storage.db import Database
 from storage.models import User
 from tests.conftest import CONTENT, with_content

@@ -13,7 +13,7 @@ header is checked in constant time. ``telegram.base_url`` points PTB at another 
 Platform errors: PTB's ``AIORateLimiter`` paces sends and retries after 429; network errors are
 retried with backoff; a user who blocked the bot (403) is marked unreachable; nothing escapes
 into PTB's loop. Updates of one user are handled in order, different users concurrently.
-The bot token is redacted from every log record (``protect_secret``).
+The bot token is redacted from every log record (``bot.redaction.protect_secret``).
 """
 
 from __future__ import annotations
@@ -67,6 +67,7 @@ from bot.core.events import (
     Unsupported,
 )
 from bot.core.replies import Reply
+from bot.redaction import protect_secret
 from storage.repos.delivery import SeenEventRepo
 from storage.repos.users import UserRepo
 
@@ -113,72 +114,6 @@ CONCURRENCY = 16
 CAPABILITIES = Capabilities(buttons=True, images=True, max_text=MAX_TEXT, markup="html")
 
 AnyApplication = Application[Any, Any, Any, Any, Any, Any]
-
-
-# ---- secrets never reach the logs ------------------------------------------------------------
-
-_SECRETS: set[str] = set()
-_previous_factory: Callable[..., logging.LogRecord] | None = None
-
-
-class RedactSecrets(logging.Filter):
-    """Replaces registered secrets (the bot token) in a record's message and traceback."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        """Redact in place; never drops a record."""
-        redact_record(record)
-        return True
-
-
-def redact(text: str) -> str:
-    """``text`` with every registered secret replaced by ``[REDACTED]``."""
-    for secret in _SECRETS:
-        if secret in text:
-            text = text.replace(secret, "[REDACTED]")
-    return text
-
-
-def redact_record(record: logging.LogRecord) -> None:
-    """Redact a log record's message, traceback and stack in place."""
-    if not _SECRETS:
-        return
-    try:
-        message = record.getMessage()
-    except Exception:  # a broken format string: leave it to logging to report
-        return
-    cleaned = redact(message)
-    if cleaned != message:
-        record.msg, record.args = cleaned, None
-    if record.exc_info and not record.exc_text:
-        record.exc_text = logging.Formatter().formatException(record.exc_info)
-    if record.exc_text:
-        record.exc_text = redact(record.exc_text)
-    if record.stack_info:
-        record.stack_info = redact(record.stack_info)
-
-
-def protect_secret(secret: str) -> None:
-    """Redact ``secret`` from every log record from now on, whichever logger or handler.
-
-    Installed as a record factory, so records are cleaned when created: library loggers
-    (``httpx`` logs request URLs, which contain the token) and handlers added later included.
-    """
-    global _previous_factory
-    if not secret:
-        return
-    _SECRETS.add(secret)
-    if _previous_factory is not None:
-        return
-    previous = logging.getLogRecordFactory()
-    _previous_factory = previous
-    redactor = RedactSecrets()
-
-    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
-        record = previous(*args, **kwargs)
-        redactor.filter(record)
-        return record
-
-    logging.setLogRecordFactory(factory)
 
 
 # ---- rendering ---------------------------------------------------------------------------------

@@ -41,6 +41,7 @@ from bot.channels.base import (
 from bot.core.events import Event, Sender, TextMessage, Unsupported
 from bot.core.files import inline_links
 from bot.core.replies import Reply
+from bot.redaction import protect_secret
 from storage.repos.delivery import SeenEventRepo
 
 if TYPE_CHECKING:
@@ -111,44 +112,6 @@ class ZaloIdle(ZaloApiError):
 _UNREACHABLE = re.compile(
     r"block|unfollow|(user|chat|recipient).{0,20}(not.{0,10}(found|exist)|invalid)", re.I
 )
-
-
-# --- log redaction ------------------------------------------------------------------------
-
-_BOT_PATH = re.compile(r"/bot[^/\s?#\"']+")
-
-
-def redact(text: str, secrets: Sequence[str]) -> str:
-    """``text`` with every secret and every ``/bot<token>`` URL path segment hidden."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "<redacted>")
-    return _BOT_PATH.sub("/bot<redacted>", text)
-
-
-class RedactingFilter(logging.Filter):
-    """Removes secrets from log records (message, arguments and exception text)."""
-
-    def __init__(self, secrets: Sequence[str]) -> None:
-        super().__init__()
-        self.secrets = tuple(s for s in secrets if s)
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        """Rewrite the record in place when it holds a secret; never drops it."""
-        try:
-            message = record.getMessage()
-        except Exception:
-            return True
-        cleaned = redact(message, self.secrets)
-        if cleaned != message:
-            record.msg = cleaned
-            record.args = None
-        if record.exc_info and record.exc_info[1] is not None:
-            text = record.exc_text or logging.Formatter().formatException(record.exc_info)
-            record.exc_text = redact(text, self.secrets)
-        elif record.exc_text:
-            record.exc_text = redact(record.exc_text, self.secrets)
-        return True
 
 
 @contextlib.contextmanager
@@ -402,12 +365,12 @@ class ZaloChannel(Channel):
         self.disabled = False  # set after a 401: the token is refused
         self.account: dict[str, Any] = {}
         self.stats = {"handled": 0, "duplicates": 0, "idle_polls": 0, "errors": 0}
-        self._filter = RedactingFilter([token, webhook_secret])
+        protect_secret(token)
+        protect_secret(webhook_secret)
         self._runner: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._chat_locks: dict[str, tuple[asyncio.Lock, int]] = {}
         self._limit = asyncio.Semaphore(MAX_CONCURRENT)
-        self._filtered: list[logging.Filterer] = []
 
     @classmethod
     def from_config(cls, dispatcher: Dispatcher, config: Config) -> ZaloChannel:
@@ -436,7 +399,6 @@ class ZaloChannel(Channel):
 
     async def start(self) -> None:
         """In the background: check the token (getMe), then set the webhook or start polling."""
-        self._install_filter()
         self.disabled = False
         self._runner = asyncio.create_task(self._run(), name="zalo")
 
@@ -452,20 +414,6 @@ class ZaloChannel(Channel):
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
         await self.client.close()
-        self._remove_filter()
-
-    def _install_filter(self) -> None:
-        targets: list[logging.Filterer] = [log, logging.getLogger("aiohttp")]
-        targets.extend(logging.getLogger().handlers)
-        for target in targets:
-            if self._filter not in target.filters:
-                target.addFilter(self._filter)
-                self._filtered.append(target)
-
-    def _remove_filter(self) -> None:
-        for target in self._filtered:
-            target.removeFilter(self._filter)
-        self._filtered.clear()
 
     async def idle(self) -> None:
         """Wait until every update in hand is handled (tests, graceful shutdown)."""

@@ -1,0 +1,73 @@
+"""Secrets never reach the logs: every log record is cleaned as it is created.
+
+Channels register their tokens and webhook secrets with ``protect_secret``. A log record factory
+(not a handler filter) does the cleaning, so records of every logger are covered, library loggers
+included (httpx logs request URLs, which hold the bot token), and so are handlers added later.
+Any ``/bot<token>`` URL path segment is hidden too, registered or not.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from typing import Any
+
+MASK = "[REDACTED]"
+
+_SECRETS: set[str] = set()
+_BOT_PATH = re.compile(r"/bot[^/\s?#\"']+")
+_previous_factory: Callable[..., logging.LogRecord] | None = None
+
+
+def redact(text: str) -> str:
+    """``text`` with every registered secret and every ``/bot<token>`` path segment masked."""
+    for secret in _SECRETS:
+        if secret in text:
+            text = text.replace(secret, MASK)
+    return _BOT_PATH.sub(f"/bot{MASK}", text)
+
+
+def redact_record(record: logging.LogRecord) -> None:
+    """Redact a log record's message, traceback and stack in place."""
+    try:
+        message = record.getMessage()
+    except Exception:  # a broken format string: leave it to logging to report
+        return
+    cleaned = redact(message)
+    if cleaned != message:
+        record.msg, record.args = cleaned, None
+    if record.exc_info and not record.exc_text:
+        record.exc_text = logging.Formatter().formatException(record.exc_info)
+    if record.exc_text:
+        record.exc_text = redact(record.exc_text)
+    if record.stack_info:
+        record.stack_info = redact(record.stack_info)
+
+
+class RedactSecrets(logging.Filter):
+    """A filter doing the same, for handlers that build records themselves."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Redact in place; never drops a record."""
+        redact_record(record)
+        return True
+
+
+def protect_secret(secret: str) -> None:
+    """Mask ``secret`` in every log record from now on, whichever logger or handler."""
+    global _previous_factory
+    if not secret:
+        return
+    _SECRETS.add(secret)
+    if _previous_factory is not None:
+        return
+    previous = logging.getLogRecordFactory()
+    _previous_factory = previous
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        redact_record(record)
+        return record
+
+    logging.setLogRecordFactory(factory)
