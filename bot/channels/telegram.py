@@ -24,8 +24,7 @@ import hmac
 import logging
 import os
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -66,6 +65,7 @@ from bot.core.events import (
     TextMessage,
     Unsupported,
 )
+from bot.core.locks import KeyedLocks
 from bot.core.replies import Reply
 from bot.redaction import protect_secret
 from storage.repos.delivery import SeenEventRepo
@@ -267,8 +267,7 @@ class TelegramChannel(Channel):
         self.application.add_error_handler(self._on_error)
         self.ready = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._locks: dict[int, asyncio.Lock] = {}
-        self._waiting: dict[int, int] = {}
+        self._in_order = KeyedLocks()  # one user's updates one at a time, in arrival order
         self._commands: list[tuple[str, str]] | None = None
         self._photo_ids: dict[Path, str] = {}
 
@@ -439,25 +438,6 @@ class TelegramChannel(Channel):
         """
         async with self.dispatcher.services.db.transaction() as session:
             return await SeenEventRepo(session).first_time(self.name, str(update_id))
-
-    @contextmanager
-    def _counted(self, key: int) -> Iterator[asyncio.Lock]:
-        lock = self._locks.setdefault(key, asyncio.Lock())
-        self._waiting[key] = self._waiting.get(key, 0) + 1
-        try:
-            yield lock
-        finally:
-            self._waiting[key] -= 1
-            if not self._waiting[key]:
-                del self._waiting[key]
-                del self._locks[key]
-
-    @asynccontextmanager
-    async def _in_order(self, user_id: int) -> AsyncIterator[None]:
-        """One user's updates one at a time, in arrival order (asyncio locks are fair)."""
-        with self._counted(user_id) as lock:
-            async with lock:
-                yield
 
     async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Every update: map it to an event, run the core, send the replies. Never raises."""

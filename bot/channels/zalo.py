@@ -21,7 +21,7 @@ import json
 import logging
 import re
 import unicodedata
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
@@ -40,6 +40,7 @@ from bot.channels.base import (
 )
 from bot.core.events import Event, Sender, TextMessage, Unsupported
 from bot.core.files import inline_links
+from bot.core.locks import KeyedLocks
 from bot.core.replies import Reply
 from bot.redaction import protect_secret
 from storage.repos.delivery import SeenEventRepo
@@ -369,7 +370,7 @@ class ZaloChannel(Channel):
         protect_secret(webhook_secret)
         self._runner: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
-        self._chat_locks: dict[str, tuple[asyncio.Lock, int]] = {}
+        self._chat = KeyedLocks()  # one chat's messages answered in arrival order
         self._limit = asyncio.Semaphore(MAX_CONCURRENT)
 
     @classmethod
@@ -560,20 +561,6 @@ class ZaloChannel(Channel):
             log.exception("zalo: an update could not be handled")
         finally:
             self.stats["handled"] += 1
-
-    @contextlib.asynccontextmanager
-    async def _chat(self, chat_id: str) -> AsyncIterator[None]:
-        lock, users = self._chat_locks.get(chat_id, (asyncio.Lock(), 0))
-        self._chat_locks[chat_id] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._chat_locks[chat_id]
-            if users <= 1:
-                del self._chat_locks[chat_id]
-            else:
-                self._chat_locks[chat_id] = (lock, users - 1)
 
     async def _first_time(self, message_id: str) -> bool:
         """Whether this message id is new (recorded in the database, so across processes).

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -21,6 +20,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from bot.core.context import Context, Push
 from bot.core.events import ButtonPress, Command, Event, StaleButton, TextMessage
+from bot.core.locks import KeyedLocks
 from bot.core.replies import Button, Reply, number_buttons
 from bot.core.router import Routes
 from bot.core.text import fold, nfc
@@ -44,27 +44,12 @@ class Dispatcher:
     def __init__(self, routes: Routes, services: Services) -> None:
         self.routes = routes
         self.services = services
-        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
-        self._waiting: dict[tuple[str, str], int] = {}
-
-    @contextmanager
-    def _counted(self, key: tuple[str, str]) -> Iterator[asyncio.Lock]:
-        lock = self._locks.setdefault(key, asyncio.Lock())
-        self._waiting[key] = self._waiting.get(key, 0) + 1
-        try:
-            yield lock
-        finally:
-            self._waiting[key] -= 1
-            if not self._waiting[key]:
-                del self._waiting[key]
-                del self._locks[key]
+        self._in_order = KeyedLocks()
 
     async def handle(self, event: Event, caps: Capabilities) -> list[Reply]:
         """Handle one event; events of one user run one at a time, in arrival order."""
-        key = (event.sender.channel, event.sender.external_id)
-        with self._counted(key) as lock:
-            async with lock:
-                return await self._handle_with_retries(event, caps)
+        async with self._in_order((event.sender.channel, event.sender.external_id)):
+            return await self._handle_with_retries(event, caps)
 
     async def _handle_with_retries(self, event: Event, caps: Capabilities) -> list[Reply]:
         for attempt in range(1, ATTEMPTS + 1):
