@@ -16,7 +16,6 @@ from bot.app import App, build_app
 from bot.channels.base import DeliveryError, RetryAfter, Unreachable
 from bot.channels.zalo import (
     MAX_TEXT,
-    ZaloChannel,
     parse_update,
     render,
 )
