@@ -11,7 +11,6 @@ can serve it (``bot/channels/files.py``).
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import timedelta
@@ -19,6 +18,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from bot.core.replies import Reply
+from bot.core.text import strip_marks
 from storage.models import SharedFile
 from storage.repos.teams import FileRepo
 
@@ -34,9 +34,7 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 def safe_name(name: str) -> str:
     """A file name fit for a URL: ASCII letters, digits, dot, dash, underscore."""
-    base = unicodedata.normalize("NFD", name.replace("đ", "d").replace("Đ", "D"))
-    base = "".join(c for c in base if not unicodedata.combining(c))
-    cleaned = _UNSAFE.sub("-", base).strip("-.")
+    cleaned = _UNSAFE.sub("-", strip_marks(name)).strip("-.")
     return cleaned[:100] or "tep"
 
 
