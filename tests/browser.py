@@ -54,7 +54,9 @@ class Browser:
 
     def __init__(self, executable: str) -> None:
         self.executable = executable
-        self.profile = tempfile.TemporaryDirectory(prefix="trolyso-chromium-")
+        self.profile = tempfile.TemporaryDirectory(
+            prefix="trolyso-chromium-", ignore_cleanup_errors=True
+        )  # Chromium helpers may still write in it as it goes
         self.process: asyncio.subprocess.Process | None = None
         self.session: aiohttp.ClientSession | None = None
         self.ws: aiohttp.ClientWebSocketResponse | None = None
