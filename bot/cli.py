@@ -21,7 +21,15 @@ COMMAND_MODULES = (
     "bot.commands.content",
 )
 
-SECRET_LOGGERS = ("httpx", "httpcore", "telegram", "telegram.ext", "aiohttp.access", "alembic")
+SECRET_LOGGERS = (
+    "httpx",
+    "httpcore",
+    "telegram",
+    "telegram.ext",
+    "aiohttp.access",
+    "aiohttp.client",
+    "alembic",
+)
 
 
 def setup_logging(level: str) -> None:
