@@ -30,6 +30,7 @@ from bot.channels.telegram import (
     render,
     utf16_len,
 )
+from bot.cli import SECRET_LOGGERS
 from bot.config import Config, ConfigError, Secrets, TelegramConfig
 from bot.core.replies import Button, Reply
 from bot.redaction import RedactSecrets, protect_secret, redact
@@ -447,7 +448,7 @@ async def test_token_never_appears_in_logs(
     app: App, fake: FakeTelegram, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    for name in ("aiohttp", "httpx", "httpcore", "telegram"):  # bot.cli raises these to WARNING
+    for name in SECRET_LOGGERS:  # bot.cli raises these to WARNING; here they say everything
         caplog.set_level(logging.DEBUG, logger=name)
     channel = await started(make_channel(app, fake))
     try:
