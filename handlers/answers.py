@@ -2,9 +2,9 @@
 
 Free text nobody else took goes to the matcher (``ctx.content.index``). The bot then answers
 directly, asks back with the 2–3 closest entries, or falls back kindly with the menu and the
-team contact. Each answer ends with its related entries and lesson as buttons and the "was this
-helpful?" thumbs up / down. Every question is logged (``question_log``) with its outcome and
-feedback.
+team contact. Each answer is one message: it ends with "was this helpful?", and its buttons are
+the thumbs up / down, then its related entries and lesson. Every question is logged
+(``question_log``) with its outcome and feedback.
 
 Payloads: ``answers:show:<entry>:<log>`` (a related entry), ``answers:pick:<log>:<entry>`` (a
 choice after asking back), ``answers:none:<log>`` (none of the choices), ``answers:up:<log>``
@@ -108,20 +108,20 @@ def entry_buttons(ctx: Context, entry: Entry, log_id: int | None) -> list[Button
 
 
 def show_entry(ctx: Context, entry: Entry, log_id: int | None) -> None:
-    """Reply with an entry: its image, the answer with related/lesson buttons, and feedback."""
+    """Reply with an entry: its image, then one message with the answer, "was this helpful?"
+    and the buttons: thumbs up / down first, then the related entries and the lesson."""
     if entry.image and ctx.caps.images:
         ctx.send(Reply.picture(entry.image))
-    ctx.send(Reply.with_buttons(entry_text(ctx, entry), entry_buttons(ctx, entry, log_id)))
+    text = entry_text(ctx, entry)
+    buttons = entry_buttons(ctx, entry, log_id)
     if log_id is not None:
-        ctx.send(
-            Reply.with_buttons(
-                ctx.t("answers.helpful_prompt"),
-                [
-                    ctx.button("answers.helpful_yes", f"answers:up:{log_id}"),
-                    ctx.button("answers.helpful_no", f"answers:down:{log_id}"),
-                ],
-            )
-        )
+        text += "\n\n" + ctx.t("answers.helpful_prompt")
+        buttons = [
+            ctx.button("answers.helpful_yes", f"answers:up:{log_id}"),
+            ctx.button("answers.helpful_no", f"answers:down:{log_id}"),
+            *buttons,
+        ]
+    ctx.send(Reply.with_buttons(text, buttons))
 
 
 def fall_back(ctx: Context, key: str, log_id: int | None) -> None:
