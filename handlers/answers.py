@@ -12,8 +12,8 @@ and ``answers:down:<log>`` (feedback). The lesson button is ``lesson:start:<skil
 
 Other features can add a button under the replies that leave a question unanswered (a fall-back,
 "none of these", or thumbs down), e.g. "send my question to the team": append a function to
-``UNANSWERED_BUTTONS``; it gets the context and the question log row id and returns a button
-or None.
+``UNANSWERED_BUTTONS``; it gets the context and the question log row's id (or the
+``Context.ref`` standing for it, to put in a payload) and returns a button or None.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ router = Router("answers")
 MAX_RELATED = 3
 MAX_PROBLEMS_SHOWN = 15
 
-UnansweredButton = Callable[[Context, int], Button | None]
+UnansweredButton = Callable[[Context, int | str], Button | None]
 UNANSWERED_BUTTONS: list[UnansweredButton] = []
 
 
@@ -61,7 +61,7 @@ def is_question(text: str) -> bool:
     return any(len(w) > 1 and not w.isdigit() for w in words(text))
 
 
-def _unanswered_buttons(ctx: Context, log_id: int | None) -> list[Button]:
+def _unanswered_buttons(ctx: Context, log_id: int | str | None) -> list[Button]:
     """Buttons other features add under an unanswered question."""
     if log_id is None:
         return []
@@ -85,7 +85,7 @@ def entry_text(ctx: Context, entry: Entry) -> str:
     return text
 
 
-def entry_buttons(ctx: Context, entry: Entry, log_id: int | None) -> list[Button]:
+def entry_buttons(ctx: Context, entry: Entry, log_id: int | str | None) -> list[Button]:
     """The related entries and the lesson an answer leads to."""
     suffix = f":{log_id}" if log_id is not None else ""
     buttons: list[Button] = []
@@ -107,7 +107,7 @@ def entry_buttons(ctx: Context, entry: Entry, log_id: int | None) -> list[Button
     return buttons
 
 
-def show_entry(ctx: Context, entry: Entry, log_id: int | None) -> None:
+def show_entry(ctx: Context, entry: Entry, log_id: int | str | None) -> None:
     """Reply with an entry: its image, then one message with the answer, "was this helpful?"
     and the buttons: thumbs up / down first, then the related entries and the lesson."""
     if entry.image and ctx.caps.images:
@@ -124,14 +124,14 @@ def show_entry(ctx: Context, entry: Entry, log_id: int | None) -> None:
     ctx.send(Reply.with_buttons(text, buttons))
 
 
-def fall_back(ctx: Context, key: str, log_id: int | None) -> None:
+def fall_back(ctx: Context, key: str, log_id: int | str | None) -> None:
     """Say kindly that we have no answer, with the menu, the contact and any extra buttons."""
     ctx.send(
         Reply.with_buttons(ctx.t(key), [*_unanswered_buttons(ctx, log_id), *menu_buttons(ctx)])
     )
 
 
-def ask_back(ctx: Context, match: Match, log_id: int) -> None:
+def ask_back(ctx: Context, match: Match, log_id: int | str) -> None:
     """Offer the closest entries as choices, and a way out when none fits."""
     buttons = []
     for entry_id in match.choices:
@@ -163,13 +163,14 @@ async def answer_question(ctx: Context) -> bool | None:
         choices=match.choices,
         score=match.score,
     )
+    log_id = ctx.ref(row)  # the row is written with the turn; its id goes in the buttons
     entry = ctx.content.entry(match.entry_id) if match.entry_id else None
     if match.outcome == ANSWER and entry is not None:
-        show_entry(ctx, entry, row.id)
+        show_entry(ctx, entry, log_id)
     elif match.outcome == ASK and match.choices:
-        ask_back(ctx, match, row.id)
+        ask_back(ctx, match, log_id)
     else:
-        fall_back(ctx, "answers.fallback", row.id)
+        fall_back(ctx, "answers.fallback", log_id)
     return None
 
 

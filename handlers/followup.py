@@ -794,7 +794,7 @@ async def send_question(ctx: Context, text: str, source: str) -> None:
         ctx.say("question.sent_admin", menu_button(ctx))
 
 
-def send_to_team_button(ctx: Context, log_id: int) -> Button | None:
+def send_to_team_button(ctx: Context, log_id: int | str) -> Button | None:
     """ "Gửi câu hỏi cho tổ" under a question the bot left unanswered (handlers/answers.py)."""
     return ctx.button("question.send_button", f"tq:log:{log_id}")
 

@@ -241,6 +241,7 @@ async def test_question_log_repo_on_sqlite_and_postgres(any_db: Database) -> Non
             outcome="fallback",
             entry_id=None,
         )
+        await session.flush()  # the rows get their ids
         assert len(fell.text) == 2000
         assert (await repo.chose(asked.id, user.id, "vneid_activate")) is asked
         assert asked.entry_id == "vneid_activate"

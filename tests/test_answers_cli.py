@@ -131,6 +131,7 @@ def test_unanswered_exports_fallbacks_and_thumbs_down(
                     entry_id="vneid_reset_password",
                     score=2.0,
                 )
+                await session.flush()  # the row gets its id
                 await repo.feedback(liked.id, user.id, True)
                 disliked = await repo.log(
                     user_id=user.id,
@@ -141,6 +142,7 @@ def test_unanswered_exports_fallbacks_and_thumbs_down(
                     entry_id="bank_wrong_transfer",
                     score=1.5,
                 )
+                await session.flush()
                 await repo.feedback(disliked.id, user.id, False)
         finally:
             await db.dispose()

@@ -17,6 +17,9 @@ if TYPE_CHECKING:
     from storage.models import ConversationState, User
 
 
+REF_MARK = "\x00"  # brackets a ``Context.ref`` in a payload; never typed, never shown
+
+
 @dataclass(frozen=True)
 class Push:
     """Replies for another user, delivered on their own channel after this event commits."""
@@ -38,6 +41,7 @@ class Context:
     caps: Capabilities
     replies: list[Reply] = field(default_factory=list)
     pushes: list[Push] = field(default_factory=list)
+    refs: list[Any] = field(default_factory=list)
 
     def t(self, key: str, **values: Any) -> str:
         """The user-facing text for ``key`` (from ``content/messages``), placeholders filled."""
@@ -54,6 +58,16 @@ class Context:
     def say(self, key: str, *buttons: Button, **values: Any) -> None:
         """Reply with the message ``key`` and optional buttons."""
         self.replies.append(Reply(text=self.t(key, **values), buttons=tuple(buttons)))
+
+    def ref(self, row: Any) -> str:
+        """Stands for ``row.id`` in a button payload, for a row added in this turn.
+
+        Rows are written once for all the turns handled together (one flush, not one per
+        turn), so a new row has no id yet; the dispatcher puts the id in its place before the
+        buttons are offered.
+        """
+        self.refs.append(row)
+        return f"{REF_MARK}{len(self.refs) - 1}{REF_MARK}"
 
     def push(self, user_id: int, *replies: Reply) -> None:
         """Send replies to another user once this event is committed."""

@@ -32,7 +32,10 @@ class AnswerRepo:
         choices: Sequence[str] = (),
         score: float = 0.0,
     ) -> QuestionLog:
-        """Record a question and what the bot did with it; returns the row (with its id)."""
+        """Record a question and what the bot did with it; returns the row.
+
+        The row is added to the session, not written: its id is known after the next flush
+        (handlers put it in button payloads with ``Context.ref``)."""
         row = QuestionLog(
             user_id=user_id,
             channel=channel[:16],
@@ -45,7 +48,6 @@ class AnswerRepo:
             created_at=utcnow(),
         )
         self.session.add(row)
-        await self.session.flush()
         return row
 
     async def get(self, log_id: int) -> QuestionLog | None:

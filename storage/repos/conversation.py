@@ -34,6 +34,24 @@ class ConversationRepo:
             await self.session.flush()
         return state
 
+    async def states(self, user_ids: Iterable[int]) -> dict[int, ConversationState]:
+        """The states of several users (one query), created empty when missing."""
+        ids = list(dict.fromkeys(user_ids))
+        result = await self.session.execute(
+            select(ConversationState).where(ConversationState.user_id.in_(ids))
+        )
+        found = {state.user_id: state for state in result.scalars()}
+        missing = [
+            ConversationState(user_id=i, flow=None, data={}, last_buttons=[])
+            for i in ids
+            if i not in found
+        ]
+        if missing:
+            self.session.add_all(missing)
+            await self.session.flush()
+            found.update((state.user_id, state) for state in missing)
+        return found
+
     async def offer(self, user_id: int, payloads: Iterable[str]) -> list[str]:
         """Record buttons offered to a user; returns one token per payload, in order."""
         rows = [OfferedButton(token=new_token(), user_id=user_id, payload=p) for p in payloads]
@@ -50,6 +68,18 @@ class ConversationRepo:
             )
         )
         return result.scalar_one_or_none()
+
+    async def payloads(self, offers: Iterable[tuple[int, str]]) -> dict[tuple[int, str], str]:
+        """``payload`` for several (user id, token) at once (one query); unknown ones are absent."""
+        wanted = {(u, t) for u, t in offers if t and len(t) <= 16}
+        if not wanted:
+            return {}
+        result = await self.session.execute(
+            select(OfferedButton.user_id, OfferedButton.token, OfferedButton.payload).where(
+                OfferedButton.token.in_([t for _, t in wanted])
+            )
+        )
+        return {(u, t): p for u, t, p in result.all() if (u, t) in wanted}
 
     async def forget_offers_before(self, cutoff: datetime) -> int:
         """Delete offered buttons older than ``cutoff``; returns how many."""

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import User, utcnow
 
 LAST_SEEN_STEP = timedelta(minutes=10)  # how precisely "last seen" is kept
+
+
+def _touch(user: User, display_name: str | None, now: datetime) -> None:
+    """A user was just seen: last seen (coarsely), their name once consented, reachable again."""
+    if now - user.last_seen >= LAST_SEEN_STEP:
+        user.last_seen = now  # not on every message: one write less per turn
+    if user.consent_at is not None and display_name and user.display_name != display_name:
+        user.display_name = display_name[:128]
+    if user.unreachable_at is not None:
+        user.unreachable_at = None
 
 
 class UserRepo:
@@ -34,20 +45,34 @@ class UserRepo:
 
         The display name is only kept once the user has consented.
         """
-        user = await self.find(channel, external_id)
+        return (await self.seen_many([(channel, external_id, display_name)]))[
+            (channel, external_id)
+        ]
+
+    async def seen_many(
+        self, senders: Sequence[tuple[str, str, str | None]]
+    ) -> dict[tuple[str, str], User]:
+        """``seen`` for several (channel, external id, display name) at once: one query, plus
+        one insert when some are new. Returns the users by (channel, external id)."""
+        keys = list(dict.fromkeys((channel, external) for channel, external, _ in senders))
+        found: dict[tuple[str, str], User] = {}
+        if keys:
+            result = await self.session.execute(
+                select(User).where(tuple_(User.channel, User.external_id).in_(keys))
+            )
+            found = {(u.channel, u.external_id): u for u in result.scalars()}
         now = utcnow()
-        if user is None:
-            user = User(channel=channel, external_id=external_id, first_seen=now, last_seen=now)
-            self.session.add(user)
+        new = []
+        for key in keys:
+            if key not in found:
+                found[key] = User(channel=key[0], external_id=key[1], first_seen=now, last_seen=now)
+                new.append(found[key])
+        if new:
+            self.session.add_all(new)
             await self.session.flush()
-            return user
-        if now - user.last_seen >= LAST_SEEN_STEP:
-            user.last_seen = now  # not on every message: one write less per turn
-        if user.consent_at is not None and display_name and user.display_name != display_name:
-            user.display_name = display_name[:128]
-        if user.unreachable_at is not None:
-            user.unreachable_at = None
-        return user
+        for channel, external_id, display_name in senders:
+            _touch(found[(channel, external_id)], display_name, now)
+        return found
 
     async def mark_unreachable(self, user_id: int) -> None:
         """Record that messages to this user fail for good (they blocked the bot)."""
