@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Float, ForeignKey, Index, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, orm_insert_sentinel
 
 from storage.models.base import Base, UTCDateTime, utcnow
 
@@ -30,6 +30,8 @@ class QuestionLog(Base):
     __table_args__ = (Index("ix_question_log_outcome_created", "outcome", "created_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # Lets SQLite write a batch of questions with one INSERT ... RETURNING (migration 0006).
+    _sentinel: Mapped[int | None] = orm_insert_sentinel()
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     channel: Mapped[str] = mapped_column(String(16))
     text: Mapped[str] = mapped_column(Text)
