@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 _PUNCT = re.compile(r"[^\w\s]+", re.UNICODE)
 _SPACES = re.compile(r"\s+")
@@ -20,6 +21,7 @@ def strip_marks(text: str) -> str:
     return "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn")
 
 
+@lru_cache(maxsize=4096)  # button labels come back every turn
 def fold(text: str) -> str:
     """Fold text to a comparison key: lower case, no marks, punctuation and extra spaces removed."""
     folded = strip_marks(nfc(text).lower())
