@@ -111,9 +111,10 @@ UNSUPPORTED_KINDS = (
     "dice",
 )
 
-# Updates handled at once (different users; one user's stay in order). Enough to keep Telegram's
-# 30 messages/s busy at half a second per turn, without piling writers onto SQLite.
-CONCURRENCY = 16
+# Updates handled at once (different users; one user's stay in order). The core commits the turns
+# in hand together (bot/core/dispatcher.py), so more at once means bigger batches, not more
+# writers on the database.
+CONCURRENCY = 64
 
 CAPABILITIES = Capabilities(buttons=True, images=True, max_text=MAX_TEXT, markup="html")
 
