@@ -7,11 +7,13 @@ through the bot, replies sent with sendMessage, the update marked done.
 
 Ours does the real work on real questions (tests/eval/questions.yaml): the dispatcher, the
 knowledge matcher when it is there, and the SQLite writes of every turn. The citizens have
-consented beforehand. Ours runs as shipped (PTB concurrency 16, AIORateLimiter with retries)
-except that the limiter's overall 30 messages/s cap is lifted: that cap is Telegram's limit,
-not a cost of our code. The reference is PTB's echobot example with PTB's defaults; the same
-echo bot with our concurrency is shown for information. ``--breakdown`` also runs our channel
-with an instant core, to show how much of the gap is the channel and how much the core.
+consented beforehand. Ours runs as shipped (PTB concurrency 64, Bot API calls over aiohttp,
+turns committed in batches, AIORateLimiter with retries) except that the limiter's overall
+30 messages/s cap is lifted: that cap is Telegram's limit, not a cost of our code. The
+reference is PTB's echobot example with PTB's defaults (httpx); the same echo bot with our
+concurrency is shown for information. ``--breakdown`` also runs our channel with an instant
+core (how much of the gap is the channel, how much the core) and the echo bot on our aiohttp
+transport (how much of our lead in transport the core spends).
 
     .venv/bin/python bench/telegram_throughput.py [-n 2000] [--users 50] [--rounds 3]
 
@@ -43,6 +45,7 @@ from telegram.ext import Application, ContextTypes, MessageHandler, filters  # n
 
 from bot.app import App, build_app  # noqa: E402
 from bot.channels.telegram import CONCURRENCY, TelegramChannel  # noqa: E402
+from bot.channels.telegram_http import AiohttpRequest  # noqa: E402
 from bot.commands.run import prepare_database  # noqa: E402
 from bot.config import (  # noqa: E402
     Config,
@@ -174,8 +177,9 @@ async def consent_all(app: App, users: range) -> None:
             user.display_name = f"Bác {user_id}"
 
 
-async def echo_bot(fake: FakeServer, concurrency: int) -> AnyApp:
-    """PTB's echobot example: echo every text. PTB defaults, except a concurrency above 1."""
+async def echo_bot(fake: FakeServer, concurrency: int, aiohttp_transport: bool = False) -> AnyApp:
+    """PTB's echobot example: echo every text. PTB defaults, except a concurrency above 1
+    and, for information, our aiohttp transport."""
 
     async def echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         assert update.message is not None and update.message.text is not None
@@ -184,6 +188,8 @@ async def echo_bot(fake: FakeServer, concurrency: int) -> AnyApp:
     builder = Application.builder().token(TOKEN).base_url(fake.base_url)
     if concurrency > 1:
         builder = builder.concurrent_updates(concurrency)
+    if aiohttp_transport:
+        builder = builder.request(AiohttpRequest()).get_updates_request(AiohttpRequest(1))
     app = builder.build()
     app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, echo))
     await app.initialize()
@@ -234,8 +240,10 @@ class Bench:
         finally:
             await app.stop()
 
-    async def echo(self, items: list[dict[str, Any]], concurrency: int) -> float:
-        app = await echo_bot(self.fake, concurrency)
+    async def echo(
+        self, items: list[dict[str, Any]], concurrency: int, aiohttp_transport: bool = False
+    ) -> float:
+        app = await echo_bot(self.fake, concurrency, aiohttp_transport)
         try:
             await run_round(self.fake, app, items[:200])
             return await run_round(self.fake, app, items)
@@ -252,10 +260,16 @@ class Bench:
         ]
         if breakdown:
             contenders.append(("ours, instant core", lambda: self.ours(base, items, stub=True)))
+            contenders.append(
+                (
+                    "echo, our transport",
+                    lambda: self.echo(items, CONCURRENCY, aiohttp_transport=True),
+                )
+            )
         for label, run in contenders:
             rate = self.n / await run()
             self.rates.setdefault(label, []).append(rate)
-            print(f"  round {number + 1}  {label:<22} {rate:7.1f} updates/s", flush=True)
+            print(f"  round {number + 1}  {label:<24} {rate:7.1f} updates/s", flush=True)
 
 
 async def main(n: int, users: int, rounds: int, database_url: str, breakdown: bool) -> float:
@@ -280,6 +294,12 @@ async def main(n: int, users: int, rounds: int, database_url: str, breakdown: bo
     if breakdown:
         instant_rate = median["ours, instant core"]
         print(f"  ours with an instant core: {instant_rate:7.1f} updates/s (the channel alone)")
+        ours_transport = median["echo, our transport"]
+        print(
+            f"  echo on our aiohttp transport, concurrency {CONCURRENCY}: "
+            f"{ours_transport:7.1f} updates/s (ratio ours/that: "
+            f"{median['ours'] / ours_transport:.2f})"
+        )
     verdict = "OK" if ratio >= TARGET else "BELOW TARGET"
     print(f"  ratio ours/echo: {ratio:.2f}  (target >= {TARGET}) {verdict}")
     print(f"  ratio ours/echo at the same concurrency: {median['ours'] / median[other]:.2f}")
