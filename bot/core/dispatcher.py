@@ -100,7 +100,11 @@ class Dispatcher:
             batch = self._current = self._waiting[: self.batch_size]
             del self._waiting[: self.batch_size]
             try:
-                outcomes = await self._batch(batch) if len(batch) > 1 else None
+                outcomes = (
+                    await self._turns([(t.event, t.caps) for t in batch])
+                    if len(batch) > 1
+                    else None
+                )
             except Exception as exc:
                 log.info("a batch of %d turns failed (%s); each runs alone", len(batch), exc)
                 outcomes = None
@@ -139,9 +143,6 @@ class Dispatcher:
                 log.info("concurrent update for one user; retrying (%s)", type(exc).__name__)
                 await asyncio.sleep(0.01 * attempt)
         raise AssertionError("unreachable")
-
-    async def _batch(self, batch: Sequence[_Turn]) -> list[Outcome]:
-        return await self._turns([(turn.event, turn.caps) for turn in batch])
 
     async def _turns(self, events: Sequence[tuple[Event, Capabilities]]) -> list[Outcome]:
         """Handle events of different users in one transaction; all or nothing is kept."""

@@ -60,14 +60,7 @@ class ConversationRepo:
 
     async def payload(self, user_id: int, token: str) -> str | None:
         """The payload behind a token, only if that token was offered to this user."""
-        if not token or len(token) > 16:
-            return None
-        result = await self.session.execute(
-            select(OfferedButton.payload).where(
-                OfferedButton.token == token, OfferedButton.user_id == user_id
-            )
-        )
-        return result.scalar_one_or_none()
+        return (await self.payloads([(user_id, token)])).get((user_id, token))
 
     async def payloads(self, offers: Iterable[tuple[int, str]]) -> dict[tuple[int, str], str]:
         """``payload`` for several (user id, token) at once (one query); unknown ones are absent."""
