@@ -4,7 +4,6 @@ failures as PTB's errors, and never the URL (with the token) in an error message
 from __future__ import annotations
 
 import asyncio
-import json
 import socket
 from collections.abc import AsyncIterator
 from typing import Any
@@ -26,11 +25,14 @@ async def server() -> AsyncIterator[tuple[str, list[dict[str, Any]]]]:
 
     async def call(request: web.Request) -> web.Response:
         method = request.match_info["method"]
-        form = await request.post()
-        fields = {
-            k: (v.filename, len(v.file.read())) if isinstance(v, web.FileField) else v
-            for k, v in form.items()
-        }
+        if request.content_type == "application/json":
+            fields = await request.json()
+        else:
+            form = await request.post()
+            fields = {
+                k: (v.filename, len(v.file.read())) if isinstance(v, web.FileField) else v
+                for k, v in form.items()
+            }
         seen.append({"method": method, "type": request.content_type, "fields": fields})
         if method == "slow":
             await asyncio.sleep(2)
@@ -47,7 +49,7 @@ async def server() -> AsyncIterator[tuple[str, list[dict[str, Any]]]]:
     await runner.cleanup()
 
 
-async def test_parameters_are_form_encoded_and_files_multipart(
+async def test_parameters_travel_as_json_and_files_multipart(
     server: tuple[str, list[dict[str, Any]]],
 ) -> None:
     base, seen = server
@@ -65,10 +67,8 @@ async def test_parameters_are_form_encoded_and_files_multipart(
         await request.shutdown()  # twice is harmless
     plain, commands, upload = seen
     assert plain["fields"] == {}
-    assert commands["type"] == "application/x-www-form-urlencoded"
-    assert json.loads(commands["fields"]["commands"]) == [
-        {"command": "help", "description": "Trợ giúp"}
-    ]
+    assert commands["type"] == "application/json"
+    assert commands["fields"]["commands"] == [{"command": "help", "description": "Trợ giúp"}]
     assert upload["type"] == "multipart/form-data"
     assert upload["fields"]["caption"] == "Ảnh <b>mẫu</b>"
     assert upload["fields"]["photo"] == ("a.png", 64)
