@@ -6,6 +6,7 @@ import asyncio
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import event
 from sqlalchemy.orm.exc import StaleDataError
 
 from storage.db import Database
@@ -58,6 +59,40 @@ async def test_offered_buttons_belong_to_one_user(any_db: Database) -> None:
         assert await repo.payload(u1.id, "nope") is None
         assert await repo.payload(u1.id, "") is None
         assert await repo.forget_offers_before(utcnow() + timedelta(seconds=1)) == 2
+
+
+async def test_offers_are_written_together_at_commit_and_only_then(any_db: Database) -> None:
+    async with any_db.transaction() as s:
+        users = [await UserRepo(s).seen("web", f"{i:016d}", None) for i in range(5)]
+    inserts: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO OFFERED_BUTTONS"):
+            inserts.append(statement)
+
+    event.listen(any_db.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        async with any_db.transaction() as s:
+            repo = ConversationRepo(s)
+            tokens = [await repo.offer(u.id, ["a:1", "a:2", "a:3"]) for u in users]
+            assert inserts == []  # nothing written before the commit...
+        assert len(inserts) == 1  # ...then every offer in one statement
+        with pytest.raises(RuntimeError):
+            async with any_db.transaction() as s:
+                (lost,) = await ConversationRepo(s).offer(users[0].id, ["b:1"])
+                raise RuntimeError("the turn failed")
+        async with any_db.transaction() as s:
+            repo = ConversationRepo(s)
+            (mine,) = await repo.offer(users[1].id, ["c:1"])
+            assert await repo.payload(users[1].id, mine) == "c:1"  # read in its transaction
+    finally:
+        event.remove(any_db.engine.sync_engine, "before_cursor_execute", seen)
+    async with any_db.transaction() as s:
+        repo = ConversationRepo(s)
+        for user, offered in zip(users, tokens, strict=True):
+            assert await repo.payload(user.id, offered[2]) == "a:3"
+        assert await repo.payload(users[0].id, lost) is None  # rolled back, never offered
+        assert await repo.payload(users[1].id, mine) == "c:1"
 
 
 async def test_state_roundtrip_and_optimistic_concurrency(any_db: Database) -> None:

@@ -5,13 +5,16 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, event, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session, SessionTransaction
 
-from storage.models import ConversationState, OfferedButton
+from storage.models import ConversationState, OfferedButton, utcnow
 
 TOKEN_BYTES = 6  # 8 base64url characters; a token is never more than 16
+PENDING = "offered_buttons"  # Session.info: offered rows of this transaction not yet written
 
 
 def new_token() -> str:
@@ -53,10 +56,20 @@ class ConversationRepo:
         return found
 
     async def offer(self, user_id: int, payloads: Iterable[str]) -> list[str]:
-        """Record buttons offered to a user; returns one token per payload, in order."""
-        rows = [OfferedButton(token=new_token(), user_id=user_id, payload=p) for p in payloads]
-        self.session.add_all(rows)
-        return [row.token for row in rows]
+        """Record buttons offered to a user; returns one token per payload, in order.
+
+        The rows are written when the transaction commits (or before this repository reads
+        offers), all of the transaction's in one INSERT: a batch of turns offers hundreds.
+        """
+        now = utcnow()
+        tokens = []
+        pending = self.session.sync_session.info.setdefault(PENDING, [])
+        for payload in payloads:
+            tokens.append(token := new_token())
+            pending.append(
+                {"token": token, "user_id": user_id, "payload": payload, "created_at": now}
+            )
+        return tokens
 
     async def payload(self, user_id: int, token: str) -> str | None:
         """The payload behind a token, only if that token was offered to this user."""
@@ -67,6 +80,9 @@ class ConversationRepo:
         wanted = {(u, t) for u, t in offers if t and len(t) <= 16}
         if not wanted:
             return {}
+        rows = self.session.sync_session.info.pop(PENDING, None)
+        if rows:
+            await self.session.execute(insert(OfferedButton), rows)
         result = await self.session.execute(
             select(OfferedButton.user_id, OfferedButton.token, OfferedButton.payload).where(
                 OfferedButton.token.in_([t for _, t in wanted])
@@ -80,3 +96,18 @@ class ConversationRepo:
             delete(OfferedButton).where(OfferedButton.created_at < cutoff)
         )
         return int(getattr(result, "rowcount", 0) or 0)
+
+
+@event.listens_for(Session, "before_commit")
+def _write_offers(session: Session) -> None:
+    """Write the transaction's offered buttons, in one INSERT, as it commits."""
+    rows: list[dict[str, Any]] | None = session.info.pop(PENDING, None)
+    if rows:
+        session.execute(insert(OfferedButton), rows)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_offers(session: Session, previous: SessionTransaction) -> None:
+    """Offers of a transaction rolled back were never made (a savepoint's are kept: harmless)."""
+    if previous.parent is None and not previous.nested:
+        session.info.pop(PENDING, None)
