@@ -8,6 +8,8 @@ out-of-scope one only when the bot falls back. The same figures come from
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -52,3 +54,31 @@ def test_every_style_floor(report: Report) -> None:
 
 def test_no_out_of_scope_question_is_answered(report: Report) -> None:
     assert report.out_of_scope_answered == [], format_report(report)
+
+
+SCORES = """
+import json, sys
+from pathlib import Path
+from bot.content.snapshot import load_snapshot
+from bot.nlp.evaluation import load_labelled
+index = load_snapshot(Path("content")).index
+questions, _ = load_labelled(Path("tests/eval/questions.yaml"))
+print(json.dumps([[(r.entry_id, r.bm25, r.whole) for r in index.search(q.q).ranked]
+                  for q in questions]))
+"""
+
+
+def test_the_same_question_scores_the_same_in_every_process() -> None:
+    """Sets iterate in a per-process order (hash seeds): no score may depend on it."""
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", SCORES],
+            cwd=ROOT,
+            env={"PYTHONHASHSEED": seed, "PATH": "/usr/bin:/bin"},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in ("1", "2", "3")
+    ]
+    assert runs[0] and runs[0] == runs[1] == runs[2]

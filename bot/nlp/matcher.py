@@ -140,7 +140,8 @@ class _Postings:
 
 
 class Index:
-    """The searchable form of one version of the knowledge base (immutable once built)."""
+    """The searchable form of one version of the knowledge base (immutable once built, but for
+    a cache of typo candidates)."""
 
     def __init__(
         self,
@@ -299,6 +300,7 @@ class Index:
             for i in range(len(word)):
                 deletes[word[:i] + word[i + 1 :]].add(word)
         self.deletes = dict(deletes)
+        self._near: dict[str, tuple[str, ...]] = {}  # filled by _candidates_for
 
     # -- reading a question -------------------------------------------------------------------
 
@@ -330,12 +332,21 @@ class Index:
                 starts.append(slot.starts and position == 0)
         return tokens, starts
 
-    def _candidates_for(self, word: str) -> set[str]:
-        """Known words one edit away from ``word``."""
+    def _candidates_for(self, word: str) -> tuple[str, ...]:
+        """Known words one edit away from ``word``, sorted (ties break the same way every run).
+
+        Kept for known words (at most the vocabulary): every question's words are checked.
+        """
+        near = self._near.get(word)
+        if near is not None:
+            return near
         found: set[str] = set()
         for key in {word} | {word[:i] + word[i + 1 :] for i in range(len(word))}:
             found.update(self.deletes.get(key, ()))
-        return {c for c in found if _one_edit(word, c)}
+        near = tuple(sorted(c for c in found if _one_edit(word, c)))
+        if word in self.vocab:
+            self._near[word] = near
+        return near
 
     def _names_a_topic(self, folds: Sequence[str]) -> bool:
         """Whether the words contain a keyword or short title of some entry."""
@@ -498,7 +509,11 @@ class Index:
                 for t, (_, norm) in query.items()
             )
         )
-        ranked = [self._score(doc, bm / best_bm25, query, query_norm) for doc, bm in top]
+        dots = self._dots([doc for doc, _ in top], query)
+        ranked = [
+            self._score(doc, bm / best_bm25, dot, query_norm)
+            for (doc, bm), dot in zip(top, dots, strict=True)
+        ]
         ranked.sort(key=lambda r: (-r.bm25, r.entry_id))
         if explain:
             ranked[:5] = [
@@ -540,21 +555,23 @@ class Index:
                     scores[doc] += weight * post.bm25[i]
         return scores
 
-    def _score(
-        self,
-        doc: int,
-        bm25: float,
-        query: dict[str, tuple[float, float]],
-        query_norm: float,
-    ) -> Scored:
-        """Score one candidate entry; every part is kept to explain the decision."""
-        dot = 0.0
+    def _dots(self, docs: Sequence[int], query: dict[str, tuple[float, float]]) -> list[float]:
+        """The TF-IDF dot product of the question with each of ``docs`` (the candidates)."""
+        dots = [0.0] * len(docs)
         for term, (weight, _) in query.items():
             post = self.postings.get(term)
-            if post is not None:
-                i = post.find(doc)
-                if i >= 0:
-                    dot += weight * self.question_idf.get(term, self.unknown_idf) * post.value[i]
+            if post is None:
+                continue
+            factor = weight * self.question_idf.get(term, self.unknown_idf)
+            found, values, size = post.docs, post.value, len(post.docs)
+            for k, doc in enumerate(docs):
+                i = bisect_left(found, doc)
+                if i < size and found[i] == doc:
+                    dots[k] += factor * values[i]
+        return dots
+
+    def _score(self, doc: int, bm25: float, dot: float, query_norm: float) -> Scored:
+        """Score one candidate entry; every part is kept to explain the decision."""
         whole = dot / (query_norm * self.doc_norms[doc]) if dot and query_norm else 0.0
         confidence = min(bm25 / self.settings.bm25_scale, whole / self.settings.whole_scale)
         return Scored(self.ids[doc], bm25, whole, confidence)
