@@ -80,9 +80,7 @@ class ConversationRepo:
         wanted = {(u, t) for u, t in offers if t and len(t) <= 16}
         if not wanted:
             return {}
-        rows = self.session.sync_session.info.pop(PENDING, None)
-        if rows:
-            await self.session.execute(insert(OfferedButton), rows)
+        await self.session.run_sync(_write_offers)
         result = await self.session.execute(
             select(OfferedButton.user_id, OfferedButton.token, OfferedButton.payload).where(
                 OfferedButton.token.in_([t for _, t in wanted])
@@ -100,7 +98,7 @@ class ConversationRepo:
 
 @event.listens_for(Session, "before_commit")
 def _write_offers(session: Session) -> None:
-    """Write the transaction's offered buttons, in one INSERT, as it commits."""
+    """Write the transaction's offered buttons, in one INSERT (as it commits, or before a read)."""
     rows: list[dict[str, Any]] | None = session.info.pop(PENDING, None)
     if rows:
         session.execute(insert(OfferedButton), rows)
