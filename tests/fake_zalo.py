@@ -48,6 +48,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+CHOICE = re.compile(r"^(?:([0-9])\ufe0f\u20e3|(\U0001f51f)|([A-H])\.) (.+)$")
+
+
 class FakeZalo:
     """The fake API. ``base_url`` is what goes into ``zalo.base_url``."""
 
@@ -349,19 +352,19 @@ class Citizen:
 
     def key(self, label: str) -> str:
         """The number or letter the last answer shows in front of a line containing ``label``."""
-        for line in self.last.splitlines():
-            match = re.match(r"^([0-9]+|[A-H])\. (.+)$", line.strip())
-            if match and label.lower() in match.group(2).lower():
-                return match.group(1)
+        for key, line in self.choices():
+            if label.lower() in line.lower():
+                return key
         raise AssertionError(f"no numbered line with {label!r} in:\n{self.last}")
 
     def choices(self) -> list[tuple[str, str]]:
-        """Every (key, label) line of the last answer."""
+        """Every (key, label) line of the last answer: "1️⃣ label"... "🔟 label", "A. label"."""
         found = []
         for line in self.last.splitlines():
-            match = re.match(r"^([0-9]+|[A-H])\. (.+)$", line.strip())
+            match = CHOICE.match(line.strip())
             if match:
-                found.append((match.group(1), match.group(2)))
+                digit, _ten, letter, label = match.groups()
+                found.append((digit or letter or "10", label))
         return found
 
 

@@ -141,11 +141,25 @@ async def test_text_only_channel_numbers_and_typed_labels(
     plain = "\n\n".join(text_chat.plain(replies))
     assert "Quên mật khẩu" in plain
     assert "**" not in plain
-    assert "1. " in plain and "👍 Có" in plain
+    assert "1️⃣ 👍 Có" in plain
     replies = await text_chat.say("z1", "có")  # typing the label presses it
     assert "Cảm ơn" in texts(replies)
     rows = await log_rows(app)
     assert rows[-1].feedback == "up"
+
+
+async def test_text_only_choices_never_look_like_the_answers_own_steps(
+    text_chat: MemoryChannel, app: App
+) -> None:
+    await text_chat.say("z2", "xin chao")
+    await text_chat.say("z2", "1")
+    replies = await text_chat.say("z2", "quen mat khau vneid")
+    plain = "\n\n".join(text_chat.plain(replies))
+    steps = [line for line in plain.splitlines() if line[:2] in ("1.", "2.", "3.")]
+    assert len(steps) == 3  # the answer's own steps, "1. Mở ứng dụng..."
+    assert "1️⃣ 👍 Có\n2️⃣ 👎 Chưa" in plain  # the choices, marked apart
+    replies = await text_chat.say("z2", "2️⃣")  # a keycap typed (or pasted) is its number
+    assert (await log_rows(app))[-1].feedback == "down"
 
 
 async def test_free_question_in_a_lesson_is_answered_then_resume_offered(

@@ -110,7 +110,7 @@ async def test_on_a_text_only_channel_learn_now_is_pressed_with_its_number(
     assert bid is not None
     await until_done(worker(app.services, text_chat), app.db, bid)
     shown = "\n".join(text_chat.plain(text_chat.sent["bac-ba"]))
-    assert "1. Học ngay" in shown
+    assert "1️⃣ Học ngay" in shown
     replies = await text_chat.say("bac-ba", "1")
     skill = app.store.current.lessons.get(PHISHING)
     assert skill is not None and skill.title in texts(replies)

@@ -6,9 +6,18 @@ from pathlib import Path
 
 from bot.channels.base import render_plain, split_text, strip_markup, to_html
 from bot.content.messages import messages_from
-from bot.core.replies import Button, Reply, number_buttons
+from bot.core.replies import Button, Reply, mark, number_buttons, typed_key
 
 MESSAGES = messages_from(Path(__file__).resolve().parent.parent / "content")
+
+
+def test_keys_show_as_keycaps_and_are_read_back_however_typed() -> None:
+    assert [mark(k) for k in ("1", "9", "10", "11", "A")] == ["1️⃣", "9️⃣", "🔟", "11.", "A."]
+    for typed in ("2", " 2. ", "2)", "2️⃣", "2\u20e3"):
+        assert typed_key(typed) == "2", typed
+    assert typed_key("🔟") == "10"
+    assert typed_key("b.") == "B"
+    assert typed_key("2 cái") == "2 CÁI"  # a question starting with a number is no key
 
 
 def test_numbering_is_continuous_and_choices_are_lettered() -> None:
@@ -27,7 +36,7 @@ def test_render_plain_lists_buttons_and_says_how_to_answer() -> None:
     ]
     out = render_plain(replies, MESSAGES, 2000)
     assert out[0] == "Chào bạn"
-    assert "1. Bài học\n2. Hỏi đáp" in out[1]
+    assert "1️⃣ Bài học\n2️⃣ Hỏi đáp" in out[1]
     assert "Trả lời số 1 hoặc 2" in out[1]
 
 

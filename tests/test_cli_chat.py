@@ -28,7 +28,7 @@ def test_console_chat_welcome_consent_and_menu(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "Xin chào admin!" in out
-    assert "1. Đồng ý" in out
+    assert "1️⃣ Đồng ý" in out
     assert "Trả lời số 1, 2 hoặc 3" in out
     assert "Cảm ơn bạn!" in out
     assert "sẵn lòng giúp tận nơi" in out

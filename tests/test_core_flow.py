@@ -93,7 +93,7 @@ async def test_channels_never_see_payloads(chat: MemoryChannel) -> None:
 async def test_text_only_channel_numbers_and_labels(text_chat: MemoryChannel) -> None:
     replies = await text_chat.say("z1", "xin chao", display_name="Cô Tư")
     plain = text_chat.plain(replies)
-    assert "1. Đồng ý" in plain[-1]
+    assert "1️⃣ Đồng ý" in plain[-1]
     assert "Trả lời số 1, 2 hoặc 3" in plain[-1]
     replies = await text_chat.say("z1", "1")
     assert labels(replies) == MENU

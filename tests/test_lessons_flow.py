@@ -411,7 +411,7 @@ async def test_text_only_channel_words_numbers_and_letters(
         line.split(".")[0] for line in plain.splitlines() if line.endswith(f"○ {skill.title}")
     )
     replies = await text_chat.say("z1", number)
-    assert "1. Tiếp" in "\n".join(text_chat.plain(replies))
+    assert "1️⃣ Tiếp" in "\n".join(text_chat.plain(replies))
     replies = await text_chat.say("z1", "tiep")
     assert "Phần 2/" in texts(replies)
     replies = await text_chat.say("z1", "1")

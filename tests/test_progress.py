@@ -100,4 +100,4 @@ async def test_progress_on_a_text_only_channel(app: App, text_chat: MemoryChanne
     plain = "\n".join(text_chat.plain(replies))
     assert "✅ Nhận diện tin nhắn và đường link giả" in plain
     assert "**" not in plain
-    assert "1. Bài học" in plain
+    assert "1️⃣ Bài học" in plain

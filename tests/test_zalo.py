@@ -159,7 +159,7 @@ def test_render_numbers_buttons_and_letters_choices() -> None:
     assert [c.method for c in calls] == ["sendMessage"] * 3
     assert calls[0].text == "Chào bạn"
     assert "A. Có\nB. Không" in calls[1].text
-    assert "1. Menu" in calls[2].text
+    assert "1️⃣ Menu" in calls[2].text
     assert "Trả lời A hoặc B." in calls[2].text
     assert "Trả lời số 1 để chọn." in calls[2].text
 
@@ -197,7 +197,7 @@ def test_https_image_is_a_photo_other_images_are_text() -> None:
     assert photo.text == "Chú thích"
     assert calls[2].text == "Hình ảnh: http://example.org/a.png\n\nẢnh thường"
     assert calls[3].text == "Ảnh trong máy"
-    assert "1. Tiếp" in calls[4].text
+    assert "1️⃣ Tiếp" in calls[4].text
 
 
 def test_photo_without_caption_has_no_caption_field() -> None:
@@ -303,7 +303,7 @@ async def test_welcome_consent_by_number_and_menu(bot: App, fake: FakeZalo) -> N
     citizen = Citizen(bot, fake)
     answer = await citizen.say("/start")
     assert "Xin chào Bác Ba" in answer
-    assert "1. Đồng ý\n2. Không đồng ý\n3. Xem chi tiết" in answer
+    assert "1️⃣ Đồng ý\n2️⃣ Không đồng ý\n3️⃣ Xem chi tiết" in answer
     assert "Trả lời số 1, 2 hoặc 3" in answer
     answer = await citizen.say("1")
     assert "Cảm ơn bạn" in answer

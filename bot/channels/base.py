@@ -2,8 +2,8 @@
 
 A channel turns platform updates into core events, hands them to the dispatcher, and renders
 the neutral replies it gets back. Channels without buttons use ``render_plain``: buttons become
-a numbered list (answer choices A, B, C...), and the dispatcher maps "1", "A" or the label back
-to the button.
+a list marked 1️⃣, 2️⃣... (answer choices A., B., C....), and the dispatcher maps "1", "A" or the
+label back to the button.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from bot.core.replies import Reply, number_buttons
+from bot.core.replies import Reply, mark, number_buttons
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -140,13 +140,13 @@ def render_plain(
 ) -> list[str]:
     """Replies as plain text messages for a channel without buttons.
 
-    Buttons become numbered lines ("1. Bài học"), answer choices lettered lines ("A. ..."),
+    Buttons become numbered lines ("1️⃣ Bài học"), answer choices lettered lines ("A. ..."),
     and the turn ends with how to answer ("Trả lời số 1, 2 hoặc 3").
     """
     keyed = number_buttons(replies)
     by_reply: dict[int, list[str]] = {}
     for item in keyed:
-        by_reply.setdefault(item.reply_index, []).append(f"{item.key}. {item.button.label}")
+        by_reply.setdefault(item.reply_index, []).append(f"{mark(item.key)} {item.button.label}")
     texts: list[str] = []
     for index, reply in enumerate(replies):
         parts = []

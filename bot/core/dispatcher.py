@@ -31,7 +31,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from bot.core.context import REF_MARK, Context, Push
 from bot.core.events import ButtonPress, Command, Event, StaleButton, TextMessage
 from bot.core.locks import KeyedLocks
-from bot.core.replies import Button, Reply, number_buttons
+from bot.core.replies import Button, Reply, number_buttons, typed_key
 from bot.core.router import Routes
 from bot.core.text import fold, nfc
 from storage.models import ConversationState, User, utcnow
@@ -225,11 +225,12 @@ class Dispatcher:
         folded = fold(text)
         if not folded and not text:
             return None
+        typed = None if caps.buttons else typed_key(text)
         for item in last_buttons:
             if not isinstance(item, list) or len(item) != 3:
                 continue
             key, label, payload = item
-            if not caps.buttons and text.strip().rstrip(".)").upper() == str(key):
+            if typed == str(key):
                 return str(payload)
             if folded and folded == label:
                 return str(payload)

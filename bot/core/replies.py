@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 LETTERS = "ABCDEFGH"
+KEYCAP = "\ufe0f\u20e3"  # a digit followed by these two is its keycap emoji: "1️⃣"
+TEN = "\U0001f51f"  # 🔟
 
 
 @dataclass(frozen=True)
@@ -71,3 +73,17 @@ def number_buttons(replies: Sequence[Reply]) -> list[Keyed]:
                 key = str(number)
             keyed.append(Keyed(key=key, button=button, reply_index=index))
     return keyed
+
+
+def mark(key: str) -> str:
+    """How a key shows in text: a keycap emoji for 1 to 10, so the buttons never look like the
+    numbered steps of an answer ("1. Mở ứng dụng..."); "A." for answer choices."""
+    if len(key) == 1 and key.isdigit():
+        return key + KEYCAP
+    return TEN if key == "10" else f"{key}."
+
+
+def typed_key(text: str) -> str:
+    """The key a user typed: "2", "2.", "2)" or a keycap "2️⃣" give "2"; "b" gives "B"."""
+    bare = text.strip().replace("\ufe0f", "").replace("\u20e3", "").replace(TEN, "10")
+    return bare.rstrip(".)").upper()
