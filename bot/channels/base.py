@@ -2,7 +2,7 @@
 
 A channel turns platform updates into core events, hands them to the dispatcher, and renders
 the neutral replies it gets back. Channels without buttons use ``render_plain``: buttons become
-a list marked 1️⃣, 2️⃣... (answer choices A., B., C....), and the dispatcher maps "1", "A" or the
+lines marked 1️⃣, 2️⃣... (answer choices "A.", "B."...), and the dispatcher maps "1", "A" or the
 label back to the button.
 """
 
