@@ -12,13 +12,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     ARRAY,
     CursorResult,
     Integer,
     Select,
+    Table,
     and_,
     any_,
     case,
@@ -325,14 +326,23 @@ class BroadcastRepo:
             .order_by(D.id)
             .limit(limit)
         )
+        table = cast(Table, D.__table__)
         if skip_locked:
-            due = due.with_for_update(of=D, skip_locked=True)
+            # A materialized CTE runs the locking SELECT once. As ``id IN (SELECT ... LIMIT n
+            # FOR UPDATE SKIP LOCKED)`` the planner may rescan the subquery, and every rescan
+            # skips the rows already locked and returns the next n: one claim took a whole
+            # broadcast (#18).
+            picked = due.with_for_update(of=D, skip_locked=True).cte("due")
+            chosen = table.c.id == picked.prefix_with("MATERIALIZED").c.id
+        else:
+            chosen = table.c.id.in_(due.scalar_subquery())
         result = await self.session.execute(
-            update(D)
-            .where(D.id.in_(due.scalar_subquery()), D.state == PENDING)
+            update(table)
+            .where(chosen, table.c.state == PENDING)
             .values(state=CLAIMED, claimed_by=owner, claimed_at=now, updated_at=now)
-            .returning(D.id, D.broadcast_id, D.user_id, D.channel, D.attempts)
-            .execution_options(synchronize_session=False)
+            .returning(
+                table.c.id, table.c.broadcast_id, table.c.user_id, table.c.channel, table.c.attempts
+            )
         )
         rows = [Claimed(*row) for row in result.all()]
         rows.sort(key=lambda r: r.id)
