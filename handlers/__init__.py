@@ -11,12 +11,13 @@ def all_routers() -> list[Router]:
         answers,
         broadcasts,
         fallback,
-        followup,
         lessons,
         menu,
         privacy,
         progress,
         start,
+        team_questions,
+        team_tools,
         teams,
     )
 
@@ -26,7 +27,8 @@ def all_routers() -> list[Router]:
         menu.router,
         lessons.router,
         progress.router,
-        followup.router,
+        team_tools.router,
+        team_questions.router,
         privacy.router,
         broadcasts.router,
         # feature routers go here, before the fallback

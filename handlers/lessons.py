@@ -27,7 +27,6 @@ router = Router("lessons")
 
 FLOW = "lesson"
 MAX_ID = 12  # digits of an attempt id in a payload
-FIVE_JOBS = frozenset({1, 2, 3, 4, 5})  # the teams' five jobs; basics (0) is not one of them
 
 
 @dataclass(frozen=True)
@@ -251,8 +250,7 @@ async def finish(ctx: Context, place: Place) -> None:
 async def _five_jobs(ctx: Context) -> bool:
     """Whether the citizen has passed a skill in each of the five jobs."""
     statuses = await _repo(ctx).statuses(ctx.user.id)
-    jobs = {s.job for s in ctx.content.lessons.skills if (st := statuses.get(s.id)) and st.passed}
-    return jobs >= FIVE_JOBS
+    return ctx.content.lessons.reached_five(k for k, st in statuses.items() if st.passed)
 
 
 async def over(ctx: Context, *, question: bool) -> None:

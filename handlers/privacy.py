@@ -19,7 +19,6 @@ from sqlalchemy import delete
 from bot.core.context import Context
 from bot.core.replies import Reply
 from bot.core.router import Router
-from handlers.lessons import FIVE_JOBS
 from handlers.menu import menu_button, show_menu
 from storage.models import WebOutbox
 from storage.models.teams import (
@@ -30,8 +29,9 @@ from storage.models.teams import (
     COUNT_QUESTION,
 )
 from storage.repos.answers import AnswerRepo
+from storage.repos.files import FileRepo
 from storage.repos.lessons import LessonRepo
-from storage.repos.teams import FileRepo, ProgressRepo, QuestionRepo, TeamRepo
+from storage.repos.teams import ProgressRepo, QuestionRepo, TeamRepo
 
 router = Router("privacy")
 
@@ -145,12 +145,11 @@ async def erase(ctx: Context) -> None:
         progress = ProgressRepo(session)
         guided = await progress.guided([user.id])
         skills = {c.skill_id for c in completions} | {g.skill_id for g in guided}
-        jobs = {s.job for s in ctx.content.lessons.skills if s.id in skills}
         questions = await QuestionRepo(session).of_user(user.id)
         counts = [(COUNT_CITIZEN, "", 1), (COUNT_QUESTION, "", len(questions))]
         counts += [(COUNT_COMPLETION, c.skill_id, 1) for c in completions]
         counts += [(COUNT_GUIDED, g.skill_id, 1) for g in guided]
-        counts.append((COUNT_BASIC_FIVE, "", 1 if jobs >= FIVE_JOBS else 0))
+        counts.append((COUNT_BASIC_FIVE, "", 1 if ctx.content.lessons.reached_five(skills) else 0))
         await progress.add_anonymous(team_id, counts)
         await FileRepo(session).forget_team(team_id)
     if user.channel == "web":

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from bot.content.lessons import FIVE_JOBS
 from bot.core.context import Context
 from bot.core.replies import Reply
 from bot.core.router import Router
-from handlers.lessons import FIVE_JOBS
 from handlers.menu import menu_button
 from storage.repos.lessons import LessonRepo
 
@@ -36,7 +36,7 @@ async def show_progress(ctx: Context) -> None:
     ]
     if going:
         blocks.append(ctx.t("progress.going", titles=", ".join(going)))
-    reached = {s.job for s in lessons.skills if s.id in passed} & FIVE_JOBS
+    reached = lessons.jobs_of(passed) & FIVE_JOBS
     if reached >= FIVE_JOBS:
         blocks.append(ctx.t("progress.done"))
     elif passed & {s.id for s in lessons.skills}:

@@ -14,7 +14,7 @@ from PIL import Image, ImageFont
 
 from bot.cli import parser
 from bot.config import Config, load_config
-from handlers.followup import find_font
+from bot.reports.fonts import find_font
 from tests.conftest import CONTENT, ROOT
 from tests.fake_telegram import BOT_USERNAME, TOKEN, FakeTelegram
 

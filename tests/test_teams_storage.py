@@ -20,10 +20,10 @@ from storage.models import (
     User,
     utcnow,
 )
+from storage.repos.files import FileRepo
 from storage.repos.lessons import LessonRepo
 from storage.repos.teams import (
     CODE_ALPHABET,
-    FileRepo,
     ProgressRepo,
     QuestionRepo,
     TeamRepo,

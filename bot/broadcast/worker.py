@@ -48,7 +48,7 @@ from bot.broadcast.timing import Pace, QuietHours
 from bot.channels.base import DeliveryError, RetryAfter, Unreachable
 from bot.core.dispatcher import tokenise
 from bot.core.replies import Reply
-from storage.models import Broadcast, ConversationState
+from storage.models import Broadcast
 from storage.models.broadcasts import BLOCKED, ERROR, FAILED, PENDING, SENT
 from storage.repos.broadcasts import BroadcastRepo, Claimed, Outcome, Ready
 from storage.repos.conversation import ConversationRepo
@@ -301,13 +301,7 @@ class BroadcastWorker:
             if not ready:
                 return []
             conversation = ConversationRepo(session)
-            states = await repo.states([r.user_id for r in ready])
-            for row in ready:  # first broadcast to this citizen: a fresh state, one INSERT
-                if row.user_id not in states:
-                    states[row.user_id] = ConversationState(
-                        user_id=row.user_id, flow=None, data={}, last_buttons=[]
-                    )
-                    session.add(states[row.user_id])
+            states = await conversation.states(r.user_id for r in ready)
             out = []
             for row in ready:
                 broadcast = await self._broadcast(session, row.broadcast_id)

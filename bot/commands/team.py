@@ -369,7 +369,7 @@ def poster_png(config: Config, messages: Messages, team: Team, link: str | None)
     import qrcode
     from PIL import Image, ImageDraw
 
-    from handlers.followup import load_font
+    from bot.reports.fonts import load_font
 
     width, height = POSTER_SIZE
     image = Image.new("RGB", POSTER_SIZE, "white")
@@ -437,7 +437,9 @@ async def _report(config: Config, args: argparse.Namespace) -> tuple[int, str, b
     """The report as text, and the CSV (exit code, text, CSV bytes, number of citizens)."""
     from bot.channels.base import strip_markup
     from bot.content.snapshot import load_snapshot
-    from handlers.followup import build_report, csv_bytes, stuck_text, summary_text
+    from bot.reports.build import build_report
+    from bot.reports.table import csv_bytes
+    from bot.reports.text import stuck_text, summary_text
     from storage.models import utcnow
 
     snapshot = load_snapshot(config.path(config.content.dir))

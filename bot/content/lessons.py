@@ -29,6 +29,7 @@ MAX_CHOICE = 80
 STEPS = (3, 6)
 QUESTIONS = (3, 5)
 CHOICES = (2, 6)
+FIVE_JOBS = frozenset({1, 2, 3, 4, 5})  # the teams' five jobs; basics (0) is not one of them
 
 SKILL_KEYS = frozenset(
     {"id", "group", "job", "title", "summary", "topics", "steps", "quiz", "pass"}
@@ -132,6 +133,15 @@ class Lessons:
     def by_group(self, group_id: str) -> tuple[Skill, ...]:
         """The skills of one group, in file order."""
         return tuple(s for s in self.skills if s.group == group_id)
+
+    def jobs_of(self, skill_ids: Iterable[str]) -> set[int]:
+        """The jobs (``FIVE_JOBS`` and basics, 0) that these skills serve."""
+        wanted = set(skill_ids)
+        return {s.job for s in self.skills if s.id in wanted}
+
+    def reached_five(self, skill_ids: Iterable[str]) -> bool:
+        """Whether these skills (passed or guided) cover each of the five jobs."""
+        return self.jobs_of(skill_ids) >= FIVE_JOBS
 
 
 class _SkillReader:

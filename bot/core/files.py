@@ -20,7 +20,7 @@ from urllib.parse import quote
 from bot.core.replies import Reply
 from bot.core.text import strip_marks
 from storage.models import SharedFile
-from storage.repos.teams import FileRepo
+from storage.repos.files import FileRepo
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession

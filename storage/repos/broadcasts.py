@@ -37,7 +37,6 @@ from storage.models import (
     Broadcast,
     BroadcastDelivery,
     BroadcastOptOut,
-    ConversationState,
     SkillCompletion,
     User,
     utcnow,
@@ -543,15 +542,6 @@ class BroadcastRepo:
             .distinct()
         )
         return sorted(rows.scalars().all())
-
-    async def states(self, user_ids: Sequence[int]) -> dict[int, ConversationState]:
-        """Conversation states of several users (missing ones are not created here)."""
-        if not user_ids:
-            return {}
-        rows = await self.session.execute(
-            select(ConversationState).where(self._among(ConversationState.user_id, user_ids))
-        )
-        return {s.user_id: s for s in rows.scalars()}
 
 
 def _passed_for_broadcast() -> Any:

@@ -1,0 +1,253 @@
+"""Questions the bot couldn't answer reaching a human on the citizen's team.
+
+The "send to the team" button puts a citizen's question in their team's queue (no team: the
+admin queue) and pushes it to the team's members on their own channels; a member presses
+"answer", types it, and it is delivered to the citizen on the citizen's channel.
+
+Answering and the queue are for staff only (``roles=STAFF``), and the team of the question is
+checked against the member's own.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.core.context import Context
+from bot.core.events import ButtonPress, TextMessage
+from bot.core.replies import Button, Reply
+from bot.core.router import STAFF, Router
+from bot.reports.build import VIETNAM, display_name
+from handlers.answers import UNANSWERED_BUTTONS
+from handlers.menu import menu_button
+from handlers.scope import ALL, Scope, own_team, payload_args, payload_int, team_scope
+from handlers.team_tools import home_button
+from storage.models import Team, TeamQuestion
+from storage.models.answers import NOT_HELPFUL
+from storage.repos.answers import AnswerRepo
+from storage.repos.teams import QuestionRepo, TeamRepo
+from storage.repos.users import UserRepo
+
+router = Router("team_questions")
+
+MAX_QUEUE = 10  # open questions listed at once
+ANSWER_FLOW = "tq_answer"
+WRITE_FLOW = "tq_write"
+FLOW_MINUTES = 60  # a flow waiting for typed text lapses after this long
+
+
+def _fresh_flow(ctx: Context, flow: str) -> bool:
+    """Whether the user is in ``flow`` and it has not lapsed."""
+    if ctx.flow != flow:
+        return False
+    started = ctx.data.get("at")
+    try:
+        at = datetime.fromisoformat(started) if isinstance(started, str) else None
+    except ValueError:
+        at = None
+    if at is None or ctx.services.clock() - at > timedelta(minutes=FLOW_MINUTES):
+        ctx.leave()
+        return False
+    return True
+
+
+@router.guard()
+async def typed_text_only(ctx: Context) -> bool:
+    """Writing a question or an answer ends when the user does anything but type it (a command,
+    another button): their next free text must not be sent to someone by surprise."""
+    event = ctx.event
+    typing = isinstance(event, TextMessage)
+    own_button = isinstance(event, ButtonPress) and event.payload.startswith("tq:")
+    if ctx.flow in (WRITE_FLOW, ANSWER_FLOW) and not typing and not own_button:
+        ctx.leave()
+    return False
+
+
+def _enter(ctx: Context, flow: str, **data: Any) -> None:
+    ctx.enter(flow, {"at": ctx.services.clock().isoformat(), **data})
+
+
+async def send_question(ctx: Context, text: str, source: str) -> None:
+    """Queue the user's question for their team (or the admins) and push it to them."""
+    text = text.strip()
+    if not text:
+        ctx.say("question.empty", menu_button(ctx))
+        return
+    teams = TeamRepo(ctx.session)
+    team = await teams.team_of(ctx.user.id)
+    question, new = await QuestionRepo(ctx.session).ask(
+        ctx.user, team.id if team else None, text, source, ctx.services.clock()
+    )
+    if not new:
+        ctx.say("question.already_sent", menu_button(ctx))
+        return
+    recipients = await teams.staff(team.id) if team is not None else []
+    name = display_name(ctx.user, ctx.content.messages)
+    if team is not None and recipients:
+        message = ctx.t("question.new", team=team.name, name=name, text=question.text)
+    else:
+        recipients = await teams.admins()
+        message = ctx.t("question.new_admin", name=name, text=question.text)
+        if team is not None:
+            message = ctx.t("question.new", team=team.name, name=name, text=question.text)
+    answer = ctx.button("question.answer_button", f"tq:answer:{question.id}")
+    for recipient in recipients:
+        if recipient.id != ctx.user.id:
+            ctx.push(recipient.id, Reply.with_buttons(message, [answer]))
+    if team is not None:
+        ctx.say("question.sent", menu_button(ctx), team=team.name)
+    else:
+        ctx.say("question.sent_admin", menu_button(ctx))
+
+
+def send_to_team_button(ctx: Context, log_id: int | str) -> Button | None:
+    """ "Gửi câu hỏi cho tổ" under a question the bot left unanswered (handlers/answers.py)."""
+    return ctx.button("question.send_button", f"tq:log:{log_id}")
+
+
+if send_to_team_button not in UNANSWERED_BUTTONS:
+    UNANSWERED_BUTTONS.append(send_to_team_button)
+
+
+@router.button("tq:log:")
+async def send_logged_question(ctx: Context) -> None:
+    """Send a question the bot could not answer (from the question log) to the team."""
+    log_id = payload_int(next(iter(payload_args(ctx, "tq:log:")), None))
+    row = await AnswerRepo(ctx.session).of_user(log_id, ctx.user.id) if log_id else None
+    if row is None:
+        ctx.say("question.nothing_to_send", menu_button(ctx))
+        return
+    await send_question(ctx, row.text, "feedback" if row.feedback == NOT_HELPFUL else "fallback")
+
+
+@router.command("askteam")
+@router.button("tq:write")
+async def write_question(ctx: Context) -> None:
+    """Ask the user to type the question for their team."""
+    team = await TeamRepo(ctx.session).team_of(ctx.user.id)
+    _enter(ctx, WRITE_FLOW)
+    cancel = ctx.button("question.cancel_button", "tq:cancel")
+    if team is not None:
+        ctx.say("question.write_prompt", cancel, team=team.name)
+    else:
+        ctx.say("question.write_prompt_admin", cancel)
+
+
+@router.text(flow=WRITE_FLOW)
+async def written_question(ctx: Context) -> bool | None:
+    """The typed question: send it to the team."""
+    if not _fresh_flow(ctx, WRITE_FLOW) or not isinstance(ctx.event, TextMessage):
+        return False
+    ctx.leave()
+    await send_question(ctx, ctx.event.text, "direct")
+    return None
+
+
+@router.button("tq:cancel")
+async def cancel(ctx: Context) -> None:
+    """Leave writing a question or an answer."""
+    if ctx.flow in (WRITE_FLOW, ANSWER_FLOW):
+        ctx.leave()
+    ctx.say("question.cancelled", menu_button(ctx))
+
+
+async def _answerable(ctx: Context, raw: str | None) -> TeamQuestion | None:
+    """The open question this staff user may answer, or None (having said why)."""
+    question_id = payload_int(raw)
+    question = await QuestionRepo(ctx.session).get(question_id) if question_id else None
+    if question is None:
+        ctx.say("question.gone", menu_button(ctx))
+        return None
+    if ctx.user.role != "admin":
+        team = await own_team(ctx)
+        if team is None or question.team_id != team.id:
+            ctx.say("followup.not_yours", menu_button(ctx))
+            return None
+    if question.answered_by is not None or question.status != "open":
+        who = await UserRepo(ctx.session).get(question.answered_by or 0)
+        name = display_name(who, ctx.content.messages) if who else ctx.t("question.someone")
+        ctx.say("question.answered_already", menu_button(ctx), who=name)
+        return None
+    return question
+
+
+@router.button("tq:answer:", roles=STAFF)
+async def start_answer(ctx: Context) -> None:
+    """A member chose to answer a question: ask for the answer."""
+    question = await _answerable(ctx, next(iter(payload_args(ctx, "tq:answer:")), None))
+    if question is None:
+        return
+    asker = await UserRepo(ctx.session).get(question.user_id)
+    name = display_name(asker, ctx.content.messages) if asker else ""
+    _enter(ctx, ANSWER_FLOW, question=question.id)
+    ctx.say(
+        "question.answer_prompt",
+        ctx.button("question.cancel_button", "tq:cancel"),
+        name=name,
+        text=question.text,
+    )
+
+
+@router.text(flow=ANSWER_FLOW, roles=STAFF)
+async def typed_answer(ctx: Context) -> bool | None:
+    """The member's answer: deliver it to the citizen on their channel, mark it answered."""
+    if not _fresh_flow(ctx, ANSWER_FLOW) or not isinstance(ctx.event, TextMessage):
+        return False
+    raw = ctx.data.get("question")
+    ctx.leave()
+    question = await _answerable(ctx, str(raw) if isinstance(raw, int) else None)
+    if question is None:
+        return None
+    text = ctx.event.text.strip()
+    if not text:
+        _enter(ctx, ANSWER_FLOW, question=question.id)
+        ctx.say("question.answer_empty")
+        return None
+    await QuestionRepo(ctx.session).answer(question, ctx.user, text, ctx.services.clock())
+    team = await TeamRepo(ctx.session).get(question.team_id) if question.team_id else None
+    team_name = team.name if team else ctx.t("question.admin_team")
+    me = (ctx.user.display_name or "").strip() or team_name
+    delivered = ctx.t(
+        "question.delivered", team=team_name, question=question.text, answer=text, who=me
+    )
+    ctx.push(question.user_id, Reply(text=delivered))
+    asker = await UserRepo(ctx.session).get(question.user_id)
+    name = display_name(asker, ctx.content.messages) if asker else ""
+    ctx.say("question.answer_sent", menu_button(ctx), name=name)
+    return None
+
+
+@router.button("fu:queue:", roles=STAFF)
+async def queue(ctx: Context) -> None:
+    """Open questions of the team (``0``: the admin queue, admins only)."""
+    raw = next(iter(payload_args(ctx, "fu:queue:")), None)
+    if payload_int(raw) == ALL and ctx.user.role == "admin":
+        team: Team | None = None
+        scope = Scope(None)
+    else:
+        found = await team_scope(ctx, raw)
+        if found is None or found.team is None:
+            return
+        scope, team = found, found.team
+    questions = await QuestionRepo(ctx.session).open(team.id if team else None, MAX_QUEUE)
+    count = await QuestionRepo(ctx.session).open_count(team.id if team else None)
+    title = team.name if team else ctx.t("question.admin_team")
+    if not questions:
+        ctx.say("question.queue_empty", home_button(ctx, scope))
+        return
+    ctx.say("question.queue_title", team=title, count=count)
+    users = UserRepo(ctx.session)
+    for question in questions:
+        asker = await users.get(question.user_id)
+        ctx.send(
+            Reply.with_buttons(
+                ctx.t(
+                    "question.queue_item",
+                    name=display_name(asker, ctx.content.messages) if asker else "",
+                    when=question.created_at.astimezone(VIETNAM).strftime("%H:%M %d/%m"),
+                    text=question.text,
+                ),
+                [ctx.button("question.answer_button", f"tq:answer:{question.id}")],
+            )
+        )
+    ctx.send(Reply.with_buttons(ctx.t("menu.title"), [home_button(ctx, scope)]))
