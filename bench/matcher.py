@@ -131,7 +131,7 @@ def main() -> int:
 
     snapshot = load_snapshot(ROOT / "content")
     started = time.perf_counter()
-    bundled = Index(snapshot.knowledge, snapshot.teencode)
+    bundled = Index.build(snapshot.knowledge, snapshot.teencode)
     build = time.perf_counter() - started
     labelled, _ = load_labelled(ROOT / "tests" / "eval" / "questions.yaml")
     questions = [q.q for q in labelled]
@@ -149,7 +149,7 @@ def main() -> int:
     for size in args.sizes:
         entries = synthetic(size, vocabulary, rnd)
         started = time.perf_counter()
-        index = Index(entries, Teencode())
+        index = Index.build(entries, Teencode())
         build = time.perf_counter() - started
         queries = []
         for _ in range(args.queries):

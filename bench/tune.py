@@ -91,7 +91,7 @@ def cross_validate(snapshot, settings: Settings, folds: int = 4, seed: int = 1):
             keep = tuple(q for i, q in enumerate(entry.questions) if i % folds != fold)
             test += [(entry.id, q) for i, q in enumerate(entry.questions) if i % folds == fold]
             train.append(replace(entry, questions=keep))
-        index = Index(train, snapshot.teencode, settings, snapshot.out_of_scope)
+        index = Index.build(train, snapshot.teencode, settings, snapshot.out_of_scope)
         for entry_id, question in test:
             rows.append((entry_id, "typed", index.search(question)))
             if strip_marks(question) != question:
@@ -111,7 +111,7 @@ def measure(snapshot, settings: Settings, out_of_scope: list[str]) -> dict[str, 
         total[style] += 1
         right[style] += match.outcome == ANSWER and match.entry_id == expected
         top1[style] += bool(match.ranked) and match.ranked[0].entry_id == expected
-    index = Index(snapshot.knowledge, snapshot.teencode, settings, snapshot.out_of_scope)
+    index = Index.build(snapshot.knowledge, snapshot.teencode, settings, snapshot.out_of_scope)
     oos = [index.search(q) for q in out_of_scope]
     chat = [index.search(q) for q in CHITCHAT]
     figures = {f"cv {s}": right[s] / total[s] for s in STYLES}

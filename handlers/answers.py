@@ -158,7 +158,7 @@ async def answer_question(ctx: Context) -> bool | None:
         channel=ctx.user.channel,
         text=event.text,
         normalised=match.normalised,
-        outcome=match.outcome,
+        outcome=match.outcome.value,
         entry_id=match.entry_id,
         choices=match.choices,
         score=match.score,

@@ -15,6 +15,7 @@ from bot.app import App, build_app
 from bot.channels.memory import RICH, MemoryChannel, labels, texts
 from bot.config import Config
 from bot.core.replies import Reply
+from bot.nlp.matcher import Index
 from storage.db import Database
 from storage.models import QuestionLog, User
 from tests.conftest import consent
@@ -104,15 +105,14 @@ async def test_a_failing_turn_costs_the_others_nothing(
     users = [f"f{i}" for i in range(8)]
     for user in users:
         await consent(chat, user)
-    index = app.store.current.index
-    search = index.search
+    search = Index.search  # the index is frozen: patch its class
 
-    def fragile(text: str) -> Any:
+    def fragile(index: Index, text: str, **kwargs: Any) -> Any:
         if "hỏng" in text:
             raise RuntimeError("a bug in one turn")
-        return search(text)
+        return search(index, text, **kwargs)
 
-    monkeypatch.setattr(index, "search", fragile)
+    monkeypatch.setattr(Index, "search", fragile)
     said = {u: QUESTIONS["vneid_reset_password"] for u in users}
     said["f3"] = "câu này làm hỏng bot"
     results = await asyncio.gather(

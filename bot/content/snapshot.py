@@ -29,7 +29,9 @@ class Snapshot:
     knowledge: tuple[Entry, ...] = ()
     teencode: Teencode = field(default_factory=Teencode)
     out_of_scope: tuple[OutOfScope, ...] = ()
-    index: Index = field(default_factory=lambda: Index(()))  # the matcher, built with the content
+    index: Index = field(
+        default_factory=lambda: Index.build(())
+    )  # the matcher, built with the content
     loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     def group(self, group_id: str) -> Group | None:
