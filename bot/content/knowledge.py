@@ -15,10 +15,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from bot.content.sections import Reader
-from bot.content.yamlio import LineDict, LineList
+from bot.content.yamlio import LineDict, LineList, duplicate_keys
 from bot.core.text import fold
 
 MAX_ANSWER = 2000  # Zalo's limit for one message
@@ -71,29 +69,6 @@ class Entry:
     skill: str | None = None
     file: str = ""
     line: int = 0
-
-
-def duplicate_keys(path: Path) -> list[tuple[int, str]]:
-    """Keys written twice in the same mapping (YAML keeps only the last one silently)."""
-    try:
-        node = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return []  # the normal loader reports these
-    found: list[tuple[int, str]] = []
-    stack = [node] if node is not None else []
-    while stack:
-        current = stack.pop()
-        if isinstance(current, yaml.MappingNode):
-            seen: set[str] = set()
-            for key_node, value_node in current.value:
-                key = str(key_node.value)
-                if key in seen:
-                    found.append((key_node.start_mark.line + 1, key))
-                seen.add(key)
-                stack.append(value_node)
-        elif isinstance(current, yaml.SequenceNode):
-            stack.extend(current.value)
-    return sorted(found)
 
 
 def _links(reader: Reader, path: Path, item: LineDict, where: str) -> tuple[Link, ...]:
@@ -194,7 +169,7 @@ def _entry(
     group = reader.text(path, item, "group", where, max_len=64)
     if group is not None and group not in groups:
         known = ", ".join(sorted(groups)) or "(chưa có nhóm nào)"
-        reader.problem(
+        reader.reference(
             path,
             item.line_of("group"),
             f"{where}.group",
@@ -338,7 +313,7 @@ def load_knowledge(reader: Reader, groups: Iterable[str]) -> tuple[Entry, ...]:
                     path, item.line_of("related"), f"{where}.related", "mục không tự liên quan"
                 )
             elif related not in where_defined:
-                reader.problem(
+                reader.reference(
                     path,
                     item.line_of("related"),
                     f"{where}.related",

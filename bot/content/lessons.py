@@ -15,10 +15,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from bot.content.groups import Group
-from bot.content.knowledge import duplicate_keys
 from bot.content.problems import Problem
 from bot.content.sections import Reader
-from bot.content.yamlio import LineDict, LineList
+from bot.content.yamlio import LineDict, LineList, duplicate_keys
 
 SKILL_ID = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
 PART_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
@@ -319,7 +318,8 @@ class _SkillReader:
         group = groups.get(group_id) if group_id else None
         if group_id and group is None:
             known = ", ".join(groups) or "(chưa có nhóm nào)"
-            self.problem(
+            self.reader.reference(
+                self.path,
                 item.line_of("group"),
                 f"{where}.group",
                 f"nhóm “{group_id}” không có trong groups.yaml (có: {known})",
@@ -436,6 +436,7 @@ def check_links(reader: Reader, lessons: Lessons, entries: Iterable[LinkedEntry]
                         skill.topics_line or skill.line,
                         f"{skill.id}.topics",
                         f"chủ đề “{topic}” không có trong kho kiến thức (content/knowledge)",
+                        kind="reference",
                     )
                 )
             elif entry.skill is None:
@@ -462,4 +463,5 @@ def check_links(reader: Reader, lessons: Lessons, entries: Iterable[LinkedEntry]
             )
         else:
             continue
-        reader.problems.append(Problem(entry.file, entry.line, f"{entry.id}.skill", message))
+        kind = "reference" if target is None else "field"
+        reader.problems.append(Problem(entry.file, entry.line, f"{entry.id}.skill", message, kind))

@@ -27,14 +27,19 @@ class Reader:
         """Record a problem."""
         self.problems.append(Problem(self.rel(path), line, field, message))
 
+    def reference(self, path: Path, line: int | None, field: str, message: str) -> None:
+        """Record an id that names nothing (dropped when some file could not be read)."""
+        self.problems.append(Problem(self.rel(path), line, field, message, kind="reference"))
+
     def load(self, path: Path) -> Any:
         """Parse a YAML file, recording a problem (and returning None) when it is broken."""
         try:
             return load_yaml(path)
         except YamlError as exc:
-            self.problem(path, exc.line, "", str(exc))
+            self.problems.append(Problem(self.rel(path), exc.line, "", str(exc), kind="syntax"))
         except OSError as exc:
-            self.problem(path, None, "", f"không đọc được tệp ({exc.strerror})")
+            message = f"không đọc được tệp ({exc.strerror})"
+            self.problems.append(Problem(self.rel(path), None, "", message, kind="syntax"))
         return None
 
     def files(self, pattern: str) -> list[Path]:

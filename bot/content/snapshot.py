@@ -11,7 +11,7 @@ from bot.content.groups import Group
 from bot.content.knowledge import Entry, OutOfScope, load_knowledge, load_out_of_scope
 from bot.content.lessons import Lessons, check_links, load_lessons
 from bot.content.messages import Intents, Messages, load_intents, load_messages
-from bot.content.problems import ContentError
+from bot.content.problems import ContentError, ordered
 from bot.content.sections import Reader
 from bot.nlp.matcher import Index, cached_index
 from bot.nlp.teencode import Teencode, load_teencode
@@ -94,7 +94,7 @@ def _load(root: Path) -> Snapshot:
     out_of_scope = load_out_of_scope(reader, knowledge)
     check_links(reader, lessons, knowledge)
     if reader.problems:
-        raise ContentError(reader.problems)
+        raise ContentError(ordered(reader.problems))
     return Snapshot(
         root=root,
         messages=messages,

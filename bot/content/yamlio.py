@@ -1,4 +1,9 @@
-"""YAML reading that remembers line numbers, so every content error can name file and line."""
+"""YAML reading that remembers line numbers, so every content error can name file and line.
+
+Content files are plain data: anchors and aliases (``&a`` / ``*a``, and ``<<`` merges that use
+them) are refused, so a small hostile file cannot make loading or validation walk an exponential
+graph (the "billion laughs" alias bomb). Files larger than ``MAX_BYTES`` are refused too.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from yaml.nodes import MappingNode, SequenceNode
+from yaml.events import AliasEvent, NodeEvent
+from yaml.nodes import MappingNode, Node, SequenceNode
+
+MAX_BYTES = 2 * 1024 * 1024  # the largest content file; ours are well under 100 KB
+ALIASES_REFUSED = (
+    "không dùng neo và bí danh YAML (&tên, *tên) trong tệp nội dung; hãy viết thẳng giá trị"
+)
 
 
 class LineDict(dict[str, Any]):
@@ -32,7 +43,16 @@ class LineList(list[Any]):
 
 
 class _LineLoader(yaml.SafeLoader):
-    """A safe loader whose mappings and sequences carry line numbers."""
+    """A safe loader whose mappings and sequences carry line numbers, refusing aliases."""
+
+    def compose_node(self, parent: Node | None, index: int) -> Node | None:
+        """Compose one node; an anchor or an alias is an error at its own line."""
+        event = self.peek_event()  # type: ignore[no-untyped-call]
+        if isinstance(event, AliasEvent) or (
+            isinstance(event, NodeEvent) and event.anchor is not None
+        ):
+            raise yaml.composer.ComposerError(None, None, ALIASES_REFUSED, event.start_mark)  # type: ignore[arg-type]
+        return super().compose_node(parent, index)
 
 
 def _construct_mapping(loader: _LineLoader, node: MappingNode) -> LineDict:
@@ -68,17 +88,86 @@ class YamlError(Exception):
         self.line = line
 
 
-def load_yaml(path: Path) -> Any:
-    """Parse one YAML file into plain data whose dicts and lists know their lines."""
+def read_text(path: Path) -> str:
+    """A content file's text; too large or not UTF-8 is a YamlError."""
+    if path.stat().st_size > MAX_BYTES:
+        raise YamlError(f"tệp quá lớn (tối đa {MAX_BYTES // (1024 * 1024)} MB)", None)
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise YamlError(f"tệp không phải UTF-8 ({exc.reason})", None) from exc
+
+
+def load_yaml(path: Path) -> Any:
+    """Parse one YAML file into plain data whose dicts and lists know their lines."""
+    text = read_text(path)
     try:
         return yaml.load(text, Loader=_LineLoader)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
-        raise YamlError(f"YAML không hợp lệ: {exc.problem or exc}", line) from exc
+        message, line = explain(exc)
+        raise YamlError(f"YAML không hợp lệ: {message}", line) from exc
     except yaml.YAMLError as exc:
-        raise YamlError(f"YAML không hợp lệ: {exc}", None) from exc
+        raise YamlError("YAML không hợp lệ", None) from exc
+
+
+def _line(mark: Any) -> int | None:
+    return mark.line + 1 if mark is not None else None
+
+
+def explain(exc: yaml.MarkedYAMLError) -> tuple[str, int | None]:
+    """A YAML syntax error in plain Vietnamese, at the line where the admin has to look.
+
+    An unclosed ``[`` or ``{`` or quote is reported where it was opened: PyYAML notices it
+    only lines later, at the next key.
+    """
+    problem = exc.problem or ""
+    context = exc.context or ""
+    opened, found = _line(exc.context_mark), _line(exc.problem_mark)
+    if "flow sequence" in context and opened:
+        return "thiếu “]” đóng danh sách mở bằng “[” ở dòng này", opened
+    if "flow mapping" in context and opened:
+        return "thiếu “}” đóng bảng mở bằng “{” ở dòng này", opened
+    if "quoted scalar" in context and opened:
+        return "thiếu dấu nháy đóng đoạn chữ mở ở dòng này", opened
+    if problem == ALIASES_REFUSED:
+        return problem, found
+    if "mapping values are not allowed" in problem:
+        return (
+            "dấu “:” không đặt được ở đây; nếu giá trị có dấu hai chấm, "
+            "hãy đặt cả giá trị trong ngoặc kép",
+            found,
+        )
+    if "\\t" in problem or "\t" in problem:
+        return "YAML không cho thụt lề bằng phím Tab; hãy dùng dấu cách", found
+    if "could not find expected ':'" in problem:
+        return "thiếu dấu “:” sau tên khóa (hoặc dòng trên thụt lề sai)", opened or found
+    if "expected <block end>" in problem:
+        return (
+            "thụt lề không khớp hoặc có ký tự thừa (các khóa cùng cấp phải thẳng hàng, "
+            "cùng số dấu cách)",
+            found,
+        )
+    return "cú pháp YAML sai ở đây", found or opened
+
+
+def duplicate_keys(path: Path) -> list[tuple[int, str]]:
+    """Keys written twice in the same mapping (YAML keeps only the last one silently)."""
+    try:
+        node = yaml.compose(read_text(path), Loader=_LineLoader)
+    except (OSError, YamlError, yaml.YAMLError):
+        return []  # the normal loader reports these
+    found: list[tuple[int, str]] = []
+    stack = [node] if node is not None else []
+    while stack:  # a tree: aliases are refused, so no node is visited twice
+        current = stack.pop()
+        if isinstance(current, MappingNode):
+            seen: set[str] = set()
+            for key_node, value_node in current.value:
+                key = str(key_node.value)
+                if key in seen:
+                    found.append((key_node.start_mark.line + 1, key))
+                seen.add(key)
+                stack.append(value_node)
+        elif isinstance(current, SequenceNode):
+            stack.extend(current.value)
+    return sorted(found)

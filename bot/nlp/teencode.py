@@ -13,9 +13,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from bot.content.knowledge import duplicate_keys
 from bot.content.sections import Reader
-from bot.content.yamlio import LineDict, LineList
+from bot.content.yamlio import LineDict, LineList, duplicate_keys
 from bot.core.text import nfc
 
 FILE = "teencode.yaml"
