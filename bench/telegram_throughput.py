@@ -160,7 +160,7 @@ async def our_bot(fake: FakeServer, database_url: str) -> tuple[App, TelegramCha
     )
     await prepare_database(config)
     app = build_app(config)
-    channel = TelegramChannel(app.dispatcher, TOKEN, base_url=fake.base_url, max_rate=0)
+    channel = TelegramChannel(app.core, TOKEN, base_url=fake.base_url, max_rate=0)
     app.channels["telegram"] = channel
     await channel.start()
     await asyncio.wait_for(channel.ready.wait(), 30)

@@ -15,6 +15,7 @@ from bot.content.store import ContentStore
 from bot.core.admin_alerts import ContentAlerts
 from bot.core.delivery import Delivery
 from bot.core.dispatcher import Dispatcher
+from bot.core.gateway import Gateway
 from bot.core.housekeeping import housekeeping
 from bot.core.router import Routes
 from bot.core.services import Services
@@ -26,13 +27,17 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class App:
-    """Everything the bot runs: database, content, dispatcher, channels and the HTTP server."""
+    """Everything the bot runs: database, content, dispatcher, channels and the HTTP server.
+
+    ``core`` is the core as channels see it (``bot.core.ports.Core``): build channels with it.
+    """
 
     config: Config
     db: Database
     store: ContentStore
     services: Services
     dispatcher: Dispatcher
+    core: Gateway
     channels: dict[str, Channel] = field(default_factory=dict)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     runner: web.AppRunner | None = None
@@ -41,7 +46,7 @@ class App:
         """The aiohttp application with every channel's routes and the health check."""
         app = web.Application(client_max_size=64 * 1024)
         app.router.add_get("/healthz", healthz)
-        app.router.add_routes(file_routes(self.services))
+        app.router.add_routes(file_routes(self.core))
         for channel in self.channels.values():
             app.router.add_routes(channel.routes())
         return app
@@ -100,7 +105,10 @@ def build_app(config: Config, *, db: Database | None = None) -> App:
     store = ContentStore(config.path(config.content.dir))
     services = Services(config=config, store=store, db=db)
     dispatcher = Dispatcher(Routes(all_routers()), services)
-    app = App(config=config, db=db, store=store, services=services, dispatcher=dispatcher)
+    core = Gateway(dispatcher, services)
+    app = App(
+        config=config, db=db, store=store, services=services, dispatcher=dispatcher, core=core
+    )
     add_channels(app)
     services.deliver = Delivery(db, app.channels)
     store.listeners.append(ContentAlerts(services))
@@ -113,12 +121,12 @@ def add_channels(app: App) -> None:
     if config.web.enabled:
         from bot.channels.web import WebChannel
 
-        app.channels["web"] = WebChannel(app.dispatcher)
+        app.channels["web"] = WebChannel(app.core)
     if config.secrets.telegram_token:
         from bot.channels.telegram import TelegramChannel
 
-        app.channels["telegram"] = TelegramChannel.from_config(app.dispatcher, config)
+        app.channels["telegram"] = TelegramChannel.from_config(app.core, config)
     if config.secrets.zalo_token:
         from bot.channels.zalo import ZaloChannel
 
-        app.channels["zalo"] = ZaloChannel.from_config(app.dispatcher, config)
+        app.channels["zalo"] = ZaloChannel.from_config(app.core, config)

@@ -110,7 +110,7 @@ async def app(config: Config, db: Database) -> AsyncIterator[App]:
 @pytest.fixture
 def chat(app: App) -> MemoryChannel:
     """A channel with buttons (like Telegram and the web chat)."""
-    channel = MemoryChannel(app.dispatcher, name="memory", capabilities=RICH)
+    channel = MemoryChannel(app.core, name="memory", capabilities=RICH)
     app.channels[channel.name] = channel
     return channel
 
@@ -118,7 +118,7 @@ def chat(app: App) -> MemoryChannel:
 @pytest.fixture
 def text_chat(app: App) -> MemoryChannel:
     """A text-only channel (like Zalo): buttons arrive as numbered lines."""
-    channel = MemoryChannel(app.dispatcher, name="textonly", capabilities=TEXT_ONLY)
+    channel = MemoryChannel(app.core, name="textonly", capabilities=TEXT_ONLY)
     app.channels[channel.name] = channel
     return channel
 

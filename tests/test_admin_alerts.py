@@ -26,7 +26,7 @@ async def app_copy(config: Config, db: Database, tmp_path: Path) -> AsyncIterato
 
 
 async def test_refused_reload_is_pushed_to_admins_only(app_copy: App) -> None:
-    chat = MemoryChannel(app_copy.dispatcher, name="memory")
+    chat = MemoryChannel(app_copy.core, name="memory")
     app_copy.channels[chat.name] = chat
     await consent(chat, "boss")
     await consent(chat, "citizen")

@@ -201,7 +201,7 @@ async def test_reload_command_for_admins(tmp_path: Path, config: Config, db: Dat
     content = tmp_path / "content"
     shutil.copytree(CONTENT, content)
     app = build_app(with_content(config, content), db=db)
-    chat = MemoryChannel(app.dispatcher, name="memory")
+    chat = MemoryChannel(app.core, name="memory")
     app.channels[chat.name] = chat
     try:
         await consent(chat, "admin")

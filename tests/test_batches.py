@@ -30,7 +30,7 @@ QUESTIONS = {
 async def bot(config: Config, any_db: Database) -> AsyncIterator[tuple[App, MemoryChannel]]:
     """The bot on SQLite and on PostgreSQL, with a channel that has buttons."""
     application = build_app(config, db=any_db)
-    channel = MemoryChannel(application.dispatcher, name="memory", capabilities=RICH)
+    channel = MemoryChannel(application.core, name="memory", capabilities=RICH)
     application.channels[channel.name] = channel
     yield application, channel
     await application.stop()
@@ -130,7 +130,7 @@ async def test_a_failing_turn_costs_the_others_nothing(
 
 
 async def test_stopping_never_leaves_a_turn_waiting(app: App) -> None:
-    chat = MemoryChannel(app.dispatcher, name="memory", capabilities=RICH)
+    chat = MemoryChannel(app.core, name="memory", capabilities=RICH)
     await consent(chat, "s1")
     await consent(chat, "s2")
     first = asyncio.create_task(chat.say("s1", QUESTIONS["bank_wrong_transfer"]))

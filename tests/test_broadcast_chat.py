@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from bot.app import App
 from bot.channels.memory import MemoryChannel, labels, texts
+from bot.core.gateway import Gateway
 from storage.models import Broadcast, BroadcastOptOut, SkillCompletion, User
 from storage.repos.teams import TeamRepo
 from tests.broadcast_helpers import Clock, fast_config, tally, until_done, worker
@@ -46,9 +47,11 @@ async def _compose_lesson(chat: MemoryChannel, who: str, *, missing: bool) -> li
     replies = await chat.say(who, "gửi tin")
     assert "Một bài học" in labels(replies), texts(replies)
     await chat.press(who, "Một bài học")
-    skill = chat.dispatcher.services.store.current.lessons.get(PHISHING)
+    assert isinstance(chat.core, Gateway)
+    content = chat.core.services.store.current
+    skill = content.lessons.get(PHISHING)
     assert skill is not None
-    group = chat.dispatcher.services.store.current.group(skill.group)
+    group = content.group(skill.group)
     assert group is not None
     await chat.press(who, group.title)
     await chat.press(who, skill.title)

@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import select
 
 from bot.app import App, build_app
-from bot.channels.base import DeliveryError, RetryAfter, Unreachable
 from bot.config import BroadcastRates, Config
+from bot.core.ports import DeliveryError, RetryAfter, Unreachable
 from storage.db import Database
 from storage.models import BroadcastDelivery, SkillCompletion, User
 from storage.repos.broadcasts import BroadcastRepo

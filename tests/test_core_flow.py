@@ -128,7 +128,7 @@ async def test_state_survives_a_new_process(chat: MemoryChannel, app: App, confi
 
     await chat.say("z", "xin chao")
     second = build_app(config, db=app.db)
-    other = MemoryChannel(second.dispatcher, name="memory")
+    other = MemoryChannel(second.core, name="memory")
     other.last = chat.last
     replies = await other.press("z", "Đồng ý")
     assert labels(replies) == MENU

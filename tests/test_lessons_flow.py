@@ -97,7 +97,7 @@ async def test_resume_after_restart_in_steps_and_in_quiz(
     # A new process on the same database, hours later.
     second = build_app(config, db=app.db)
     second.services.clock = lambda: app.services.clock() + timedelta(hours=5)
-    other = MemoryChannel(second.dispatcher, name="memory")
+    other = MemoryChannel(second.core, name="memory")
     replies = await other.say("u1", "học tiếp")
     assert "Phần 2/" in texts(replies) and skill.steps[1].text.splitlines()[-1] in texts(replies)
     replies = await other.press_token("u1", old_tiep.payload)  # the button shown before restart
@@ -111,7 +111,7 @@ async def test_resume_after_restart_in_steps_and_in_quiz(
     # Another restart in the middle of the quiz: the list shows ▶, the lesson goes on at Q2.
     third = build_app(config, db=app.db)
     third.services.clock = second.services.clock
-    again = MemoryChannel(third.dispatcher, name="memory")
+    again = MemoryChannel(third.core, name="memory")
     replies = await again.say("u1", "bài học")
     assert f"▶ {skill.title}" in labels(replies)
     replies = await again.press("u1", skill.title)
@@ -295,7 +295,7 @@ async def test_resume_offer_after_any_text_answered_elsewhere(
     routers = all_routers()
     bot = build_app(config, db=db)
     bot.dispatcher.routes = Routes([echo, *routers])
-    chat = MemoryChannel(bot.dispatcher, name="memory")
+    chat = MemoryChannel(bot.core, name="memory")
     skill = skill_of(bot)
     await consent(chat, "u1")
     await open_lesson(chat, "u1", skill)
@@ -440,7 +440,7 @@ def _copy_content(tmp_path: Path) -> Path:
 async def _edited_app(tmp_path: Path, config: Config, app: App) -> tuple[App, MemoryChannel, Path]:
     root = _copy_content(tmp_path)
     edited = build_app(with_content(config, root), db=app.db)
-    channel = MemoryChannel(edited.dispatcher, name="memory")
+    channel = MemoryChannel(edited.core, name="memory")
     edited.channels[channel.name] = channel
     return edited, channel, root / "lessons" / "safety.yaml"
 

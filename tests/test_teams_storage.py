@@ -135,7 +135,7 @@ def test_clean_code() -> None:
 async def test_chat_reports_and_erasing_on_both_databases(any_db: Database, config: Config) -> None:
     """The follow-up queries and the erasing cascade, through the chat, on SQLite and PostgreSQL."""
     app = build_app(config, db=any_db)
-    chat = MemoryChannel(app.dispatcher, name="memory", capabilities=RICH)
+    chat = MemoryChannel(app.core, name="memory", capabilities=RICH)
     app.channels[chat.name] = chat
     async with any_db.transaction() as session:
         team = await TeamRepo(session).create("Tổ CNS thôn Đông", "Xã Tân Hòa", "Thôn Đông")

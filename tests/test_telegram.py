@@ -21,7 +21,6 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
 from bot.app import App, build_app
-from bot.channels.base import RetryAfter, Unreachable
 from bot.channels.telegram import (
     ALLOWED_UPDATES,
     SECRET_HEADER,
@@ -32,6 +31,7 @@ from bot.channels.telegram import (
 )
 from bot.cli import SECRET_LOGGERS
 from bot.config import Config, ConfigError, Secrets, TelegramConfig
+from bot.core.ports import RetryAfter, Unreachable
 from bot.core.replies import Button, Reply
 from bot.redaction import RedactSecrets, protect_secret, redact
 from storage.db import Database
@@ -57,7 +57,7 @@ def make_channel(app: App, fake: FakeTelegram, **options: Any) -> TelegramChanne
     """A Telegram channel pointed at the fake, with short pauses for tests."""
     settings: dict[str, Any] = {"backoff": (0.01, 0.02, 0.05), "poll_timeout": 1.0}
     settings.update(options)
-    channel = TelegramChannel(app.dispatcher, fake.token, base_url=fake.base_url, **settings)
+    channel = TelegramChannel(app.core, fake.token, base_url=fake.base_url, **settings)
     app.channels[channel.name] = channel
     return channel
 
@@ -150,14 +150,14 @@ async def test_full_conversation_polling(
 
 
 async def test_commands_registered_in_vietnamese(
-    polling: TelegramChannel, fake: FakeTelegram
+    polling: TelegramChannel, fake: FakeTelegram, app: App
 ) -> None:
     commands = {
         c["command"]: c["description"] for c in fake.of("setMyCommands")[-1].params["commands"]
     }
     assert commands["start"] == "Bắt đầu trò chuyện với Trợ lý số"
     assert {"start", "menu", "help", "contact", "privacy"} <= set(commands)
-    known = {r.key for r in polling.dispatcher.routes.all if r.kind == "command"}
+    known = {r.key for r in app.dispatcher.routes.all if r.kind == "command"}
     assert set(commands) <= known, "only commands the bot really has are listed"
 
 
@@ -506,7 +506,7 @@ def test_event_json_round_trip() -> None:
 async def test_rejected_token_stops_only_telegram(
     app: App, fake: FakeTelegram, caplog: pytest.LogCaptureFixture
 ) -> None:
-    channel = TelegramChannel(app.dispatcher, "42:wrong", base_url=fake.base_url)
+    channel = TelegramChannel(app.core, "42:wrong", base_url=fake.base_url)
     await channel.start()
     assert channel._task is not None
     await asyncio.wait_for(channel._task, 5)
@@ -518,7 +518,7 @@ async def test_rejected_token_stops_only_telegram(
 async def test_telegram_unreachable_at_start_is_retried(app: App, unused_tcp_port: int) -> None:
     fake = FakeTelegram()  # not listening yet: connections are refused
     channel = TelegramChannel(
-        app.dispatcher,
+        app.core,
         fake.token,
         base_url=f"http://127.0.0.1:{unused_tcp_port}/bot",
         backoff=(0.01, 0.02),

@@ -13,7 +13,6 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.app import App, build_app
-from bot.channels.base import DeliveryError, RetryAfter, Unreachable
 from bot.channels.zalo import (
     MAX_TEXT,
     parse_update,
@@ -22,6 +21,7 @@ from bot.channels.zalo import (
 from bot.config import Config, ConfigError
 from bot.content.messages import messages_from
 from bot.core.events import TextMessage, Unsupported
+from bot.core.ports import DeliveryError, RetryAfter, Unreachable
 from bot.core.replies import Button, Reply
 from bot.redaction import protect_secret, redact
 from storage.db import Database
@@ -404,13 +404,13 @@ async def test_messages_of_one_chat_keep_their_order(bot: App, fake: FakeZalo) -
 async def test_typing_is_shown_before_a_slow_reply(bot: App, fake: FakeZalo) -> None:
     channel = zalo(bot)
     channel.typing_after = 0.0
-    original = channel.dispatcher.handle
+    original = channel.core.handle
 
     async def slow(*args, **kwargs):  # type: ignore[no-untyped-def]
         await asyncio.sleep(0.1)
         return await original(*args, **kwargs)
 
-    channel.dispatcher.handle = slow  # type: ignore[method-assign]
+    channel.core.handle = slow  # type: ignore[method-assign]
     await Citizen(bot, fake).say("xin chào")
     methods = [c.method for c in fake.calls if c.method != "getUpdates"]
     typing = methods.index("sendChatAction")
@@ -600,13 +600,13 @@ async def test_webhook_bad_bodies_are_400(hook_bot: App, raw: bytes) -> None:
 async def test_webhook_answers_before_processing(hook_bot: App, fake: FakeZalo) -> None:
     channel = zalo(hook_bot)
     gate = asyncio.Event()
-    original = channel.dispatcher.handle
+    original = channel.core.handle
 
     async def held(*args, **kwargs):  # type: ignore[no-untyped-def]
         await gate.wait()
         return await original(*args, **kwargs)
 
-    channel.dispatcher.handle = held  # type: ignore[method-assign]
+    channel.core.handle = held  # type: ignore[method-assign]
     status = await asyncio.wait_for(
         post_webhook(hook_bot, fake.message("c1", "xin chào")), timeout=2
     )

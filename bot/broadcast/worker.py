@@ -45,8 +45,8 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from bot.broadcast.compose import reply_for, report_text
 from bot.broadcast.timing import Pace, QuietHours
-from bot.channels.base import DeliveryError, RetryAfter, Unreachable
 from bot.core.dispatcher import tokenise
+from bot.core.ports import DeliveryError, RetryAfter, Unreachable
 from bot.core.replies import Reply
 from storage.models import Broadcast
 from storage.models.broadcasts import BLOCKED, ERROR, FAILED, PENDING, SENT
@@ -54,8 +54,8 @@ from storage.repos.broadcasts import BroadcastRepo, Claimed, Outcome, Ready
 from storage.repos.conversation import ConversationRepo
 
 if TYPE_CHECKING:
-    from bot.channels.base import Channel
     from bot.config import BroadcastConfig
+    from bot.core.ports import Outbound
     from bot.core.services import Services
 
 log = logging.getLogger(__name__)
@@ -154,7 +154,7 @@ class BroadcastWorker:
     def __init__(
         self,
         services: Services,
-        channels: Mapping[str, Channel],
+        channels: Mapping[str, Outbound],
         *,
         config: BroadcastConfig | None = None,
         owner: str | None = None,
@@ -286,7 +286,7 @@ class BroadcastWorker:
 
     async def _start(
         self,
-        channel: Channel,
+        channel: Outbound,
         pace: Pace,
         group: Sequence[Claimed],
         in_flight: set[asyncio.Task[None]],
@@ -335,7 +335,7 @@ class BroadcastWorker:
             self._bodies[broadcast_id] = cached
         return cached
 
-    async def _send(self, channel: Channel, pace: Pace, row: Ready, reply: Reply) -> None:
+    async def _send(self, channel: Outbound, pace: Pace, row: Ready, reply: Reply) -> None:
         """One platform call and its result, recorded at once."""
         try:
             await channel.send(row.external_id, [reply])

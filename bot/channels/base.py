@@ -1,9 +1,9 @@
-"""The channel port: what every messenger adapter provides, and the fallbacks they share.
+"""The channel base: what every messenger adapter provides, and the fallbacks they share.
 
-A channel turns platform updates into core events, hands them to the dispatcher, and renders
-the neutral replies it gets back. Channels without buttons use ``render_plain``: buttons become
-lines marked 1️⃣, 2️⃣... (answer choices "A.", "B."...), and the dispatcher maps "1", "A" or the
-label back to the button.
+A channel turns platform updates into core events, hands them to the core (``bot.core.ports``),
+and renders the neutral replies it gets back. Channels without buttons use ``render_plain``:
+buttons become lines marked 1️⃣, 2️⃣... (answer choices "A.", "B."...), and the dispatcher maps
+"1", "A" or the label back to the button.
 """
 
 from __future__ import annotations
@@ -12,42 +12,16 @@ import html
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from bot.core.ports import Capabilities, Core
 from bot.core.replies import Reply, mark, number_buttons
 
 if TYPE_CHECKING:
     from aiohttp import web
 
     from bot.content.messages import Messages
-    from bot.core.dispatcher import Dispatcher
-
-
-@dataclass(frozen=True)
-class Capabilities:
-    """What a channel can show: buttons, images, the longest text, and its markup."""
-
-    buttons: bool
-    images: bool
-    max_text: int
-    markup: str = "plain"  # plain | html | raw (the client renders **bold** itself)
-
-
-class DeliveryError(Exception):
-    """A message could not be delivered now; trying again later may work."""
-
-
-class RetryAfter(DeliveryError):
-    """The platform asked us to slow down for ``seconds``."""
-
-    def __init__(self, seconds: float) -> None:
-        super().__init__(f"retry after {seconds:g}s")
-        self.seconds = seconds
-
-
-class Unreachable(DeliveryError):
-    """The user can no longer be reached (they blocked the bot); do not try again."""
 
 
 class Channel(ABC):
@@ -56,8 +30,8 @@ class Channel(ABC):
     name: str
     capabilities: Capabilities
 
-    def __init__(self, dispatcher: Dispatcher) -> None:
-        self.dispatcher = dispatcher
+    def __init__(self, core: Core) -> None:
+        self.core = core
 
     def routes(self) -> list[web.RouteDef]:
         """HTTP routes this channel serves on the shared aiohttp server (webhooks, web chat)."""
@@ -172,4 +146,16 @@ def render_plain(
     out: list[str] = []
     for text in texts:
         out.extend(split_text(text, limit))
+    return out
+
+
+def links_in_text(replies: Sequence[Reply], core: Core, messages: Messages) -> list[Reply]:
+    """Replies with each document turned into a download line in the text (text-only channels)."""
+    out = []
+    for reply in replies:
+        if reply.document:
+            link = messages("files.link", url=core.file_link(reply.document))
+            text = f"{reply.text}\n\n{link}" if reply.text else link
+            reply = replace(reply, text=text, document=None)
+        out.append(reply)
     return out

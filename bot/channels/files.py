@@ -10,21 +10,20 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from bot.core.files import fetch
-
 if TYPE_CHECKING:
-    from bot.core.services import Services
+    from bot.core.ports import Core
 
 ROUTE = "/files/{token}/{name}"
 
 
-def file_routes(services: Services) -> list[web.RouteDef]:
+def file_routes(core: Core) -> list[web.RouteDef]:
     """``GET /files/<token>/<name>``: the file, while it is valid."""
 
     async def download(request: web.Request) -> web.Response:
-        shared = await fetch(services.db, request.match_info["token"])
-        if shared is None or shared.name != request.match_info["name"]:
-            text = services.store.current.messages("files.expired")
+        name = request.match_info["name"]
+        shared = await core.file(f"{request.match_info['token']}/{name}")
+        if shared is None or shared.name != name:
+            text = core.messages("files.expired")
             raise web.HTTPNotFound(text=text)
         inline = shared.content_type.startswith("image/")
         disposition = "inline" if inline else "attachment"

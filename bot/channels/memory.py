@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.channels.base import Capabilities, Channel, render_plain
-from bot.core.dispatcher import Dispatcher
+from bot.channels.base import Channel, render_plain
 from bot.core.events import ButtonPress, Event, Sender, TextMessage
+from bot.core.ports import Capabilities, Core
 from bot.core.replies import Reply
 
 RICH = Capabilities(buttons=True, images=True, max_text=4096, markup="raw")
@@ -14,12 +14,10 @@ TEXT_ONLY = Capabilities(buttons=False, images=False, max_text=2000, markup="pla
 
 
 class MemoryChannel(Channel):
-    """Talks to the dispatcher directly. ``sent`` records what was pushed to each user."""
+    """Talks to the core directly. ``sent`` records what was pushed to each user."""
 
-    def __init__(
-        self, dispatcher: Dispatcher, name: str = "memory", capabilities: Capabilities = RICH
-    ) -> None:
-        super().__init__(dispatcher)
+    def __init__(self, core: Core, name: str = "memory", capabilities: Capabilities = RICH) -> None:
+        super().__init__(core)
         self.name = name
         self.capabilities = capabilities
         self.sent: dict[str, list[Reply]] = {}
@@ -34,7 +32,7 @@ class MemoryChannel(Channel):
 
     async def event(self, event: Event) -> list[Reply]:
         """Feed any event; returns the replies."""
-        replies = await self.dispatcher.handle(event, self.capabilities)
+        replies = await self.core.handle(event, self.capabilities)
         self.last[event.sender.external_id] = replies
         return replies
 
@@ -64,8 +62,7 @@ class MemoryChannel(Channel):
 
     def plain(self, replies: Sequence[Reply]) -> list[str]:
         """How a text-only channel would show these replies."""
-        messages = self.dispatcher.services.store.current.messages
-        return render_plain(replies, messages, self.capabilities.max_text)
+        return render_plain(replies, self.core.messages, self.capabilities.max_text)
 
     async def send(self, external_id: str, replies: Sequence[Reply]) -> None:
         """Record pushed replies."""

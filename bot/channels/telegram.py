@@ -51,15 +51,7 @@ from telegram import (
 from telegram import error as tg
 from telegram.ext import AIORateLimiter, Application, ContextTypes, TypeHandler
 
-from bot.channels.base import (
-    Capabilities,
-    Channel,
-    DeliveryError,
-    RetryAfter,
-    Unreachable,
-    split_text,
-    to_html,
-)
+from bot.channels.base import Channel, split_text, to_html
 from bot.channels.telegram_http import AiohttpRequest
 from bot.config import ConfigError
 from bot.core.events import (
@@ -70,15 +62,12 @@ from bot.core.events import (
     Unsupported,
 )
 from bot.core.locks import KeyedLocks
+from bot.core.ports import Capabilities, Core, DeliveryError, RetryAfter, Unreachable
 from bot.core.replies import Reply
 from bot.redaction import protect_secret
-from storage.repos.delivery import SeenEventRepo
-from storage.repos.users import UserRepo
 
 if TYPE_CHECKING:
     from bot.config import Config
-    from bot.content.problems import Problem
-    from bot.core.dispatcher import Dispatcher
 
 log = logging.getLogger(__name__)
 
@@ -224,7 +213,7 @@ class TelegramChannel(Channel):
 
     def __init__(
         self,
-        dispatcher: Dispatcher,
+        core: Core,
         token: str,
         *,
         base_url: str = DEFAULT_BASE_URL,
@@ -236,7 +225,7 @@ class TelegramChannel(Channel):
         backoff: Sequence[float] = (0.5, 1.0, 2.0, 4.0),
         poll_timeout: float = 10.0,
     ) -> None:
-        super().__init__(dispatcher)
+        super().__init__(core)
         if not token:
             raise ConfigError("telegram: TELEGRAM_BOT_TOKEN is empty")
         protect_secret(token)
@@ -279,12 +268,13 @@ class TelegramChannel(Channel):
         self._in_order = KeyedLocks()  # one user's updates one at a time, in arrival order
         self._commands: list[tuple[str, str]] | None = None
         self._photo_ids: dict[Path, str] = {}
+        self._stop_listening: Callable[[], None] = lambda: None
 
     @classmethod
-    def from_config(cls, dispatcher: Dispatcher, config: Config) -> TelegramChannel:
+    def from_config(cls, core: Core, config: Config) -> TelegramChannel:
         """The channel as ``config.yaml`` and the environment describe it."""
         return cls(
-            dispatcher,
+            core,
             config.secrets.telegram_token,
             base_url=config.telegram.base_url,
             webhook_url=config.telegram.webhook_url,
@@ -312,7 +302,7 @@ class TelegramChannel(Channel):
     async def start(self) -> None:
         """Connect in the background (Telegram may be unreachable at boot); returns at once."""
         self._task = asyncio.create_task(self._run(), name="telegram-start")
-        self.dispatcher.services.store.listeners.append(self._content_reloaded)
+        self._stop_listening = self.core.on_reload(self._content_reloaded)
 
     async def _run(self) -> None:
         try:
@@ -367,8 +357,7 @@ class TelegramChannel(Channel):
 
     async def stop(self) -> None:
         """Stop polling, finish the updates in hand, close connections."""
-        if self._content_reloaded in self.dispatcher.services.store.listeners:
-            self.dispatcher.services.store.listeners.remove(self._content_reloaded)
+        self._stop_listening()
         if self._task is not None and not self._task.done():
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
@@ -392,9 +381,8 @@ class TelegramChannel(Channel):
 
     def command_list(self) -> list[tuple[str, str]]:
         """(name, description) from content/messages/telegram.yaml, for commands the bot has."""
-        texts = self.dispatcher.services.store.current.messages.texts
-        routes = self.dispatcher.routes.all
-        known = {r.key for r in routes if r.kind == "command" and r.roles is None}
+        texts = self.core.messages.texts
+        known = self.core.public_commands()
         out = []
         for key, description in texts.items():
             if not key.startswith(COMMANDS_PREFIX):
@@ -416,8 +404,8 @@ class TelegramChannel(Channel):
             return
         self._commands = commands
 
-    async def _content_reloaded(self, problems: list[Problem]) -> None:
-        if not problems and self.ready.is_set():
+    async def _content_reloaded(self) -> None:
+        if self.ready.is_set():
             await self.register_commands()
 
     # ---- inbound ---------------------------------------------------------------------------
@@ -446,8 +434,7 @@ class TelegramChannel(Channel):
 
         Old ids are pruned by ``bot.core.housekeeping``.
         """
-        async with self.dispatcher.services.db.transaction() as session:
-            return await SeenEventRepo(session).first_time(self.name, str(update_id))
+        return await self.core.first_time(self.name, str(update_id))
 
     async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Every update: map it to an event, run the core, send the replies. Never raises."""
@@ -465,11 +452,10 @@ class TelegramChannel(Channel):
             chat_id = int(event.sender.external_id)
             async with self._in_order(chat_id):
                 try:
-                    replies = await self.dispatcher.handle(event, self.capabilities)
+                    replies = await self.core.handle(event, self.capabilities)
                 except Exception:
                     log.exception("telegram: update %s failed in the core", update.update_id)
-                    messages = self.dispatcher.services.store.current.messages
-                    replies = [Reply(text=messages("fallback.error"))]
+                    replies = [Reply(text=self.core.messages("fallback.error"))]
                 try:
                     await self.deliver(chat_id, replies)
                 except Unreachable:
@@ -500,11 +486,7 @@ class TelegramChannel(Channel):
 
     async def _mark_unreachable(self, external_id: str) -> None:
         try:
-            async with self.dispatcher.services.db.transaction() as session:
-                users = UserRepo(session)
-                user = await users.find(self.name, external_id)
-                if user is not None:
-                    await users.mark_unreachable(user.id)
+            await self.core.mark_unreachable(self.name, external_id)
         except Exception:
             log.exception("telegram: could not mark a user unreachable")
 
@@ -513,13 +495,9 @@ class TelegramChannel(Channel):
     async def send(self, external_id: str, replies: Sequence[Reply]) -> None:
         """Push replies to a user outside their turn (team answers, broadcasts).
 
-        Raises ``Unreachable`` (blocked the bot, now or earlier), ``RetryAfter`` (flood control
-        outlasted our retries) or ``DeliveryError``.
+        Raises ``Unreachable`` (blocked the bot), ``RetryAfter`` (flood control outlasted our
+        retries) or ``DeliveryError``.
         """
-        async with self.dispatcher.services.db.transaction() as session:
-            user = await UserRepo(session).find(self.name, external_id)
-            if user is not None and user.unreachable_at is not None:
-                raise Unreachable(f"telegram user {user.id} blocked the bot")
         try:
             chat_id = int(external_id)
         except ValueError as exc:
@@ -532,8 +510,7 @@ class TelegramChannel(Channel):
 
     async def deliver(self, chat_id: int, replies: Sequence[Reply]) -> None:
         """Send replies in order; stops at the first failure and raises it as a DeliveryError."""
-        messages = self.dispatcher.services.store.current.messages
-        buttons_only = messages("telegram.buttons_only")
+        buttons_only = self.core.messages("telegram.buttons_only")
         for reply in replies:
             image = self._image(reply.image) if reply.image else None
             for outgoing in render(reply, image, buttons_only):
@@ -543,9 +520,7 @@ class TelegramChannel(Channel):
 
     async def _send_document(self, chat_id: int, ref: str) -> None:
         """Upload a file made for the user (a report; images go as photos), if still valid."""
-        from bot.core.files import fetch
-
-        shared = await fetch(self.dispatcher.services.db, ref)
+        shared = await self.core.file(ref)
         if shared is None:
             log.warning("telegram: a report file expired before it could be sent")
             return
@@ -564,9 +539,8 @@ class TelegramChannel(Channel):
         """A URL as is; a content path resolved inside the content directory (or None)."""
         if image.startswith(("https://", "http://")):
             return image
-        root = self.dispatcher.services.store.current.root.resolve()
-        path = (root / image).resolve()
-        if not path.is_relative_to(root) or not path.is_file():
+        path = self.core.content_file(image)
+        if path is None:
             log.warning("telegram: image %s not found in the content directory", image)
             return None
         return path

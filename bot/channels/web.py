@@ -20,12 +20,10 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.channels.base import Capabilities, Channel
-from bot.config import Config
-from bot.core import files
+from bot.channels.base import Channel
 from bot.core.events import ButtonPress, Event, Sender, TextMessage
+from bot.core.ports import Capabilities, Core
 from bot.core.replies import Reply
-from storage.repos.delivery import WebOutboxRepo
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +37,7 @@ def new_user_id() -> str:
     return secrets.token_urlsafe(18)
 
 
-def reply_json(reply: Reply, config: Config | None = None) -> dict[str, Any]:
+def reply_json(reply: Reply, core: Core | None = None) -> dict[str, Any]:
     """One reply as the API shows it (with ``document``: a download link, when it has a file)."""
     out: dict[str, Any] = {
         "text": reply.text,
@@ -47,14 +45,14 @@ def reply_json(reply: Reply, config: Config | None = None) -> dict[str, Any]:
         "image": reply.image,
         "choices": reply.choices,
     }
-    if reply.document and config is not None:
-        out["document"] = document_json(reply.document, config)
+    if reply.document and core is not None:
+        out["document"] = document_json(reply.document, core)
     return out
 
 
-def document_json(ref: str, config: Config) -> dict[str, str]:
+def document_json(ref: str, core: Core) -> dict[str, str]:
     """A file for the user: its download link (relative when no public URL is set) and name."""
-    return {"url": files.file_url(config, ref, relative=True), "name": files.split_ref(ref)[1]}
+    return {"url": core.file_link(ref, relative=True), "name": ref.partition("/")[2]}
 
 
 def _error(status: int, message: str) -> web.Response:
@@ -67,11 +65,6 @@ class WebChannel(Channel):
     name = "web"
     capabilities = Capabilities(buttons=True, images=True, max_text=MAX_TEXT, markup="raw")
 
-    @property
-    def config(self) -> Config:
-        """The bot's configuration (for file links)."""
-        return self.dispatcher.services.config
-
     def routes(self) -> list[web.RouteDef]:
         """The chat page, the chat API and the inbox."""
         return [
@@ -82,7 +75,7 @@ class WebChannel(Channel):
 
     async def page(self, request: web.Request) -> web.Response:
         """The chat page, with its texts from content."""
-        messages = self.dispatcher.services.store.current.messages
+        messages = self.core.messages
         template = resources.files("bot.channels").joinpath("web_page.html").read_text("utf-8")
         texts = {
             "title": messages("web.title"),
@@ -137,9 +130,9 @@ class WebChannel(Channel):
             event = TextMessage(sender=sender, text=text)
         else:
             return _error(400, "give either text or button")
-        replies = await self.dispatcher.handle(event, self.capabilities)
+        replies = await self.core.handle(event, self.capabilities)
         return web.json_response(
-            {"user": user, "replies": [reply_json(r, self.config) for r in replies]},
+            {"user": user, "replies": [reply_json(r, self.core) for r in replies]},
             dumps=lambda d: json.dumps(d, ensure_ascii=False),
         )
 
@@ -148,15 +141,11 @@ class WebChannel(Channel):
         user = request.query.get("user", "")
         if not USER_ID.match(user):
             return _error(400, "user must be the id issued by /api/chat")
-        async with self.dispatcher.services.db.transaction() as session:
-            replies = await WebOutboxRepo(session).take(user)
+        replies = await self.core.outbox_take(user)
         return web.json_response(
             {"replies": replies}, dumps=lambda d: json.dumps(d, ensure_ascii=False)
         )
 
     async def send(self, external_id: str, replies: Sequence[Reply]) -> None:
         """Queue pushed replies until the page fetches them."""
-        async with self.dispatcher.services.db.transaction() as session:
-            await WebOutboxRepo(session).put(
-                external_id, [reply_json(r, self.config) for r in replies]
-            )
+        await self.core.outbox_put(external_id, [reply_json(r, self.core) for r in replies])

@@ -29,26 +29,16 @@ from urllib.parse import urlparse
 import aiohttp
 from aiohttp import web
 
-from bot.channels.base import (
-    Capabilities,
-    Channel,
-    DeliveryError,
-    RetryAfter,
-    Unreachable,
-    render_plain,
-    split_text,
-)
+from bot.channels.base import Channel, links_in_text, render_plain, split_text
 from bot.core.events import Event, Sender, TextMessage, Unsupported
-from bot.core.files import inline_links
 from bot.core.locks import KeyedLocks
+from bot.core.ports import Capabilities, Core, DeliveryError, RetryAfter, Unreachable
 from bot.core.replies import Reply
 from bot.redaction import protect_secret
-from storage.repos.delivery import SeenEventRepo
 
 if TYPE_CHECKING:
     from bot.config import Config
     from bot.content.messages import Messages
-    from bot.core.dispatcher import Dispatcher
 
 log = logging.getLogger(__name__)
 
@@ -333,7 +323,7 @@ class ZaloChannel(Channel):
 
     def __init__(
         self,
-        dispatcher: Dispatcher,
+        core: Core,
         *,
         base_url: str,
         token: str,
@@ -345,7 +335,7 @@ class ZaloChannel(Channel):
         typing_after: float | None = 1.0,
         push_retry_after: float = 30.0,
     ) -> None:
-        super().__init__(dispatcher)
+        super().__init__(core)
         if not token:
             raise ValueError("the Zalo channel needs ZALO_BOT_TOKEN")
         if webhook_url and not 8 <= len(webhook_secret) <= 256:
@@ -374,10 +364,10 @@ class ZaloChannel(Channel):
         self._limit = asyncio.Semaphore(MAX_CONCURRENT)
 
     @classmethod
-    def from_config(cls, dispatcher: Dispatcher, config: Config) -> ZaloChannel:
+    def from_config(cls, core: Core, config: Config) -> ZaloChannel:
         """The channel as ``config.yaml`` and the environment describe it."""
         return cls(
-            dispatcher,
+            core,
             base_url=config.zalo.base_url,
             token=config.secrets.zalo_token,
             webhook_url=config.zalo.webhook_url,
@@ -567,19 +557,17 @@ class ZaloChannel(Channel):
 
         Old ids are removed by the app's housekeeping (bot/core/housekeeping.py).
         """
-        async with self.dispatcher.services.db.transaction() as session:
-            return await SeenEventRepo(session).first_time(self.name, message_id)
+        return await self.core.first_time(self.name, message_id)
 
     async def _answer(self, inbound: Inbound) -> None:
         typing = None
         if self.typing_after is not None:
             typing = asyncio.create_task(self._typing(inbound.chat_id, self.typing_after))
         try:
-            replies = await self.dispatcher.handle(inbound.event, self.capabilities)
+            replies = await self.core.handle(inbound.event, self.capabilities)
         except Exception:
             log.exception("zalo: the bot failed on an update")
-            messages = self.dispatcher.services.store.current.messages
-            replies = [Reply(text=messages("fallback.error"))]
+            replies = [Reply(text=self.core.messages("fallback.error"))]
         finally:
             if typing is not None:
                 typing.cancel()
@@ -599,8 +587,8 @@ class ZaloChannel(Channel):
 
     async def _deliver(self, chat_id: str, replies: Sequence[Reply], *, attempts: int) -> None:
         """Send a turn in order; a failed photo falls back to text with its address."""
-        messages = self.dispatcher.services.store.current.messages
-        replies = inline_links(replies, self.dispatcher.services.config, messages)
+        messages = self.core.messages
+        replies = links_in_text(replies, self.core, messages)
         for item in render(replies, messages):
             if item.photo is None:
                 await self._call(item.method, item.payload(chat_id), attempts)

@@ -78,7 +78,7 @@ async def console(config: Config, user: str) -> None:
 
     await prepare_database(config)
     app = build_app(config)
-    channel = MemoryChannel(app.dispatcher, name="console", capabilities=TEXT_ONLY)
+    channel = MemoryChannel(app.core, name="console", capabilities=TEXT_ONLY)
     app.channels["console"] = channel
     try:
         replies = await channel.say(user, "/start", display_name=user)

@@ -11,8 +11,8 @@ from bot.core.replies import Button, Reply
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from bot.channels.base import Capabilities
     from bot.content.snapshot import Snapshot
+    from bot.core.ports import Capabilities
     from bot.core.services import Services
     from storage.models import ConversationState, User
 

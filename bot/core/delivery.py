@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from bot.core.dispatcher import tokenise
+from bot.core.ports import Unreachable
 from bot.core.replies import Reply
 from storage.db import Database
 from storage.models import User
@@ -14,7 +15,7 @@ from storage.repos.conversation import ConversationRepo
 from storage.repos.users import UserRepo
 
 if TYPE_CHECKING:
-    from bot.channels.base import Channel
+    from bot.core.ports import Outbound
 
 log = logging.getLogger(__name__)
 
@@ -24,9 +25,14 @@ class UnknownRecipient(Exception):
 
 
 class Delivery:
-    """Sends replies to a user by id, on that user's channel, with buttons they can press."""
+    """Sends replies to a user by id, on that user's channel, with buttons they can press.
 
-    def __init__(self, db: Database, channels: Mapping[str, Channel]) -> None:
+    The unreachable policy for pushes lives here, the same for every channel: a user who
+    blocked the bot gets no push (the platform is not called) until they write again, and a
+    platform that answers "blocked" marks them so.
+    """
+
+    def __init__(self, db: Database, channels: Mapping[str, Outbound]) -> None:
         self.db = db
         self.channels = channels
 
@@ -43,12 +49,12 @@ class Delivery:
 
     async def __call__(self, user_id: int, replies: Sequence[Reply]) -> None:
         """Deliver now. Raises the channel's errors (RetryAfter, Unreachable, DeliveryError)."""
-        from bot.channels.base import Unreachable
-
         user, ready = await self.prepare(user_id, replies)
         channel = self.channels.get(user.channel)
         if channel is None:
             raise UnknownRecipient(f"channel {user.channel} is not running")
+        if user.unreachable_at is not None:
+            raise Unreachable(f"user {user.id} blocked the bot")
         try:
             await channel.send(user.external_id, ready)
         except Unreachable:

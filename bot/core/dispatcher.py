@@ -39,7 +39,7 @@ from storage.repos.conversation import ConversationRepo
 from storage.repos.users import UserRepo
 
 if TYPE_CHECKING:
-    from bot.channels.base import Capabilities
+    from bot.core.ports import Capabilities, Respond
     from bot.core.services import Services
 
 log = logging.getLogger(__name__)
@@ -75,24 +75,43 @@ class Dispatcher:
         self._current: list[_Turn] = []
         self._runner: asyncio.Task[None] | None = None
 
-    async def handle(self, event: Event, caps: Capabilities) -> list[Reply]:
-        """Handle one event; events of one user run one at a time, in arrival order."""
+    async def handle(
+        self, event: Event, caps: Capabilities, *, respond: Respond | None = None
+    ) -> list[Reply]:
+        """Handle one event; events of one user run one at a time, in arrival order.
+
+        With ``respond`` the replies are handed to it before the next event of the user starts
+        (the channel's delivery, so replies keep their order too), and a turn that fails is
+        answered with the apology rather than raising.
+        """
+        pushes: list[Push] = []
         async with self._in_order((event.sender.channel, event.sender.external_id)):
-            if isinstance(event, TextMessage) and event.text.lstrip().startswith("/"):
-                replies, pushes = await self._alone(event, caps)
-            else:
-                turn = _Turn(event, caps)
-                self._waiting.append(turn)
-                if self._runner is None or self._runner.done():
-                    self._runner = asyncio.create_task(self._run_batches(), name="turns")
-                    self._runner.add_done_callback(self._runner_ended)
-                replies, pushes = await asyncio.shield(turn.done)
+            try:
+                replies, pushes = await self._outcome(event, caps)
+            except Exception:
+                if respond is None:
+                    raise
+                log.exception("a %s turn failed in the core", event.sender.channel)
+                replies = [Reply(text=self.services.store.current.messages("fallback.error"))]
+            if respond is not None:
+                await respond(replies)
         for push in pushes:
             try:
                 await self.services.deliver(push.user_id, push.replies)
             except Exception:
                 log.exception("delivery to user %s failed", push.user_id)
         return replies
+
+    async def _outcome(self, event: Event, caps: Capabilities) -> Outcome:
+        """The turn's replies and pushes: typed commands alone, anything else in a batch."""
+        if isinstance(event, TextMessage) and event.text.lstrip().startswith("/"):
+            return await self._alone(event, caps)
+        turn = _Turn(event, caps)
+        self._waiting.append(turn)
+        if self._runner is None or self._runner.done():
+            self._runner = asyncio.create_task(self._run_batches(), name="turns")
+            self._runner.add_done_callback(self._runner_ended)
+        return await asyncio.shield(turn.done)
 
     async def _run_batches(self) -> None:
         """Handle waiting turns, a batch at a time, until none wait."""

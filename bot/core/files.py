@@ -2,7 +2,8 @@
 
 A handler stores a file with ``share`` and sends ``Reply(text, document=ref)``; ``ref`` is
 ``"<token>/<name>"``. Each channel shows it its own way: Telegram uploads the file, the web chat
-shows a download link, text-only channels (Zalo) get the link in the text (``inline_links``).
+shows a download link, text-only channels (Zalo) get the link in the text
+(``bot.channels.base.links_in_text``).
 Links are ``<web.public_url or http://host:port>/files/<token>/<name>``: the token is random
 (192 bits) and the file expires after ``teams.file_hours``. Any bot process sharing the database
 can serve it (``bot/channels/files.py``).
@@ -11,13 +12,10 @@ can serve it (``bot/channels/files.py``).
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from dataclasses import replace
 from datetime import timedelta
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from bot.core.replies import Reply
 from bot.core.text import strip_marks
 from storage.models import SharedFile
 from storage.repos.files import FileRepo
@@ -26,7 +24,6 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from bot.config import Config
-    from bot.content.messages import Messages
     from storage.db import Database
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -82,18 +79,6 @@ def file_url(config: Config, ref: str, *, relative: bool = False) -> str:
     if relative and not config.web.public_url:
         return path
     return base_url(config) + path
-
-
-def inline_links(replies: Sequence[Reply], config: Config, messages: Messages) -> list[Reply]:
-    """Replies with each document turned into a download line in the text (text-only channels)."""
-    out = []
-    for reply in replies:
-        if reply.document:
-            link = messages("files.link", url=file_url(config, reply.document))
-            text = f"{reply.text}\n\n{link}" if reply.text else link
-            reply = replace(reply, text=text, document=None)
-        out.append(reply)
-    return out
 
 
 async def fetch(db: Database, ref: str) -> SharedFile | None:
