@@ -207,11 +207,15 @@ async def stop_echo(app: AnyApp) -> None:
     await app.shutdown()
 
 
-async def instant(event: Any, caps: Any) -> list[Reply]:
+async def instant(event: Any, caps: Any, *, respond: Any = None, once: Any = None) -> list[Reply]:
     """A core that costs nothing: the not-understood reply with the four menu buttons."""
     labels = ["Hỏi đáp", "Bài học", "Tiến độ của tôi", "Liên hệ tổ công nghệ số"]
     text = "Mình chưa hiểu ý bạn. Bạn chọn trong danh mục, hoặc gõ câu hỏi ngắn gọn hơn nhé."
-    return [Reply(text=text, buttons=tuple(Button(b, f"t{i:07d}") for i, b in enumerate(labels)))]
+    buttons = tuple(Button(b, f"t{i:07d}") for i, b in enumerate(labels))
+    replies = [Reply(text=text, buttons=buttons)]
+    if respond is not None:
+        await respond(replies)
+    return replies
 
 
 class Bench:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bot.config import Config, ConfigError, load_config
-from bot.redaction import protect_secret
+from bot.redaction import protect_token
 
 COMMAND_MODULES = (
     "bot.commands.run",
@@ -65,7 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(str(exc), file=sys.stderr)
         return 2
     for secret in dataclasses.astuple(config.secrets):
-        protect_secret(secret)
+        protect_token(secret)
     setup_logging(config.logging.level)
     try:
         result: int = args.handler(config, args)

@@ -1,6 +1,7 @@
 """Secrets never reach the logs: every log record is cleaned as it is created.
 
-Channels register their tokens and webhook secrets with ``protect_secret``. A log record factory
+Channels register their tokens (``protect_token``: the whole token and each half) and webhook
+secrets with ``protect_secret``. A log record factory
 (not a handler filter) does the cleaning, so records of every logger are covered, library loggers
 included (httpx logs request URLs, which hold the bot token), and so are handlers added later.
 Any ``/bot<token>`` URL path segment is hidden too, registered or not.
@@ -16,13 +17,14 @@ from typing import Any
 MASK = "[REDACTED]"
 
 _SECRETS: set[str] = set()
+_ORDERED: list[str] = []
 _BOT_PATH = re.compile(r"/bot[^/\s?#\"']+")
 _previous_factory: Callable[..., logging.LogRecord] | None = None
 
 
 def redact(text: str) -> str:
     """``text`` with every registered secret and every ``/bot<token>`` path segment masked."""
-    for secret in _SECRETS:
+    for secret in _ORDERED:  # longest first: a whole token before its halves
         if secret in text:
             text = text.replace(secret, MASK)
     return _BOT_PATH.sub(f"/bot{MASK}", text)
@@ -54,12 +56,26 @@ class RedactSecrets(logging.Filter):
         return True
 
 
+MIN_PART = 6  # shorter token parts are not secret enough to mask everywhere
+
+
+def protect_token(token: str) -> None:
+    """Mask a bot token (``<bot id>:<secret>``) and each of its halves, wherever they appear:
+    a server echoing one half must not leak it either."""
+    protect_secret(token)
+    for part in token.split(":"):
+        if len(part) >= MIN_PART:
+            protect_secret(part)
+
+
 def protect_secret(secret: str) -> None:
     """Mask ``secret`` in every log record from now on, whichever logger or handler."""
     global _previous_factory
     if not secret:
         return
-    _SECRETS.add(secret)
+    if secret not in _SECRETS:
+        _SECRETS.add(secret)
+        _ORDERED[:] = sorted(_SECRETS, key=len, reverse=True)
     if _previous_factory is not None:
         return
     previous = logging.getLogRecordFactory()

@@ -24,6 +24,7 @@ import aiohttp
 from aiohttp import web
 
 from bot.app import App, build_app
+from bot.channels.base import Backoff
 from bot.channels.zalo import SECRET_HEADER, ZaloChannel
 from bot.config import Config, Secrets, ZaloConfig
 from storage.db import Database
@@ -65,6 +66,10 @@ class FakeZalo:
         self.port = 0
         self._runner: web.AppRunner | None = None
         self._ids = itertools.count(1)
+        self.late: dict[str, float] = {}  # chat id -> seconds a send waits before its answer
+        self.received: list[dict[str, Any]] = []  # every sendMessage body, as it arrived
+        self.polls = 0  # getUpdates calls started
+        self.handed: dict[str, int] = {}  # message id -> the poll that handed it out
 
     @property
     def base_url(self) -> str:
@@ -207,13 +212,22 @@ class FakeZalo:
             wait = 30.0
         if self.max_wait is not None:
             wait = min(wait, self.max_wait)
+        self.polls += 1
+        poll = self.polls
         try:
             update = await asyncio.wait_for(self.updates.get(), timeout=wait)
         except TimeoutError:
             return 408, "Request timeout"
+        message = update.get("message")
+        if isinstance(message, dict) and isinstance(message.get("message_id"), str):
+            self.handed[message["message_id"]] = poll
         return 200, update
 
     async def _m_sendMessage(self, body: dict[str, Any]) -> tuple[int, Any]:
+        self.received.append(body)
+        late = self.late.get(str(body.get("chat_id")))
+        if late:
+            await asyncio.sleep(late)  # delivered, but the answer comes after the bot gave up
         text = body.get("text")
         if not isinstance(text, str) or not 1 <= len(text) <= 2000 or not body.get("chat_id"):
             return 400, "Bad request"
@@ -285,8 +299,7 @@ def zalo_config(config: Config, fake: FakeZalo, *, webhook: bool = False, **secr
 
 def quick(channel: ZaloChannel) -> ZaloChannel:
     """Short pauses for tests; no typing indicator unless a test asks for it."""
-    channel.retry_delays = (0.01, 0.02, 0.05)
-    channel.reconnect_max = 0.1
+    channel.retry = Backoff((0.01, 0.02, 0.05), cap=0.1)
     channel.typing_after = None
     channel.push_retry_after = 1.0
     return channel
@@ -301,6 +314,16 @@ async def start_bot(
     await app.start()
     await until(lambda: fake.of("getUpdates") or fake.webhook)
     return app
+
+
+async def handled(app: App, fake: FakeZalo, updates: list[dict[str, Any]]) -> None:
+    """Wait until the bot has taken these updates (polled: a poll came after the last one was
+    handed out) and handled everything it took."""
+    channel = zalo(app)
+    if channel.mode == "polling":
+        ids = [update.get("result", update)["message"]["message_id"] for update in updates]
+        await until(lambda: all(fake.polls > fake.handed.get(i, fake.polls) for i in ids))
+    await channel.settle()
 
 
 def zalo(app: App) -> ZaloChannel:
@@ -340,9 +363,8 @@ class Citizen:
     async def send(self, update: dict[str, Any]) -> str:
         """Deliver an update, wait until it is handled; returns what the bot sent back."""
         before = len(self.fake.sent(self.chat_id))
-        handled = self.channel.stats["handled"]
         await self.deliver(update)
-        await until(lambda: self.channel.stats["handled"] > handled)
+        await handled(self.app, self.fake, [update])
         self.last = "\n\n".join(self.fake.texts(self.chat_id, since=before))
         return self.last
 

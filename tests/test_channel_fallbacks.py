@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.channels.base import render_plain, split_text, strip_markup, to_html
+from bot.channels.plain import render_plain, split_text, strip_markup, to_html
 from bot.content.messages import messages_from
 from bot.core.replies import Button, Reply, mark, number_buttons, typed_key
 

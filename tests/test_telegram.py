@@ -21,6 +21,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
 from bot.app import App, build_app
+from bot.channels.base import Backoff
 from bot.channels.telegram import (
     ALLOWED_UPDATES,
     SECRET_HEADER,
@@ -172,7 +173,7 @@ async def webhook_app(config: Config, db: Database, fake: FakeTelegram) -> Async
     application = build_app(cfg, db=db)
     channel = application.channels["telegram"]
     assert isinstance(channel, TelegramChannel)
-    channel.backoff = (0.01,)
+    channel.retry = Backoff((0.01,))
     await started(channel)
     yield application
     await application.stop()

@@ -32,6 +32,7 @@ from tests.fake_zalo import (
     Citizen,
     FakeZalo,
     free_port,
+    handled,
     post_webhook,
     quick,
     start_bot,
@@ -289,12 +290,14 @@ async def test_start_checks_the_token_and_polls(bot: App, fake: FakeZalo) -> Non
     assert zalo(bot).account["account_name"] == "bot.troly.so"
 
 
-async def test_idle_polls_408_keep_going(bot: App, fake: FakeZalo) -> None:
+async def test_idle_polls_408_keep_going(
+    bot: App, fake: FakeZalo, caplog: pytest.LogCaptureFixture
+) -> None:
     channel = zalo(bot)
-    await until(lambda: channel.stats["idle_polls"] >= 4)
+    await until(lambda: len(fake.of("getUpdates")) >= 5)
     assert all(c.status == 408 for c in fake.of("getUpdates")[:4])
     assert not channel.disabled
-    assert channel.stats["errors"] == 0
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
     answer = await Citizen(bot, fake).say("xin chào")
     assert "Trợ lý số" in answer
 
@@ -359,7 +362,9 @@ async def test_duplicate_event_is_handled_once(bot: App, fake: FakeZalo) -> None
     assert "Trợ lý số" in first
     again = await citizen.send(update)
     assert again == ""
-    assert zalo(bot).stats["duplicates"] == 1
+    async with bot.db.transaction() as session:
+        seen = await session.execute(select(SeenEvent.event_id))
+        assert seen.scalars().all() == [f"{citizen.chat_id}:dup-0001"]
 
 
 async def test_duplicate_across_processes(config: Config, any_db: Database, fake: FakeZalo) -> None:
@@ -373,14 +378,15 @@ async def test_duplicate_across_processes(config: Config, any_db: Database, fake
                 post_webhook(first, update), post_webhook(second, update)
             )
             assert statuses == [200, 200]
-        await zalo(first).idle()
-        await zalo(second).idle()
-        assert zalo(first).stats["duplicates"] + zalo(second).stats["duplicates"] == 5
-        assert len({c.body["chat_id"] for c in fake.sent()}) == 5
+        await zalo(first).settle()
+        await zalo(second).settle()
+        await Citizen(first, fake, chat_id="reference").say("xin chào")
+        assert {len(fake.texts(f"c{n}")) for n in range(5)} == {len(fake.texts("reference"))}
+        assert len({c.body["chat_id"] for c in fake.sent()}) == 6
         assert len(fake.texts("c0")) == len(fake.texts("c1"))
         async with any_db.transaction() as session:
             seen = await session.execute(select(func.count(SeenEvent.id)))
-            assert seen.scalar_one() == 5
+            assert seen.scalar_one() == 6
     finally:
         await second.stop()
         await first.stop()
@@ -391,10 +397,10 @@ async def test_messages_of_one_chat_keep_their_order(bot: App, fake: FakeZalo) -
     await citizen.say("hi")
     await citizen.say("1")
     before = len(fake.sent(citizen.chat_id))
-    handled = zalo(bot).stats["handled"]
-    for text in ("huong dan", "lien he", "0"):
-        fake.push(fake.message(citizen.chat_id, text))
-    await until(lambda: zalo(bot).stats["handled"] >= handled + 3)
+    updates = [fake.message(citizen.chat_id, text) for text in ("huong dan", "lien he", "0")]
+    for update in updates:
+        fake.push(update)
+    await handled(bot, fake, updates)
     texts = fake.texts(citizen.chat_id, since=before)
     assert "Cách dùng" in texts[0]
     assert any("Tổ công nghệ số cộng đồng" in t for t in texts[1:-1])
@@ -441,10 +447,16 @@ async def test_429_is_retried_with_backoff(bot: App, fake: FakeZalo) -> None:
     assert third.at - second.at >= 0.02
 
 
-async def test_server_errors_and_dropped_connections_are_retried(bot: App, fake: FakeZalo) -> None:
-    fake.fail("sendMessage", 502, "drop")
+async def test_server_errors_are_retried_a_lost_answer_is_not(bot: App, fake: FakeZalo) -> None:
+    fake.fail("sendMessage", 502, 503)
     answer = await Citizen(bot, fake).say("xin chào")
     assert "Trợ lý số" in answer
+    # The connection is lost after the platform read the request: it may have been delivered,
+    # so it is never sent again (issue #18 item 1; this test retried it before).
+    fake.fail("sendMessage", "drop")
+    before = len(fake.of("sendMessage"))
+    assert await Citizen(bot, fake, chat_id="other").say("xin chào") == ""
+    assert len(fake.of("sendMessage")) == before + 1
 
 
 async def test_polling_survives_network_errors(config: Config, db: Database) -> None:
@@ -580,9 +592,10 @@ async def test_webhook_wrong_secret_is_403(
 ) -> None:
     status = await post_webhook(hook_bot, fake.message("c1", "xin chào"), secret=secret)
     assert status == 403
-    await asyncio.sleep(0.05)
-    assert zalo(hook_bot).stats["handled"] == 0
+    await zalo(hook_bot).settle()
     assert fake.sent() == []
+    async with hook_bot.db.transaction() as session:
+        assert (await session.execute(select(func.count(User.id)))).scalar_one() == 0
 
 
 @pytest.mark.parametrize("wrapped", [True, False])
@@ -613,7 +626,7 @@ async def test_webhook_answers_before_processing(hook_bot: App, fake: FakeZalo) 
     assert status == 200
     assert fake.sent() == []
     gate.set()
-    await channel.idle()
+    await channel.settle()
     assert "Trợ lý số" in fake.texts("c1")[0]
 
 

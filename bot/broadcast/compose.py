@@ -80,6 +80,7 @@ REASONS = (
     "failed:blocked",
     "failed:error",
     "failed:interrupted",
+    "failed:uncertain",
 )
 
 

@@ -3,7 +3,7 @@
 How a delivery row moves (see ``storage/models/broadcasts.py``)::
 
     pending --claim (batch, one transaction)--> claimed --commit--> sending --platform call-->
-        sent | failed(reason) | pending again (429 / network error, bounded) | skipped(reason)
+        sent | failed(reason) | pending again (429 / nothing sent, bounded) | skipped(reason)
 
 Exactly once, through cancellation and crashes:
 
@@ -19,8 +19,13 @@ Exactly once, through cancellation and crashes:
   restarted process) puts the dead worker's ``claimed`` rows back to ``pending`` (they were never
   sent) and turns its ``sending`` rows into ``failed: interrupted``: the platform call of those
   may or may not have reached the citizen, and we choose never to send a second copy. That window
-  holds only the calls in flight at the moment of the kill (about rate x platform latency, at
-  most ``MAX_IN_FLIGHT`` per channel), and the sender's report counts them separately.
+  holds only the calls in flight at the moment of the kill (at most ``MAX_IN_FLIGHT`` per
+  channel; README "Broadcasts" gives what was measured), and the sender's report counts them
+  separately.
+- A platform call whose answer never came (a timeout or a connection lost after the request
+  went out) is the same case: ``Uncertain``, recorded as ``failed: uncertain``, never retried by
+  the channel or by the worker. Only errors that prove nothing was delivered (a refused
+  connection, 429, a 502/503) are retried.
 
 Writes from all lanes go through one group-commit writer, so SQLite sees one writer and few,
 larger transactions.
@@ -46,10 +51,10 @@ from sqlalchemy.orm.exc import StaleDataError
 from bot.broadcast.compose import reply_for, report_text
 from bot.broadcast.timing import Pace, QuietHours
 from bot.core.dispatcher import tokenise
-from bot.core.ports import DeliveryError, RetryAfter, Unreachable
+from bot.core.ports import DeliveryError, RetryAfter, Uncertain, Unreachable
 from bot.core.replies import Reply
 from storage.models import Broadcast
-from storage.models.broadcasts import BLOCKED, ERROR, FAILED, PENDING, SENT
+from storage.models.broadcasts import BLOCKED, ERROR, FAILED, PENDING, SENT, UNCERTAIN
 from storage.repos.broadcasts import BroadcastRepo, Claimed, Outcome, Ready
 from storage.repos.conversation import ConversationRepo
 
@@ -347,6 +352,10 @@ class BroadcastWorker:
             outcome = Outcome(row.id, PENDING, retry_at=retry_at, counted=False)
         except Unreachable:
             outcome = Outcome(row.id, FAILED, BLOCKED, blocked_user=row.user_id)
+        except Uncertain as exc:
+            # It may have arrived: like a kill -9 during the call, never sent a second time.
+            log.warning("broadcast delivery %s: no answer from the platform (%s)", row.id, exc)
+            outcome = Outcome(row.id, FAILED, UNCERTAIN)
         except DeliveryError as exc:
             if row.attempts >= self.config.max_attempts:
                 log.warning("broadcast delivery %s failed for good: %s", row.id, exc)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.channels.base import Channel, render_plain
+from bot.channels.base import Channel
+from bot.channels.plain import render_plain
 from bot.core.events import ButtonPress, Event, Sender, TextMessage
 from bot.core.ports import Capabilities, Core
 from bot.core.replies import Reply

@@ -13,10 +13,13 @@ header is checked in constant time. ``telegram.base_url`` points PTB at another 
 Bot API calls travel over aiohttp (``bot.channels.telegram_http``) rather than PTB's default
 httpx: the same calls for a fraction of the CPU.
 
-Platform errors: PTB's ``AIORateLimiter`` paces sends and retries after 429; network errors are
-retried with backoff; a user who blocked the bot (403) is marked unreachable; nothing escapes
-into PTB's loop. Updates of one user are handled in order, different users concurrently.
-The bot token is redacted from every log record (``bot.redaction.protect_secret``).
+Rendering lives in ``bot.channels.telegram_render``; turns, retries and the error policy come
+from ``bot.channels.base.Adapter``. PTB's ``AIORateLimiter`` paces sends and retries after 429;
+only errors that prove nothing was sent are retried (a refused connection, 502/503); a timeout
+after sending is ``Uncertain`` and never sent again; a user who blocked the bot (403) is marked
+unreachable; nothing escapes into PTB's loop. Updates of one user are handled in order,
+different users concurrently. The bot token and each of its halves are redacted from every log
+record (``bot.redaction.protect_token``).
 """
 
 from __future__ import annotations
@@ -28,7 +31,6 @@ import logging
 import os
 import re
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -38,33 +40,38 @@ from typing import TYPE_CHECKING, Any, TypeVar
 os.environ.setdefault("PTB_TIMEDELTA", "1")
 
 from aiohttp import web
-from telegram import (
-    BotCommand,
-    CallbackQuery,
-    ChatMemberUpdated,
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
-    InputFile,
-    Message,
-    Update,
-)
+from telegram import BotCommand, CallbackQuery, ChatMemberUpdated, InputFile, Message, Update
 from telegram import error as tg
 from telegram.ext import AIORateLimiter, Application, ContextTypes, TypeHandler
 
-from bot.channels.base import Channel, split_text, to_html
-from bot.channels.telegram_http import AiohttpRequest
-from bot.config import ConfigError
-from bot.core.events import (
-    ButtonPress,
-    Event,
-    Sender,
-    TextMessage,
-    Unsupported,
+from bot.channels.base import Adapter, Backoff
+from bot.channels.telegram_http import (
+    DEFAULT_TIMEOUT,
+    AiohttpRequest,
+    TokenRefusedNow,
+    is_not_sent,
 )
-from bot.core.locks import KeyedLocks
-from bot.core.ports import Capabilities, Core, DeliveryError, RetryAfter, Unreachable
+from bot.channels.telegram_render import (
+    MAX_CALLBACK_DATA,
+    MAX_TEXT,
+    Outgoing,
+    event_of,
+    html_chunks,
+    render,
+    utf16_len,
+)
+from bot.config import ConfigError
+from bot.core.ports import (
+    Capabilities,
+    Core,
+    DeliveryError,
+    RetryAfter,
+    Transient,
+    Uncertain,
+    Unreachable,
+)
 from bot.core.replies import Reply
-from bot.redaction import protect_secret
+from bot.redaction import protect_secret, protect_token
 
 if TYPE_CHECKING:
     from bot.config import Config
@@ -74,32 +81,12 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 DEFAULT_BASE_URL = "https://api.telegram.org/bot"
-MAX_TEXT = 4096
-MAX_CAPTION = 1024
-MAX_CALLBACK_DATA = 64
 # The update types we handle; also what setWebhook and getUpdates ask for.
 ALLOWED_UPDATES = ("message", "callback_query", "my_chat_member")
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 SECRET_FORMAT = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 COMMAND_NAME = re.compile(r"^[a-z0-9_]{1,32}$")
 COMMANDS_PREFIX = "telegram.commands."
-# Message kinds we cannot read, in the order they are checked; the first present names it.
-UNSUPPORTED_KINDS = (
-    "sticker",
-    "photo",
-    "voice",
-    "video_note",
-    "video",
-    "audio",
-    "animation",
-    "document",
-    "location",
-    "venue",
-    "contact",
-    "poll",
-    "dice",
-)
-
 # Updates handled at once (different users; one user's stay in order). The core commits the turns
 # in hand together (bot/core/dispatcher.py), so more at once means bigger batches, not more
 # writers on the database.
@@ -108,89 +95,7 @@ CONCURRENCY = 64
 CAPABILITIES = Capabilities(buttons=True, images=True, max_text=MAX_TEXT, markup="html")
 
 AnyApplication = Application[Any, Any, Any, Any, Any, Any]
-
-
-# ---- rendering ---------------------------------------------------------------------------------
-
-
-def utf16_len(text: str) -> int:
-    """Length as Telegram counts it (UTF-16 code units)."""
-    return len(text.encode("utf-16-le")) // 2
-
-
-def html_chunks(text: str, limit: int = MAX_TEXT) -> list[str]:
-    """``text`` as Telegram HTML messages, each within ``limit`` once escaped."""
-    return [chunk for part in split_text(text, limit) for chunk in _fit(part, limit)]
-
-
-def _fit(text: str, limit: int) -> list[str]:
-    """Escaping (``&amp;``...) or wide characters can push a piece over: split it finer."""
-    rendered = to_html(text)
-    if utf16_len(rendered) <= limit or len(text) <= 64:
-        return [rendered]
-    return [c for part in split_text(text, max(64, len(text) // 2)) for c in _fit(part, limit)]
-
-
-def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
-    """One inline button per row (big targets for elderly users); None without buttons."""
-    rows = []
-    for button in reply.buttons:
-        if not 1 <= len(button.payload.encode()) <= MAX_CALLBACK_DATA:
-            log.error("button token of %d bytes cannot be sent", len(button.payload.encode()))
-            continue
-        rows.append([InlineKeyboardButton(button.label, callback_data=button.payload)])
-    return InlineKeyboardMarkup(rows) if rows else None
-
-
-@dataclass(frozen=True)
-class Outgoing:
-    """One Telegram call: a text message, or a photo with an optional caption."""
-
-    text: str = ""
-    photo: str | Path | None = None
-    markup: InlineKeyboardMarkup | None = None
-
-
-def render(reply: Reply, image: str | Path | None, buttons_only: str) -> list[Outgoing]:
-    """A reply as Telegram calls; the keyboard goes on the last one."""
-    markup = keyboard(reply)
-    chunks = html_chunks(reply.text) if reply.text.strip() else []
-    out: list[Outgoing] = []
-    if image is not None:
-        if len(chunks) == 1 and utf16_len(chunks[0]) <= MAX_CAPTION:
-            return [Outgoing(text=chunks[0], photo=image, markup=markup)]
-        out.append(Outgoing(photo=image, markup=None if chunks else markup))
-    if not chunks and markup is not None and image is None:
-        chunks = [to_html(buttons_only)]
-    out.extend(Outgoing(text=chunk) for chunk in chunks)
-    if out and markup is not None and out[-1].markup is None and out[-1].text:
-        out[-1] = Outgoing(text=out[-1].text, photo=out[-1].photo, markup=markup)
-    return out
-
-
-def event_of(update: Update, channel: str = "telegram") -> Event | None:
-    """The core event for a private-chat update; None for anything we do not handle."""
-    user = update.effective_user
-    chat = update.effective_chat
-    if user is None or chat is None or chat.type != "private" or user.is_bot:
-        return None
-    sender = Sender(channel=channel, external_id=str(user.id), display_name=user.full_name or None)
-    query = update.callback_query
-    if query is not None:
-        return ButtonPress(sender=sender, payload=(query.data or "")[:MAX_CALLBACK_DATA])
-    message = update.message
-    if message is None:
-        return None
-    if message.text is not None:
-        return TextMessage(sender=sender, text=message.text)
-    return Unsupported(sender=sender, kind=_kind(message))
-
-
-def _kind(message: Message) -> str:
-    for kind in UNSUPPORTED_KINDS:
-        if getattr(message, kind, None):
-            return kind
-    return "other"
+__all__ = ["MAX_CALLBACK_DATA", "TelegramChannel", "html_chunks", "render", "utf16_len"]
 
 
 def webhook_path_segment(token: str, secret: str) -> str:
@@ -205,11 +110,12 @@ def _seconds(value: int | float | timedelta) -> float:
 # ---- the channel -------------------------------------------------------------------------------
 
 
-class TelegramChannel(Channel):
+class TelegramChannel(Adapter):
     """The Telegram adapter. Build it with :meth:`from_config`."""
 
     name = "telegram"
     capabilities = CAPABILITIES
+    retry_rate_limits = False  # PTB's AIORateLimiter waits and retries after 429 itself
 
     def __init__(
         self,
@@ -224,11 +130,12 @@ class TelegramChannel(Channel):
         rate_retries: int = 3,
         backoff: Sequence[float] = (0.5, 1.0, 2.0, 4.0),
         poll_timeout: float = 10.0,
+        call_timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
-        super().__init__(core)
+        super().__init__(core, retry=Backoff(tuple(backoff) or (1.0,)), concurrency=concurrency)
         if not token:
             raise ConfigError("telegram: TELEGRAM_BOT_TOKEN is empty")
-        protect_secret(token)
+        protect_token(token)
         self.token = token
         self.webhook_url = webhook_url.rstrip("/")
         self.webhook_secret = webhook_secret
@@ -243,10 +150,12 @@ class TelegramChannel(Channel):
                     "(1 to 256 characters)"
                 )
             protect_secret(webhook_secret)
-        self.backoff = tuple(backoff) or (1.0,)
         self.poll_timeout = poll_timeout
         # Ours to close too: when start-up never succeeded, PTB's shutdown leaves them open.
-        self._requests = (AiohttpRequest(), AiohttpRequest(1))
+        self._requests = (
+            AiohttpRequest(read_timeout=call_timeout),
+            AiohttpRequest(1, updates=True),
+        )
         builder = (
             Application.builder()
             .token(token)
@@ -265,10 +174,10 @@ class TelegramChannel(Channel):
         self.application.add_error_handler(self._on_error)
         self.ready = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._in_order = KeyedLocks()  # one user's updates one at a time, in arrival order
         self._commands: list[tuple[str, str]] | None = None
         self._photo_ids: dict[Path, str] = {}
         self._stop_listening: Callable[[], None] = lambda: None
+        self._token_refused = False
 
     @classmethod
     def from_config(cls, core: Core, config: Config) -> TelegramChannel:
@@ -307,6 +216,7 @@ class TelegramChannel(Channel):
     async def _run(self) -> None:
         try:
             await self._retrying("connect", self.application.initialize)
+            self._requests[1].token_worked = True
             await self.register_commands()
             await self.application.start()
             if self.webhook_url:
@@ -333,7 +243,7 @@ class TelegramChannel(Channel):
 
     async def _retrying(self, what: str, action: Callable[[], Awaitable[T]]) -> T:
         """Run a start-up step, retrying network trouble with growing pauses (at most 60 s)."""
-        delay = self.backoff[0]
+        failures = 0
         while True:
             try:
                 return await action()
@@ -342,8 +252,8 @@ class TelegramChannel(Channel):
             except (tg.TimedOut, tg.NetworkError) as exc:
                 if isinstance(exc, tg.BadRequest):
                     raise
-                pause = delay
-                delay = min(delay * 2, 60.0)
+                failures += 1
+                pause = self.retry.pause(failures)
             log.warning("telegram: %s failed (network); retrying in %.1fs", what, pause)
             await asyncio.sleep(pause)
 
@@ -375,6 +285,15 @@ class TelegramChannel(Channel):
 
     def _polling_error(self, exc: tg.TelegramError) -> None:
         """getUpdates failed; PTB retries with a growing pause."""
+        if isinstance(exc, TokenRefusedNow):
+            if not self._token_refused:
+                self._token_refused = True
+                log.error(
+                    "telegram: getUpdates was refused (401): check TELEGRAM_BOT_TOKEN (it "
+                    "changes when the token is revoked in @BotFather); it had worked, so "
+                    "polling keeps retrying with back-off"
+                )
+            return
         log.warning("telegram: polling failed (%s: %s); retrying", type(exc).__name__, exc)
 
     # ---- commands --------------------------------------------------------------------------
@@ -413,7 +332,9 @@ class TelegramChannel(Channel):
     async def webhook(self, request: web.Request) -> web.Response:
         """Telegram POSTs an update: check the secret, queue the update, answer at once."""
         supplied = request.headers.get(SECRET_HEADER, "")
-        if not hmac.compare_digest(supplied.encode(), self.webhook_secret.encode()):
+        if not hmac.compare_digest(
+            supplied.encode("utf-8", "surrogateescape"), self.webhook_secret.encode()
+        ):
             return web.Response(status=403, text="forbidden")
         if not self.application.running:
             return web.Response(status=503, text="starting")
@@ -424,20 +345,13 @@ class TelegramChannel(Channel):
             update = None
         if update is None:
             return web.Response(status=400, text="not an update")
-        if not await self._first_time(update.update_id):
+        if not await self.core.first_time(self.name, str(update.update_id)):
             return web.Response(text="ok")
         await self.application.update_queue.put(update)
         return web.Response(text="ok")
 
-    async def _first_time(self, update_id: int) -> bool:
-        """Webhook deliveries can repeat (a timeout on Telegram's side): handle each id once.
-
-        Old ids are pruned by ``bot.core.housekeeping``.
-        """
-        return await self.core.first_time(self.name, str(update_id))
-
     async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Every update: map it to an event, run the core, send the replies. Never raises."""
+        """Every update: map it to an event, run the turn (core and replies). Never raises."""
         try:
             if update.my_chat_member is not None:
                 await self._membership(update.my_chat_member)
@@ -445,23 +359,8 @@ class TelegramChannel(Channel):
             event = event_of(update, self.name)
             query = update.callback_query
             answered = asyncio.create_task(self._answer(query)) if query else None
-            if event is None:
-                if answered is not None:
-                    await answered
-                return
-            chat_id = int(event.sender.external_id)
-            async with self._in_order(chat_id):
-                try:
-                    replies = await self.core.handle(event, self.capabilities)
-                except Exception:
-                    log.exception("telegram: update %s failed in the core", update.update_id)
-                    replies = [Reply(text=self.core.messages("fallback.error"))]
-                try:
-                    await self.deliver(chat_id, replies)
-                except Unreachable:
-                    await self._mark_unreachable(str(chat_id))
-                except DeliveryError as exc:
-                    log.warning("telegram: reply to update %s not sent (%s)", update.update_id, exc)
+            if event is not None:
+                await self.turn(event)
             if answered is not None:
                 await answered
         except Exception:
@@ -470,46 +369,28 @@ class TelegramChannel(Channel):
     async def _answer(self, query: CallbackQuery) -> None:
         """Stop the button's spinner; a late or failed answer only costs the spinner."""
         try:
-            await self._with_retries(lambda: query.answer())
+            await self.call(lambda: query.answer(), "answerCallbackQuery")
         except (tg.TelegramError, DeliveryError) as exc:
             log.info("telegram: callback query not answered (%s)", type(exc).__name__)
 
     async def _membership(self, change: ChatMemberUpdated) -> None:
         """A user who blocks the bot is marked unreachable at once."""
         if change.chat.type == "private" and change.new_chat_member.status == "kicked":
-            await self._mark_unreachable(str(change.chat.id))
+            await self.unreachable(str(change.chat.id))
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Anything PTB caught: log it (without the update's content) and carry on."""
         update_id = update.update_id if isinstance(update, Update) else None
         log.error("telegram: error on update %s", update_id, exc_info=context.error)
 
-    async def _mark_unreachable(self, external_id: str) -> None:
-        try:
-            await self.core.mark_unreachable(self.name, external_id)
-        except Exception:
-            log.exception("telegram: could not mark a user unreachable")
-
     # ---- outbound --------------------------------------------------------------------------
 
-    async def send(self, external_id: str, replies: Sequence[Reply]) -> None:
-        """Push replies to a user outside their turn (team answers, broadcasts).
-
-        Raises ``Unreachable`` (blocked the bot), ``RetryAfter`` (flood control outlasted our
-        retries) or ``DeliveryError``.
-        """
+    async def deliver(self, address: str, replies: Sequence[Reply]) -> None:
+        """Send replies in order; stops at the first failure and raises it as a DeliveryError."""
         try:
-            chat_id = int(external_id)
+            chat_id = int(address)
         except ValueError as exc:
             raise Unreachable("not a Telegram chat id") from exc
-        try:
-            await self.deliver(chat_id, replies)
-        except Unreachable:
-            await self._mark_unreachable(external_id)
-            raise
-
-    async def deliver(self, chat_id: int, replies: Sequence[Reply]) -> None:
-        """Send replies in order; stops at the first failure and raises it as a DeliveryError."""
         buttons_only = self.core.messages("telegram.buttons_only")
         for reply in replies:
             image = self._image(reply.image) if reply.image else None
@@ -533,7 +414,7 @@ class TelegramChannel(Channel):
                 return await bot.send_photo(chat_id, upload)
             return await bot.send_document(chat_id, upload)
 
-        await self._with_retries(call)
+        await self.call(call, "sendDocument")
 
     def _image(self, image: str) -> str | Path | None:
         """A URL as is; a content path resolved inside the content directory (or None)."""
@@ -542,7 +423,6 @@ class TelegramChannel(Channel):
         path = self.core.content_file(image)
         if path is None:
             log.warning("telegram: image %s not found in the content directory", image)
-            return None
         return path
 
     async def _send_one(self, chat_id: int, out: Outgoing) -> None:
@@ -554,7 +434,7 @@ class TelegramChannel(Channel):
                     chat_id, out.text, parse_mode="HTML", reply_markup=out.markup
                 )
 
-            await self._with_retries(call)
+            await self.call(call, "sendMessage")
             return
         photo = out.photo
         if isinstance(photo, Path):
@@ -574,31 +454,31 @@ class TelegramChannel(Channel):
                 reply_markup=out.markup,
             )
 
-        sent = await self._with_retries(send_photo)
+        sent = await self.call(send_photo, "sendPhoto")
         if isinstance(photo, Path) and isinstance(sent, Message) and sent.photo:
             self._photo_ids[photo] = sent.photo[-1].file_id
 
-    async def _with_retries(self, call: Callable[[], Awaitable[T]]) -> T:
-        """One Bot API call: network errors retried with backoff, Telegram errors mapped.
+    def delivery_error(self, exc: Exception) -> DeliveryError | None:
+        """Telegram's errors as delivery errors.
 
-        429 is retried by the rate limiter first; when it persists it becomes ``RetryAfter``.
+        429 (after the rate limiter's own retries) is ``RetryAfter``; 403 and "chat not found"
+        ``Unreachable``; a refused connection or a 502/503 ``Transient``; a timeout or a lost
+        connection after sending ``Uncertain``.
         """
-        for attempt in range(len(self.backoff) + 1):
-            try:
-                return await call()
-            except tg.RetryAfter as exc:
-                raise RetryAfter(_seconds(exc.retry_after)) from exc
-            except tg.Forbidden as exc:
-                raise Unreachable(str(exc)) from exc
-            except tg.BadRequest as exc:
-                if "chat not found" in str(exc).lower():
-                    raise Unreachable(str(exc)) from exc
-                raise DeliveryError(f"rejected by Telegram: {exc}") from exc
-            except (tg.TimedOut, tg.NetworkError) as exc:
-                if attempt == len(self.backoff):
-                    raise DeliveryError(f"network: {exc}") from exc
-                log.info("telegram: send failed (%s); retrying", type(exc).__name__)
-                await asyncio.sleep(self.backoff[attempt])
-            except tg.TelegramError as exc:
-                raise DeliveryError(str(exc)) from exc
-        raise AssertionError("unreachable")
+        if not isinstance(exc, tg.TelegramError):
+            return None
+        if isinstance(exc, tg.RetryAfter):
+            return RetryAfter(_seconds(exc.retry_after))
+        if isinstance(exc, tg.Forbidden):
+            return Unreachable(str(exc))
+        if isinstance(exc, tg.BadRequest):
+            if "chat not found" in str(exc).lower():
+                return Unreachable(str(exc))
+            return DeliveryError(f"rejected by Telegram: {exc}")
+        if is_not_sent(exc):
+            return Transient(f"network: {exc}")
+        if isinstance(exc, tg.InvalidToken):
+            return DeliveryError("TELEGRAM_BOT_TOKEN was refused")
+        if isinstance(exc, (tg.TimedOut, tg.NetworkError)):
+            return Uncertain(f"no answer from Telegram: {exc}")
+        return DeliveryError(str(exc))

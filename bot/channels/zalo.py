@@ -7,9 +7,10 @@ label typed back to the button. See docs in README.md ("Zalo") and the platform 
 project's research (408 = idle long poll, one update per getUpdates, ids are strings, dates in
 milliseconds, text 1-2,000 characters).
 
-The token is part of every URL, so no URL is ever logged: errors are re-raised without the
-request URL, and a redacting log filter removes the token (and any ``/bot<token>/`` path) from
-log records as a second line of defence.
+The HTTP client is ``bot.channels.zalo_client``; turns, retries and the error policy come from
+``bot.channels.base.Adapter``. The token is part of every URL, so no URL is ever logged: errors
+name the method only, and a redacting log filter removes the token (both halves, and any
+``/bot<token>/`` path) from log records as a second line of defence.
 """
 
 from __future__ import annotations
@@ -21,20 +22,36 @@ import json
 import logging
 import re
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-import aiohttp
 from aiohttp import web
 
-from bot.channels.base import Channel, links_in_text, render_plain, split_text
+from bot.channels.base import Adapter, Backoff
+from bot.channels.plain import links_in_text, render_plain, split_text
+from bot.channels.zalo_client import (
+    ZaloApiError,
+    ZaloClient,
+    ZaloError,
+    ZaloIdle,
+    ZaloNetworkError,
+    ZaloRateLimited,
+    ZaloUnauthorized,
+)
 from bot.core.events import Event, Sender, TextMessage, Unsupported
-from bot.core.locks import KeyedLocks
-from bot.core.ports import Capabilities, Core, DeliveryError, RetryAfter, Unreachable
+from bot.core.ports import (
+    Capabilities,
+    Core,
+    DeliveryError,
+    RetryAfter,
+    Transient,
+    Uncertain,
+    Unreachable,
+)
 from bot.core.replies import Reply
-from bot.redaction import protect_secret
+from bot.redaction import protect_secret, protect_token
 
 if TYPE_CHECKING:
     from bot.config import Config
@@ -46,10 +63,7 @@ MAX_TEXT = 2000  # sendMessage text and sendPhoto caption: 1-2,000 characters
 MAX_BODY = 1024 * 1024  # one event per webhook request: small; more is refused
 SECRET_HEADER = "X-Bot-Api-Secret-Token"
 DEFAULT_WEBHOOK_PATH = "/zalo/webhook"
-CALL_TIMEOUT = 20.0  # seconds for any call but getUpdates
 POLL_MARGIN = 10.0  # the client waits this much longer than the long poll itself
-RETRYABLE = frozenset({408, 425, 429, 500, 502, 503, 504})
-MAX_CONCURRENT = 32
 
 # Event names seen in the docs (text, image, sticker, voice, unsupported) and in client code
 # (link, reaction). Anything else starting with "message." is read as text when it has text.
@@ -60,121 +74,6 @@ KINDS = {
     "message.unsupported.received": "unsupported",
 }
 IGNORED = frozenset({"message.reaction.received"})
-
-
-# --- errors -------------------------------------------------------------------------------
-
-
-class ZaloError(Exception):
-    """A call failed. The message names the method, never the URL (it holds the token)."""
-
-
-class ZaloNetworkError(ZaloError):
-    """The API could not be reached, or answered something that is not the API's JSON."""
-
-
-class ZaloApiError(ZaloError):
-    """The API answered ``ok: false``."""
-
-    def __init__(self, method: str, code: int, description: str) -> None:
-        super().__init__(f"{method}: error {code} {description}".strip())
-        self.method = method
-        self.code = code
-        self.description = description
-
-    @property
-    def retryable(self) -> bool:
-        """Whether trying again later may work (rate limit, timeout, server trouble)."""
-        return self.code in RETRYABLE
-
-
-class ZaloUnauthorized(ZaloApiError):
-    """401: the token is wrong or was reset. Fatal for the channel."""
-
-
-class ZaloRateLimited(ZaloApiError):
-    """429: quota exceeded or too many requests."""
-
-
-class ZaloIdle(ZaloApiError):
-    """408 from getUpdates: nothing arrived during the long poll. Not an error."""
-
-
-_UNREACHABLE = re.compile(
-    r"block|unfollow|(user|chat|recipient).{0,20}(not.{0,10}(found|exist)|invalid)", re.I
-)
-
-
-@contextlib.contextmanager
-def _no_url(method: str) -> Iterator[None]:
-    """Turn aiohttp's errors (whose texts may hold the URL) into ones naming only the method."""
-    try:
-        yield
-    except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-        raise ZaloNetworkError(f"{method}: {type(exc).__name__}") from None
-
-
-# --- the HTTP client ----------------------------------------------------------------------
-
-
-class ZaloClient:
-    """The few Bot Platform methods we use: POST JSON, check ``ok``, return ``result``."""
-
-    def __init__(self, base_url: str, token: str) -> None:
-        self._prefix = f"{base_url.rstrip('/')}/bot{token}/"
-        self._session: aiohttp.ClientSession | None = None
-
-    def _http(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(
-                headers={"Content-Type": "application/json"}, raise_for_status=False
-            )
-        return self._session
-
-    async def close(self) -> None:
-        """Close the connection pool."""
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-
-    async def call(
-        self, method: str, payload: dict[str, Any] | None = None, *, wait: float = CALL_TIMEOUT
-    ) -> Any:
-        """Call ``method``; returns ``result``. Raises ZaloApiError subclasses or network errors."""
-        body = json.dumps(payload or {}, ensure_ascii=False).encode("utf-8")
-        with _no_url(method):
-            async with self._http().post(
-                self._prefix + method,
-                data=body,
-                timeout=aiohttp.ClientTimeout(total=wait),
-            ) as response:
-                status = response.status
-                raw = await response.read()
-        try:
-            data = json.loads(raw.decode("utf-8")) if raw else {}
-        except (UnicodeDecodeError, ValueError):
-            data = None
-        if not isinstance(data, dict):
-            if status >= 400:
-                raise _api_error(method, status, f"HTTP {status}")
-            raise ZaloNetworkError(f"{method}: the answer is not JSON (HTTP {status})")
-        if data.get("ok") is True:
-            return data.get("result")
-        code = data.get("error_code")
-        if not isinstance(code, int) or isinstance(code, bool):
-            code = status if status >= 400 else 0
-        description = data.get("description")
-        raise _api_error(method, code, str(description)[:200] if description else "")
-
-
-def _api_error(method: str, code: int, description: str) -> ZaloApiError:
-    if code == 401:
-        return ZaloUnauthorized(method, code, description)
-    if code == 429:
-        return ZaloRateLimited(method, code, description)
-    if code == 408 and method == "getUpdates":
-        return ZaloIdle(method, code, description)
-    return ZaloApiError(method, code, description)
 
 
 # --- inbound updates ----------------------------------------------------------------------
@@ -274,12 +173,12 @@ def _utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
-def _fit(text: str) -> list[str]:
+def fit(text: str) -> list[str]:
     """NFC, and below the limit however the platform counts (code points or UTF-16 units)."""
     text = unicodedata.normalize("NFC", text)
     if _utf16_len(text) <= MAX_TEXT:
         return [text]
-    return [part for half in split_text(text, MAX_TEXT // 2) for part in _fit(half)]
+    return [part for half in split_text(text, MAX_TEXT // 2) for part in fit(half)]
 
 
 def render(replies: Sequence[Reply], messages: Messages) -> list[Outgoing]:
@@ -302,11 +201,11 @@ def render(replies: Sequence[Reply], messages: Messages) -> list[Outgoing]:
     for chunk in render_plain(replies, messages, MAX_TEXT, image_text):
         match = _IMAGE_MARK.match(chunk)
         if match is None:
-            out.extend(Outgoing("sendMessage", part) for part in _fit(chunk) if part.strip())
+            out.extend(Outgoing("sendMessage", part) for part in fit(chunk) if part.strip())
             continue
         photo = images[int(match.group(1))]
         caption = _IMAGE_MARK.sub("", chunk).strip()
-        parts = _fit(caption) if caption else [""]
+        parts = fit(caption) if caption else [""]
         out.append(Outgoing("sendPhoto", parts[0], photo=photo))
         out.extend(Outgoing("sendMessage", part) for part in parts[1:] if part.strip())
     return out
@@ -314,8 +213,16 @@ def render(replies: Sequence[Reply], messages: Messages) -> list[Outgoing]:
 
 # --- the channel --------------------------------------------------------------------------
 
+_UNREACHABLE = re.compile(
+    r"block|unfollow|(user|chat|recipient).{0,20}(not.{0,10}(found|exist)|invalid)", re.I
+)
 
-class ZaloChannel(Channel):
+
+class TokenRefused(DeliveryError):
+    """401: the channel is stopped until the token is fixed and the bot restarted."""
+
+
+class ZaloChannel(Adapter):
     """The bot on the Zalo Bot Platform: text only, long polling or webhook."""
 
     name = "zalo"
@@ -330,12 +237,11 @@ class ZaloChannel(Channel):
         webhook_url: str = "",
         webhook_secret: str = "",
         poll_timeout: int = 30,
-        retry_delays: Sequence[float] = (0.5, 1.5, 4.0),
-        reconnect_max: float = 60.0,
+        retry: Backoff | None = None,
         typing_after: float | None = 1.0,
         push_retry_after: float = 30.0,
     ) -> None:
-        super().__init__(core)
+        super().__init__(core, retry=retry or Backoff((0.5, 1.5, 4.0), cap=60.0))
         if not token:
             raise ValueError("the Zalo channel needs ZALO_BOT_TOKEN")
         if webhook_url and not 8 <= len(webhook_secret) <= 256:
@@ -349,19 +255,13 @@ class ZaloChannel(Channel):
         self.webhook_secret = webhook_secret
         self.webhook_path = urlparse(webhook_url).path.rstrip("/") or DEFAULT_WEBHOOK_PATH
         self.poll_timeout = poll_timeout
-        self.retry_delays = tuple(retry_delays) or (0.5,)
-        self.reconnect_max = reconnect_max
         self.typing_after = typing_after
         self.push_retry_after = push_retry_after
         self.disabled = False  # set after a 401: the token is refused
         self.account: dict[str, Any] = {}
-        self.stats = {"handled": 0, "duplicates": 0, "idle_polls": 0, "errors": 0}
-        protect_secret(token)
+        protect_token(token)
         protect_secret(webhook_secret)
         self._runner: asyncio.Task[None] | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._chat = KeyedLocks()  # one chat's messages answered in arrival order
-        self._limit = asyncio.Semaphore(MAX_CONCURRENT)
 
     @classmethod
     def from_config(cls, core: Core, config: Config) -> ZaloChannel:
@@ -399,17 +299,8 @@ class ZaloChannel(Channel):
             self._runner.cancel()
             await asyncio.gather(self._runner, return_exceptions=True)
             self._runner = None
-        if self._tasks:
-            _done, pending = await asyncio.wait(set(self._tasks), timeout=10)
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+        await self.settle(within=10)
         await self.client.close()
-
-    async def idle(self) -> None:
-        """Wait until every update in hand is handled (tests, graceful shutdown)."""
-        while self._tasks:
-            await asyncio.gather(*set(self._tasks), return_exceptions=True)
 
     async def _run(self) -> None:
         try:
@@ -451,16 +342,9 @@ class ZaloChannel(Channel):
                     raise
                 error = exc
             failures += 1
-            delay = self._backoff(failures)
+            delay = self.retry.pause(failures)
             log.warning("zalo: %s failed (%s); trying again in %.1fs", method, error, delay)
             await asyncio.sleep(delay)
-
-    def _backoff(self, failures: int) -> float:
-        """Pause after ``failures`` failures in a row: the retry delays, then doubling, capped."""
-        if failures <= len(self.retry_delays):
-            return self.retry_delays[failures - 1]
-        extra = failures - len(self.retry_delays)
-        return float(min(self.reconnect_max, self.retry_delays[-1] * 2**extra))
 
     def _unauthorized(self) -> None:
         """Stop this channel for good (until restarted) with one clear line; nothing else stops."""
@@ -486,14 +370,13 @@ class ZaloChannel(Channel):
                     "getUpdates", {"timeout": str(self.poll_timeout)}, wait=wait
                 )
             except ZaloIdle:
-                self.stats["idle_polls"] += 1
                 failures = 0
                 continue
             except ZaloUnauthorized:
                 raise
             except ZaloError as exc:
                 failures += 1
-                delay = self._backoff(failures)
+                delay = self.retry.pause(failures)
                 log.warning("zalo: getUpdates failed (%s); polling again in %.1fs", exc, delay)
                 await asyncio.sleep(delay)
                 continue
@@ -501,7 +384,7 @@ class ZaloChannel(Channel):
             updates = result if isinstance(result, list) else [result]
             for update in updates:
                 if update:
-                    self._spawn(update)
+                    self._take(update)
 
     # --- webhook --------------------------------------------------------------------------
 
@@ -516,66 +399,41 @@ class ZaloChannel(Channel):
         try:
             raw = await request.content.read(MAX_BODY + 1)
             data = json.loads(raw.decode("utf-8")) if len(raw) <= MAX_BODY else None
-        except (UnicodeDecodeError, ValueError):
+        except (UnicodeDecodeError, ValueError, RecursionError):
             data = None
         except Exception:
             return web.json_response({"ok": False, "description": "Bad request"}, status=400)
         if not isinstance(data, dict):
             return web.json_response({"ok": False, "description": "Bad request"}, status=400)
         if not self.disabled:
-            self._spawn(data)
+            self._take(data)
         return web.json_response({"ok": True})
 
     # --- handling -------------------------------------------------------------------------
 
-    def _spawn(self, update: Any) -> None:
-        """Handle an update in a tracked task; updates of one chat keep their order."""
-        task = asyncio.create_task(self._process(update))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _process(self, update: Any) -> None:
+    def _take(self, update: Any) -> None:
+        """Read an update and handle it in the background; one chat's keep their order."""
         try:
             inbound = parse_update(update, self.name)
-            if inbound is None:
-                return
-            async with self._chat(inbound.chat_id), self._limit:
-                if inbound.message_id and not await self._first_time(inbound.message_id):
-                    self.stats["duplicates"] += 1
-                    return
-                await self._answer(inbound)
-        except asyncio.CancelledError:
-            raise
         except Exception:
-            self.stats["errors"] += 1
-            log.exception("zalo: an update could not be handled")
-        finally:
-            self.stats["handled"] += 1
+            log.warning("zalo: an update could not be read; skipped")
+            return
+        if inbound is None:
+            return
+        # The duplicate check keys on the chat and the message id: ids are unique per chat.
+        once = f"{inbound.chat_id}:{inbound.message_id}" if inbound.message_id else None
+        self.spawn(self._turn(inbound.event, once))
 
-    async def _first_time(self, message_id: str) -> bool:
-        """Whether this message id is new (recorded in the database, so across processes).
-
-        Old ids are removed by the app's housekeeping (bot/core/housekeeping.py).
-        """
-        return await self.core.first_time(self.name, message_id)
-
-    async def _answer(self, inbound: Inbound) -> None:
+    async def _turn(self, event: Event, once: str | None) -> None:
         typing = None
         if self.typing_after is not None:
-            typing = asyncio.create_task(self._typing(inbound.chat_id, self.typing_after))
+            typing = asyncio.create_task(self._typing(event.sender.external_id, self.typing_after))
         try:
-            replies = await self.core.handle(inbound.event, self.capabilities)
-        except Exception:
-            log.exception("zalo: the bot failed on an update")
-            replies = [Reply(text=self.core.messages("fallback.error"))]
+            await self.turn(event, once=once)
         finally:
             if typing is not None:
                 typing.cancel()
                 await asyncio.gather(typing, return_exceptions=True)
-        try:
-            await self._deliver(inbound.chat_id, replies, attempts=len(self.retry_delays) + 1)
-        except ZaloError as exc:
-            log.warning("zalo: a reply was not delivered (%s)", exc)
 
     async def _typing(self, chat_id: str, delay: float) -> None:
         """Show "typing..." when the reply takes longer than ``delay``, and keep it up."""
@@ -585,64 +443,46 @@ class ZaloChannel(Channel):
                 await self.client.call("sendChatAction", {"chat_id": chat_id, "action": "typing"})
             await asyncio.sleep(4.0)
 
-    async def _deliver(self, chat_id: str, replies: Sequence[Reply], *, attempts: int) -> None:
-        """Send a turn in order; a failed photo falls back to text with its address."""
+    # --- outbound -------------------------------------------------------------------------
+
+    async def deliver(self, address: str, replies: Sequence[Reply]) -> None:
+        """Send a turn in order; a refused photo falls back to text with its address."""
         messages = self.core.messages
         replies = links_in_text(replies, self.core, messages)
         for item in render(replies, messages):
             if item.photo is None:
-                await self._call(item.method, item.payload(chat_id), attempts)
+                await self._call(item.method, item.payload(address))
                 continue
             try:
-                await self._call(item.method, item.payload(chat_id), attempts)
-            except ZaloApiError as exc:
-                if isinstance(exc, (ZaloUnauthorized, ZaloRateLimited)):
+                await self._call(item.method, item.payload(address))
+            except DeliveryError as exc:
+                if type(exc) is not DeliveryError:  # not a plain refusal of the photo
                     raise
                 log.info("zalo: a photo was refused (%s); sending its address instead", exc)
                 text = messages("channel.image", url=item.photo)
                 if item.text:
                     text = f"{text}\n\n{item.text}"
-                for part in _fit(text):
-                    await self._call("sendMessage", {"chat_id": chat_id, "text": part}, attempts)
+                for part in fit(text):
+                    await self._call("sendMessage", {"chat_id": address, "text": part})
 
-    async def _call(self, method: str, payload: dict[str, Any], attempts: int) -> Any:
-        """A send, retried after 429, timeouts, server errors and network errors."""
+    async def _call(self, method: str, payload: dict[str, Any]) -> Any:
         if self.disabled:
-            raise ZaloUnauthorized(method, 401, "the Zalo channel is stopped")
-        for attempt in range(1, attempts + 1):
-            try:
-                return await self.client.call(method, payload)
-            except ZaloUnauthorized:
-                self._unauthorized()
-                raise
-            except ZaloApiError as exc:
-                if not exc.retryable or attempt == attempts:
-                    raise
-                error: ZaloError = exc
-            except ZaloNetworkError as exc:
-                if attempt == attempts:
-                    raise
-                error = exc
-            delay = self._backoff(attempt)
-            log.info("zalo: %s failed (%s); retrying in %.1fs", method, error, delay)
-            await asyncio.sleep(delay)
-        raise AssertionError("unreachable")
+            raise TokenRefused("the Zalo channel is stopped (token refused)")
+        return await self.call(lambda: self.client.call(method, payload), method)
 
-    async def send(self, external_id: str, replies: Sequence[Reply]) -> None:
-        """Push replies outside the user's turn (team answers, broadcasts)."""
-        if self.disabled:
-            raise DeliveryError("the Zalo channel is stopped (token refused)")
-        try:
-            await self._deliver(external_id, replies, attempts=len(self.retry_delays) + 1)
-        except ZaloRateLimited as exc:
-            raise RetryAfter(self.push_retry_after) from exc
-        except ZaloUnauthorized as exc:
-            raise DeliveryError("the Zalo channel is stopped (token refused)") from exc
-        except ZaloApiError as exc:
+    def delivery_error(self, exc: Exception) -> DeliveryError | None:
+        """Zalo's errors as delivery errors (a 401 also stops the channel)."""
+        if isinstance(exc, ZaloUnauthorized):
+            self._unauthorized()
+            return TokenRefused("the Zalo channel is stopped (token refused)")
+        if isinstance(exc, ZaloRateLimited):
+            return RetryAfter(self.push_retry_after)
+        if isinstance(exc, ZaloApiError):
             if exc.retryable:
-                raise RetryAfter(self.push_retry_after) from exc
+                return Uncertain(str(exc)) if exc.taken else Transient(str(exc))
             if _UNREACHABLE.search(exc.description):
-                raise Unreachable(str(exc)) from exc
-            raise DeliveryError(str(exc)) from exc
-        except ZaloNetworkError as exc:
-            raise DeliveryError(str(exc)) from exc
+                return Unreachable(str(exc))
+            return DeliveryError(str(exc))
+        if isinstance(exc, ZaloNetworkError):
+            return Uncertain(str(exc)) if exc.sent else Transient(str(exc))
+        return None

@@ -435,7 +435,7 @@ def qr_command(config: Config, args: argparse.Namespace) -> int:
 
 async def _report(config: Config, args: argparse.Namespace) -> tuple[int, str, bytes, int]:
     """The report as text, and the CSV (exit code, text, CSV bytes, number of citizens)."""
-    from bot.channels.base import strip_markup
+    from bot.channels.plain import strip_markup
     from bot.content.snapshot import load_snapshot
     from bot.reports.build import build_report
     from bot.reports.table import csv_bytes

@@ -36,6 +36,7 @@ from bot.core.router import Routes
 from bot.core.text import fold, nfc
 from storage.models import ConversationState, User, utcnow
 from storage.repos.conversation import ConversationRepo
+from storage.repos.delivery import SeenEventRepo
 from storage.repos.users import UserRepo
 
 if TYPE_CHECKING:
@@ -76,17 +77,25 @@ class Dispatcher:
         self._runner: asyncio.Task[None] | None = None
 
     async def handle(
-        self, event: Event, caps: Capabilities, *, respond: Respond | None = None
+        self,
+        event: Event,
+        caps: Capabilities,
+        *,
+        respond: Respond | None = None,
+        once: str | None = None,
     ) -> list[Reply]:
         """Handle one event; events of one user run one at a time, in arrival order.
 
         With ``respond`` the replies are handed to it before the next event of the user starts
         (the channel's delivery, so replies keep their order too), and a turn that fails is
-        answered with the apology rather than raising.
+        answered with the apology rather than raising. With ``once``, an event whose platform
+        id was seen before (by any process) is dropped: no replies.
         """
         pushes: list[Push] = []
         async with self._in_order((event.sender.channel, event.sender.external_id)):
             try:
+                if once is not None and not await self._first_time(event.sender.channel, once):
+                    return []
                 replies, pushes = await self._outcome(event, caps)
             except Exception:
                 if respond is None:
@@ -101,6 +110,20 @@ class Dispatcher:
             except Exception:
                 log.exception("delivery to user %s failed", push.user_id)
         return replies
+
+    async def _first_time(self, channel: str, event_id: str) -> bool:
+        """Record a platform event id, retried on a locked database like a turn."""
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                async with self.services.db.transaction() as session:
+                    return await SeenEventRepo(session).first_time(channel, event_id)
+            except OperationalError as exc:
+                text = str(exc).lower()
+                if attempt == ATTEMPTS or ("locked" not in text and "deadlock" not in text):
+                    raise
+                log.info("the duplicate check met a busy database; retrying")
+                await asyncio.sleep(0.05 * attempt)
+        raise AssertionError("unreachable")
 
     async def _outcome(self, event: Event, caps: Capabilities) -> Outcome:
         """The turn's replies and pushes: typed commands alone, anything else in a batch."""

@@ -41,12 +41,17 @@ class Gateway:
         return self.services.store.current.messages
 
     async def handle(
-        self, event: Event, caps: Capabilities, respond: Respond | None = None
+        self,
+        event: Event,
+        caps: Capabilities,
+        respond: Respond | None = None,
+        *,
+        once: str | None = None,
     ) -> list[Reply]:
         """One turn through the dispatcher (see ``Core.handle``)."""
-        if respond is None:
+        if respond is None and once is None:
             return await self.dispatcher.handle(event, caps)
-        return await self.dispatcher.handle(event, caps, respond=respond)
+        return await self.dispatcher.handle(event, caps, respond=respond, once=once)
 
     async def first_time(self, channel: str, event_id: str) -> bool:
         """Record a platform event id (old ids are pruned by ``bot.core.housekeeping``)."""

@@ -35,9 +35,15 @@ class Capabilities:
 class DeliveryError(Exception):
     """A message was not confirmed delivered. As such: it was not sent; trying later may work.
 
-    The subclasses say more: slow down (``RetryAfter``), give up on this user (``Unreachable``),
-    or never send it again because it may have arrived (``Uncertain``).
+    The subclasses say more: try again soon (``Transient``), slow down (``RetryAfter``), give up
+    on this user (``Unreachable``), or never send it again because it may have arrived
+    (``Uncertain``).
     """
+
+
+class Transient(DeliveryError):
+    """Nothing was delivered, and trying again soon may work: the connection was refused, the
+    platform answered that it is overloaded or unavailable."""
 
 
 class RetryAfter(DeliveryError):
@@ -81,13 +87,20 @@ class Core(Protocol):
         ...
 
     async def handle(
-        self, event: Event, caps: Capabilities, respond: Respond | None = None
+        self,
+        event: Event,
+        caps: Capabilities,
+        respond: Respond | None = None,
+        *,
+        once: str | None = None,
     ) -> list[Reply]:
         """Run one turn and return its replies.
 
         With ``respond``, the core also hands the replies to it while it still holds the user's
         turn, so one user's replies go out in the order their messages came; a turn that fails
-        is answered with the apology (``fallback.error``) instead of raising.
+        is answered with the apology (``fallback.error``) instead of raising. With ``once`` (the
+        platform's id of the event), a redelivered event is dropped: checked in the user's turn,
+        retried like the turn itself.
         """
         ...
 

@@ -52,6 +52,7 @@ NO_CONSENT = "no_consent"  # withdrew consent
 CANCELLED_REASON = "cancelled"  # the broadcast was cancelled
 ERROR = "error"  # the platform kept failing (network, server errors)
 INTERRUPTED = "interrupted"  # the process died during the platform call: maybe delivered
+UNCERTAIN = "uncertain"  # the platform's answer never came (timeout after sending): maybe delivered
 
 
 class Broadcast(Base):
