@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "bot.commands.team",
     "bot.commands.broadcast",
     "bot.commands.content",
+    "bot.commands.scam",
 )
 
 SECRET_LOGGERS = (

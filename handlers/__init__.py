@@ -15,6 +15,7 @@ def all_routers() -> list[Router]:
         menu,
         privacy,
         progress,
+        scamcheck,
         start,
         team_questions,
         team_tools,
@@ -31,6 +32,7 @@ def all_routers() -> list[Router]:
         team_questions.router,
         privacy.router,
         broadcasts.router,
+        scamcheck.router,  # pasted links and forwarded messages, before the answers
         # feature routers go here, before the fallback
         answers.router,  # the knowledge matcher: catch-all free text, last before the fallback
         fallback.router,

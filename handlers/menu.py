@@ -16,6 +16,7 @@ def menu_buttons(ctx: Context) -> list[Button]:
         ctx.button("menu.lessons", "lesson:list"),
         ctx.button("menu.progress", "progress:show"),
         ctx.button("menu.contact", "menu:contact"),
+        ctx.button("scam.menu", "scam:start"),
     ]
     if ctx.user.role in STAFF:
         buttons.append(ctx.button("menu.team_tools", "fu:home"))

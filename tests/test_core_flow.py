@@ -9,7 +9,13 @@ from bot.channels.memory import MemoryChannel, labels, texts
 from storage.models import ConversationState, User
 from tests.conftest import consent
 
-MENU = ["Hỏi đáp", "Bài học", "Tiến độ của tôi", "Liên hệ tổ công nghệ số"]
+MENU = [
+    "Hỏi đáp",
+    "Bài học",
+    "Tiến độ của tôi",
+    "Liên hệ tổ công nghệ số",
+    "Kiểm tra tin lừa đảo",
+]
 
 
 async def test_greeting_shows_welcome_and_consent(chat: MemoryChannel) -> None:

@@ -549,6 +549,8 @@ async def test_questions_changed_mid_quiz_and_lesson_removed(
         + ktext[end:]
     )
     knowledge.write_text(ktext.replace("    skill: sk_spot_phone_scam\n", ""), "utf-8")
+    signs = path.parent.parent / "scam" / "signs.yaml"  # the scam check's signs name lessons too
+    signs.write_text(signs.read_text("utf-8").replace("sk_spot_phone_scam", "sk_spot_phishing"))
     assert await edited.store.reload() == [], "content with the lesson removed must load"
     assert edited.store.current.lessons.get("sk_spot_phone_scam") is None
     replies = await chat.press_token("u1", tiep.payload)

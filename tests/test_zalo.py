@@ -42,7 +42,13 @@ from tests.fake_zalo import (
 )
 
 MESSAGES = messages_from(Path(__file__).resolve().parent.parent / "content")
-MENU = ["Hỏi đáp", "Bài học", "Tiến độ của tôi", "Liên hệ tổ công nghệ số"]
+MENU = [
+    "Hỏi đáp",
+    "Bài học",
+    "Tiến độ của tôi",
+    "Liên hệ tổ công nghệ số",
+    "Kiểm tra tin lừa đảo",
+]
 
 
 @pytest.fixture

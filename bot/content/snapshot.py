@@ -15,6 +15,7 @@ from bot.content.problems import ContentError, ordered
 from bot.content.sections import Reader
 from bot.nlp.matcher import Index, cached_index
 from bot.nlp.teencode import Teencode, load_teencode
+from bot.scamcheck.rules import ScamRules, load_scam_rules
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class Snapshot:
     knowledge: tuple[Entry, ...] = ()
     teencode: Teencode = field(default_factory=Teencode)
     out_of_scope: tuple[OutOfScope, ...] = ()
+    scam: ScamRules = field(default_factory=ScamRules)  # content/scam/: the scam check's rules
     index: Index = field(
         default_factory=lambda: Index.build(())
     )  # the matcher, built with the content
@@ -93,6 +95,7 @@ def _load(root: Path) -> Snapshot:
     teencode = load_teencode(reader)
     out_of_scope = load_out_of_scope(reader, knowledge)
     check_links(reader, lessons, knowledge)
+    scam = load_scam_rules(reader, [s.id for s in lessons.skills])
     if reader.problems:
         raise ContentError(ordered(reader.problems))
     return Snapshot(
@@ -104,5 +107,6 @@ def _load(root: Path) -> Snapshot:
         knowledge=knowledge,
         teencode=teencode,
         out_of_scope=out_of_scope,
+        scam=scam,
         index=cached_index(knowledge, teencode, out_of_scope),
     )
