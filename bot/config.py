@@ -120,6 +120,7 @@ class Secrets:
     telegram_webhook_secret: str = field(default="", repr=False)
     zalo_token: str = field(default="", repr=False)
     zalo_webhook_secret: str = field(default="", repr=False)
+    web_session_key: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True)
@@ -288,7 +289,12 @@ def load_config(path: Path | None = None, env: typing.Mapping[str, str] | None =
         telegram_webhook_secret=env.get("TELEGRAM_WEBHOOK_SECRET", "").strip(),
         zalo_token=env.get("ZALO_BOT_TOKEN", "").strip(),
         zalo_webhook_secret=env.get("ZALO_WEBHOOK_SECRET", "").strip(),
+        web_session_key=env.get("WEB_SESSION_KEY", "").strip(),
     )
+    if 0 < len(secrets.web_session_key) < 32:
+        raise ConfigError(
+            "config: WEB_SESSION_KEY must be at least 32 characters (a random string)"
+        )
     database = config.database
     if env.get("DATABASE_URL"):
         database = DatabaseConfig(url=env["DATABASE_URL"])

@@ -29,6 +29,7 @@ from storage.models.teams import (
     COUNT_QUESTION,
 )
 from storage.repos.answers import AnswerRepo
+from storage.repos.delivery import WebHistoryRepo
 from storage.repos.files import FileRepo
 from storage.repos.lessons import LessonRepo
 from storage.repos.teams import ProgressRepo, QuestionRepo, TeamRepo
@@ -154,6 +155,7 @@ async def erase(ctx: Context) -> None:
         await FileRepo(session).forget_team(team_id)
     if user.channel == "web":
         await session.execute(delete(WebOutbox).where(WebOutbox.external_id == user.external_id))
+        await WebHistoryRepo(session).forget(user.external_id)
     await session.delete(ctx.state)
     await session.delete(user)
     await session.flush()

@@ -119,6 +119,21 @@ class Browser:
         await self.call("Page.enable")
         await self.call("Page.navigate", url=url)
 
+    async def phone(self, width: int = 360, height: int = 740) -> None:
+        """Emulate a phone screen of ``width`` × ``height`` CSS pixels."""
+        await self.call(
+            "Emulation.setDeviceMetricsOverride",
+            width=width,
+            height=height,
+            deviceScaleFactor=2,
+            mobile=True,
+        )
+
+    async def reload(self) -> None:
+        """Reload the page (cookies and storage kept, like a citizen pressing reload)."""
+        await self.js("location.reload(); true")
+        await asyncio.sleep(0.2)
+
     async def js(self, expression: str) -> Any:
         """Evaluate JavaScript in the page and return its value."""
         result = await self.call(
@@ -132,10 +147,25 @@ class Browser:
         """Wait until the page shows ``text``."""
         deadline = time.monotonic() + seconds
         probe = f"document.body && document.body.innerText.includes({json.dumps(text)})"
-        while not await self.js(probe):
+        while not await self._probe(probe):
             if time.monotonic() > deadline:
                 body = await self.js("document.body ? document.body.innerText : ''")
                 raise AssertionError(f"{text!r} not on the page; it shows:\n{body}")
+            await asyncio.sleep(0.1)
+
+    async def _probe(self, expression: str) -> bool:
+        """A check that may run while the page is (re)loading."""
+        try:
+            return bool(await self.js(expression))
+        except RuntimeError:  # the page's context was replaced by a reload
+            return False
+
+    async def wait_for(self, expression: str, seconds: float = 15) -> None:
+        """Wait until a JavaScript expression is true."""
+        deadline = time.monotonic() + seconds
+        while not await self._probe(expression):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"never true: {expression}")
             await asyncio.sleep(0.1)
 
     async def click_button(self, label: str) -> None:

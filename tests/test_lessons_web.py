@@ -14,7 +14,6 @@ from sqlalchemy import select
 from bot.app import App
 from storage.models import LessonAttempt, LessonStep, QuizAnswer, SkillCompletion, User
 
-USER = "lesson-citizen-0123456789"
 SKILL = "sk_spot_phishing"
 TITLE = "Nhận diện tin nhắn và đường link giả"
 
@@ -27,12 +26,18 @@ class WebCitizen:
     def __init__(self, client: TestClient) -> None:  # type: ignore[type-arg]
         self.client = client
         self.last: Replies = []
+        self.token = ""  # issued by the server on the first turn
+
+    @property
+    def external_id(self) -> str:
+        return self.token.partition(".")[0]
 
     async def post(self, body: dict[str, Any]) -> Replies:
-        response = await self.client.post("/api/chat", json={"user": USER, **body})
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        response = await self.client.post("/api/chat", json=body, headers=headers)
         assert response.status == 200, await response.text()
         data = await response.json()
-        assert data["user"] == USER
+        self.token = self.token or data["token"]
         self.last = data["replies"]
         return self.last
 
@@ -118,7 +123,8 @@ async def test_take_fail_retry_pass_and_see_progress(app: App, citizen: WebCitiz
     assert "Nhiệm vụ 4" in citizen.text()
 
     async with app.db.transaction() as session:
-        user = (await session.execute(select(User).where(User.external_id == USER))).scalar_one()
+        who = User.external_id == citizen.external_id
+        user = (await session.execute(select(User).where(who))).scalar_one()
         mine = SkillCompletion.user_id == user.id
         completions = (await session.execute(select(SkillCompletion).where(mine))).scalars().all()
         attempts = (

@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 import zxingcpp
+from aiohttp import DummyCookieJar
 from aiohttp.test_utils import TestClient, TestServer
 from PIL import Image
 
@@ -30,8 +31,6 @@ from bot.config import Config, TeamsConfig
 from storage.migrate import upgrade
 from tests.conftest import CONTENT, ROOT
 
-MEMBER = "member-web-0123456789"
-CITIZEN = "citizen-web-0123456789"
 SKILL = "sk_spot_phishing"
 
 Replies = list[dict[str, Any]]
@@ -40,17 +39,22 @@ Replies = list[dict[str, Any]]
 class WebUser:
     """Someone on the web chat: /api/chat for turns, /api/inbox for what is pushed to them."""
 
-    def __init__(self, client: TestClient, user: str, name: str) -> None:  # type: ignore[type-arg]
+    def __init__(self, client: TestClient, name: str) -> None:  # type: ignore[type-arg]
         self.client = client
-        self.user = user
         self.name = name  # an embedding website sends the name it knows, like a messenger
+        self.token = ""  # the server issues it on the first turn
         self.last: Replies = []
 
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
     async def post(self, body: dict[str, Any]) -> Replies:
-        payload = {"user": self.user, "name": self.name, **body}
-        response = await self.client.post("/api/chat", json=payload)
+        payload = {"name": self.name, **body}
+        response = await self.client.post("/api/chat", json=payload, headers=self.headers())
         assert response.status == 200, await response.text()
-        self.last = (await response.json())["replies"]
+        data = await response.json()
+        self.token = self.token or data["token"]
+        self.last = data["replies"]
         return self.last
 
     async def say(self, text: str) -> Replies:
@@ -64,7 +68,7 @@ class WebUser:
         raise AssertionError(f"no button {label!r} in {self.labels()}")
 
     async def inbox(self) -> Replies:
-        response = await self.client.get("/api/inbox", params={"user": self.user})
+        response = await self.client.post("/api/inbox", json={}, headers=self.headers())
         assert response.status == 200
         self.last = (await response.json())["replies"]
         return self.last
@@ -105,7 +109,8 @@ async def setup(config: Config, tmp_path: Path) -> AsyncIterator[tuple[App, Test
         encoding="utf-8",
     )
     app = build_app(config)
-    async with TestClient(TestServer(app.web_app(), host="127.0.0.1")) as client:
+    jar = DummyCookieJar()  # API clients: each WebUser names itself by its token
+    async with TestClient(TestServer(app.web_app(), host="127.0.0.1"), cookie_jar=jar) as client:
         yield app, client, path
     await app.stop()
 
@@ -150,14 +155,14 @@ async def test_the_whole_team_scenario(
     member_code = out.split("member code: ")[1].split()[0]
 
     # 2. the member joins on the web chat with that code
-    member = WebUser(client, MEMBER, "Anh Nam")
+    member = WebUser(client, "Anh Nam")
     await member.say("xin chào")
     await member.press("Đồng ý")
     await member.say(member_code)
     assert "vai trò **thành viên**" in member.text()
 
     # 3. a citizen joins by the team's code, and passes a lesson
-    citizen = WebUser(client, CITIZEN, "Bác Ba Hương")
+    citizen = WebUser(client, "Bác Ba Hương")
     await citizen.say("xin chào")
     await citizen.press("Đồng ý")
     await citizen.say("dong01")

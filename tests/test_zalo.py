@@ -507,7 +507,7 @@ async def test_401_stops_only_the_zalo_channel(
             aiohttp.ClientSession() as session,
             session.post(
                 f"http://127.0.0.1:{app.runner.addresses[0][1]}/api/chat",  # type: ignore[union-attr]
-                json={"user": "web-user-0123456789", "text": "xin chào"},
+                json={"text": "xin chào"},
             ) as response,
         ):
             assert response.status == 200

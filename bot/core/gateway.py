@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from bot.core import files
 from bot.core.ports import Capabilities, ReloadListener, Respond, SharedFile
-from storage.repos.delivery import SeenEventRepo, WebOutboxRepo
+from storage.repos.delivery import SeenEventRepo, WebHistoryRepo, WebOutboxRepo
+from storage.repos.keys import ServerKeyRepo
 from storage.repos.users import UserRepo
 
 if TYPE_CHECKING:
@@ -115,3 +116,21 @@ class Gateway:
         """Remove and return a web user's kept replies."""
         async with self.services.db.transaction() as session:
             return await WebOutboxRepo(session).take(external_id)
+
+    async def history_add(self, external_id: str, items: Sequence[dict[str, Any]]) -> None:
+        """Append to a web chat's recent history."""
+        async with self.services.db.transaction() as session:
+            await WebHistoryRepo(session).add(external_id, list(items))
+
+    async def history(self, external_id: str) -> list[dict[str, Any]]:
+        """A web chat's recent history, oldest first."""
+        async with self.services.db.transaction() as session:
+            return await WebHistoryRepo(session).recent(external_id)
+
+    async def web_session_key(self) -> bytes:
+        """``WEB_SESSION_KEY``, else the key kept in the database (created on first use)."""
+        configured = self.services.config.secrets.web_session_key
+        if configured:
+            return configured.encode("utf-8")
+        async with self.services.db.transaction() as session:
+            return (await ServerKeyRepo(session).get_or_create("web_session")).encode("ascii")

@@ -140,6 +140,19 @@ class Core(Protocol):
         """Remove and return what ``outbox_put`` kept for a user, oldest first."""
         ...
 
+    async def history_add(self, external_id: str, items: Sequence[dict[str, Any]]) -> None:
+        """Append to a web chat's recent history (only the last few items are kept)."""
+        ...
+
+    async def history(self, external_id: str) -> list[dict[str, Any]]:
+        """A web chat's recent history, oldest first (for a page that reloads)."""
+        ...
+
+    async def web_session_key(self) -> bytes:
+        """The key that signs web chat identities: ``WEB_SESSION_KEY``, else one generated
+        once and kept in the database, so every process accepts the others' identities."""
+        ...
+
 
 class Outbound(Protocol):
     """What the core needs from a channel: push replies to one of its users."""

@@ -4,7 +4,8 @@ from storage.models.answers import QuestionLog
 from storage.models.base import Base, utcnow
 from storage.models.broadcasts import Broadcast, BroadcastDelivery, BroadcastOptOut
 from storage.models.conversation import ConversationState, OfferedButton
-from storage.models.delivery import SeenEvent, WebOutbox
+from storage.models.delivery import SeenEvent, WebHistory, WebOutbox
+from storage.models.keys import ServerKey
 from storage.models.lessons import LessonAttempt, LessonStep, QuizAnswer, SkillCompletion
 from storage.models.teams import (
     AnonymousCount,
@@ -33,12 +34,14 @@ __all__ = [
     "QuestionLog",
     "QuizAnswer",
     "SeenEvent",
+    "ServerKey",
     "SharedFile",
     "SkillCompletion",
     "Team",
     "TeamMembership",
     "TeamQuestion",
     "User",
+    "WebHistory",
     "WebOutbox",
     "utcnow",
 ]

@@ -1,4 +1,4 @@
-"""Inbound de-duplication and the web chat's outbox."""
+"""Inbound de-duplication, the web chat's outbox and its recent history."""
 
 from __future__ import annotations
 
@@ -31,4 +31,19 @@ class WebOutbox(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     external_id: Mapped[str] = mapped_column(String(128), index=True)
     reply: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class WebHistory(Base):
+    """The last things said in a web chat (shown again when the page reloads), newest last.
+
+    ``item`` is ``{"from": "me", "text": ...}`` or ``{"from": "bot", <reply as the API shows it>}``.
+    Only the last few per user are kept (``WebHistoryRepo.KEEP``).
+    """
+
+    __tablename__ = "web_history"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(128), index=True)
+    item: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -1,4 +1,4 @@
-"""Inbound de-duplication and the web chat outbox."""
+"""Inbound de-duplication, the web chat outbox and its history."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import SeenEvent, WebOutbox
+from storage.models import SeenEvent, WebHistory, WebOutbox
 
 
 class SeenEventRepo:
@@ -61,3 +61,46 @@ class WebOutboxRepo:
                 delete(WebOutbox).where(WebOutbox.id.in_([r.id for r in rows]))
             )
         return [r.reply for r in rows]
+
+
+class WebHistoryRepo:
+    """The last items of each web chat, for a page that reloads."""
+
+    KEEP = 30  # items per user; older ones are deleted as new ones come
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, external_id: str, items: list[dict[str, Any]]) -> None:
+        """Append items (oldest first) and forget all but the last ``KEEP``."""
+        if not items:
+            return
+        self.session.add_all(WebHistory(external_id=external_id, item=i) for i in items)
+        await self.session.flush()
+        oldest_kept = (
+            select(WebHistory.id)
+            .where(WebHistory.external_id == external_id)
+            .order_by(WebHistory.id.desc())
+            .offset(self.KEEP - 1)
+            .limit(1)
+            .scalar_subquery()
+        )
+        await self.session.execute(
+            delete(WebHistory).where(
+                WebHistory.external_id == external_id, WebHistory.id < oldest_kept
+            )
+        )
+
+    async def recent(self, external_id: str) -> list[dict[str, Any]]:
+        """The kept items, oldest first."""
+        rows = await self.session.scalars(
+            select(WebHistory.item)
+            .where(WebHistory.external_id == external_id)
+            .order_by(WebHistory.id.desc())
+            .limit(self.KEEP)
+        )
+        return list(reversed(rows.all()))
+
+    async def forget(self, external_id: str) -> None:
+        """Delete one user's history."""
+        await self.session.execute(delete(WebHistory).where(WebHistory.external_id == external_id))
