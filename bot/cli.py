@@ -33,13 +33,20 @@ SECRET_LOGGERS = (
 )
 
 
-def setup_logging(level: str) -> None:
-    """Log to stderr; silence libraries that log URLs with tokens in them."""
+# Loggers that at DEBUG write every SQL statement with its parameters (personal data).
+SQL_LOGGERS = ("sqlalchemy.engine", "sqlalchemy.pool", "sqlalchemy.orm", "aiosqlite", "asyncpg")
+
+
+def setup_logging(level: str, *, sql: bool = False) -> None:
+    """Log to stderr; silence libraries that log URLs with tokens in them, and the database
+    loggers (SQL parameters) unless ``sql`` asks for them."""
     logging.basicConfig(
         level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     for name in SECRET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
+    for name in SQL_LOGGERS:
+        logging.getLogger(name).setLevel(level.upper() if sql else logging.WARNING)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -67,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     for secret in dataclasses.astuple(config.secrets):
         protect_token(secret)
-    setup_logging(config.logging.level)
+    setup_logging(config.logging.level, sql=config.logging.sql)
     try:
         result: int = args.handler(config, args)
     except ConfigError as exc:

@@ -76,9 +76,11 @@ class TeamsConfig:
 
 @dataclass(frozen=True)
 class LoggingConfig:
-    """Log verbosity."""
+    """Log verbosity. ``sql`` lets the database driver and SQLAlchemy's engine log too: at
+    DEBUG they log every SQL parameter (questions, names, button tokens), so only on request."""
 
     level: str = "INFO"
+    sql: bool = False
 
 
 @dataclass(frozen=True)
