@@ -56,6 +56,11 @@ class WebUser:
             assert "token" not in data  # issued once
         return data
 
+    async def consent(self) -> None:
+        agree = (await self.chat({"text": "xin chào"}))["replies"][-1]["buttons"][0]
+        assert agree["label"] == "Đồng ý"
+        await self.chat({"button": agree["payload"], "label": agree["label"]})
+
     async def external_id(self, app: App) -> str:
         assert self.token is not None
         return self.token.split(".")[0]
@@ -272,7 +277,7 @@ async def test_inbox_delivers_pushed_replies_once(client: Client, app: App) -> N
     from bot.core.replies import Button, Reply
 
     user = WebUser(client)
-    await user.chat({"text": "xin chào"})
+    await user.consent()
     async with app.db.transaction() as s:
         row = await UserRepo(s).find("web", await user.external_id(app))
     assert row is not None
@@ -287,7 +292,7 @@ async def test_inbox_delivers_pushed_replies_once(client: Client, app: App) -> N
     # what was pushed is in the history too, after the turns
     history = await client.get("/api/history", headers=user.headers())
     items = (await history.json())["items"]
-    assert items[0] == {"from": "me", "text": "xin chào"}
+    assert items[0] == {"from": "me", "text": "Đồng ý"}
     assert items[-1]["text"] == "Tin từ tổ"
 
 
@@ -295,12 +300,13 @@ async def test_history_keeps_the_last_turns_with_button_labels(client: Client, a
     from storage.repos.delivery import WebHistoryRepo
 
     user = WebUser(client)
-    agree = (await user.chat({"text": "xin chào"}))["replies"][-1]["buttons"][0]
-    await user.chat({"button": agree["payload"]})
+    await user.consent()
+    menu = (await user.chat({"text": "menu"}))["replies"][-1]["buttons"]
+    await user.chat({"button": menu[0]["payload"]})  # no label given: found in the history
     items = (await (await client.get("/api/history", headers=user.headers())).json())["items"]
     said = [i["text"] for i in items if i["from"] == "me"]
-    assert said == ["xin chào", "Đồng ý"]
-    assert items[-1]["from"] == "bot" and items[-1]["buttons"]
+    assert said == ["Đồng ý", "menu", menu[0]["label"]]
+    assert items[-1]["from"] == "bot"
     for n in range(WebHistoryRepo.KEEP):
         await user.chat({"text": f"câu {n}"})
     items = (await (await client.get("/api/history", headers=user.headers())).json())["items"]
@@ -326,7 +332,7 @@ async def test_a_database_outage_gets_the_apology_in_the_normal_format(
         assert data == {
             "replies": [{"text": apology, "buttons": [], "image": None, "choices": False}]
         }
-        # a new visitor too (the signing key is already known to this process)
+        # a forged token is still refused (this process already knows the signing key)
         status, data = await post(client, {"text": "xin chào"}, Authorization="Bearer x.y")
         assert status == 401
         inbox = await client.post("/api/inbox", json={}, headers=user.headers())
@@ -336,3 +342,30 @@ async def test_a_database_outage_gets_the_apology_in_the_normal_format(
         await gone.dispose()
     data = await user.chat({"text": "menu"})  # back: the same user goes on
     assert data["replies"]
+
+
+async def test_nothing_is_kept_before_consent_and_a_decline_forgets(client: Client) -> None:
+    """What someone types before agreeing may be personal: the history starts at consent."""
+    user = WebUser(client)
+    first = await user.chat({"text": "tôi tên Ba, số 0912345678"})
+    assert (await (await client.get("/api/history", headers=user.headers())).json())["items"] == []
+    buttons = first["replies"][-1]["buttons"]
+    decline = next(b for b in buttons if b["label"] != "Đồng ý" and "Xem" not in b["label"])
+    await user.chat({"button": decline["payload"], "label": decline["label"]})
+    assert (await (await client.get("/api/history", headers=user.headers())).json())["items"] == []
+
+
+async def test_erasing_my_data_erases_the_history(client: Client, app: App) -> None:
+    from sqlalchemy import func
+
+    from storage.models import WebHistory
+
+    user = WebUser(client)
+    await user.consent()
+    await user.chat({"text": "số của tôi 0912345678"})
+    replies = (await user.chat({"text": "xóa dữ liệu của tôi"}))["replies"]
+    confirm = replies[-1]["buttons"][0]
+    await user.chat({"button": confirm["payload"]})
+    async with app.db.transaction() as s:
+        left = await s.scalar(select(func.count()).select_from(WebHistory))
+    assert left == 0

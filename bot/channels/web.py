@@ -6,7 +6,8 @@ clients without cookies, which then send ``Authorization: Bearer <token>``. A bo
 ``user`` is refused (ids are never chosen by clients), a forged or foreign token gets 401, and
 nothing identifying ever travels in a URL.
 
-- ``POST /api/chat`` takes ``{"text": "..."}``, ``{"button": "<token>"}`` or ``{"start": true}``
+- ``POST /api/chat`` takes ``{"text": "..."}``, ``{"button": "<token>", "label": "<shown>"}``
+  (the label only for the history; optional) or ``{"start": true}``
   (a page opening with no history: the greeting, not kept as said), and an optional ``name``
   (the display name of the person holding the credential); it answers
   ``{"replies": [{"text", "buttons", "image", "choices"}]}``. A reply carrying a file (a report)
@@ -253,8 +254,10 @@ class WebChannel(Channel):
         except Exception:
             log.exception("web: a turn failed")
             return self._apology()
+        label = data.get("label")
         try:
-            await self._record(who.external_id, event, replies)
+            shown = clean(label)[:100] if isinstance(label, str) else None
+            await self._record(who.external_id, event, replies, shown)
         except Exception as exc:  # the turn is done; only a reload would miss it
             log.warning("web: turn not kept for the history (%s)", type(exc).__name__)
         body: dict[str, Any] = {"replies": replies}
@@ -283,13 +286,16 @@ class WebChannel(Channel):
             return lambda sender: Opened(sender=sender, text=greeting)
         return _error(400, "give either text or button")
 
-    async def _record(self, external_id: str, event: Event, replies: list[dict[str, Any]]) -> None:
-        """Keep the turn for the page's history: what the user said (a button by its label)."""
+    async def _record(
+        self, external_id: str, event: Event, replies: list[dict[str, Any]], label: str | None
+    ) -> None:
+        """Keep the turn for the page's history: what the user said, a button by its label
+        (the one the page showed, else the one in the history)."""
         said: str | None = None
         if isinstance(event, TextMessage) and not isinstance(event, Opened):
             said = event.text
         elif isinstance(event, ButtonPress):
-            said = _label_of(await self.core.history(external_id), event.payload)
+            said = label or _label_of(await self.core.history(external_id), event.payload)
         items = [{"from": "me", "text": said}] if said else []
         await self.core.history_add(external_id, items + [{"from": "bot", **r} for r in replies])
 

@@ -118,9 +118,18 @@ class Gateway:
             return await WebOutboxRepo(session).take(external_id)
 
     async def history_add(self, external_id: str, items: Sequence[dict[str, Any]]) -> None:
-        """Append to a web chat's recent history."""
+        """Append to a web chat's recent history, only for someone who consented.
+
+        Before consent nothing is kept (what they typed may be personal), and a user who
+        declined or erased their data has no history left.
+        """
         async with self.services.db.transaction() as session:
-            await WebHistoryRepo(session).add(external_id, list(items))
+            history = WebHistoryRepo(session)
+            user = await UserRepo(session).find("web", external_id)
+            if user is None or user.consent_at is None:
+                await history.forget(external_id)
+                return
+            await history.add(external_id, list(items))
 
     async def history(self, external_id: str) -> list[dict[str, Any]]:
         """A web chat's recent history, oldest first."""

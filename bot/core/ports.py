@@ -141,7 +141,7 @@ class Core(Protocol):
         ...
 
     async def history_add(self, external_id: str, items: Sequence[dict[str, Any]]) -> None:
-        """Append to a web chat's recent history (only the last few items are kept)."""
+        """Append to a web chat's recent history (the last few items of users who consented)."""
         ...
 
     async def history(self, external_id: str) -> list[dict[str, Any]]:
