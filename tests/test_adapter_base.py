@@ -20,7 +20,7 @@ from bot.core.ports import (
 from bot.core.replies import Reply
 from storage.db import Database
 from storage.models import User, utcnow
-from tests.fake_zalo import FakeZalo, start_bot
+from tests.fake_zalo import Citizen, FakeZalo, start_bot
 
 
 class Scripted(Adapter):
@@ -111,5 +111,26 @@ async def test_zalo_checks_the_unreachable_mark_before_sending(
         with pytest.raises(Unreachable):
             await app.services.deliver(user.id, [Reply(text="Thông báo của tổ")])
         assert fake.of("sendMessage") == []
+    finally:
+        await app.stop()
+
+
+async def test_zalo_dedupe_keys_on_chat_and_message_id(
+    config: Config, db: Database, fake: FakeZalo
+) -> None:
+    """Message ids are per chat: the same id in two chats is two messages (#18.12)."""
+    app = await start_bot(config, db, fake, webhook=True)
+    try:
+        first = await Citizen(app, fake, chat_id="chat-a").send(
+            fake.message("chat-a", "xin chào", message_id="same-id")
+        )
+        second = await Citizen(app, fake, chat_id="chat-b").send(
+            fake.message("chat-b", "xin chào", message_id="same-id")
+        )
+        again = await Citizen(app, fake, chat_id="chat-b").send(
+            fake.message("chat-b", "xin chào", message_id="same-id")
+        )
+        assert "Trợ lý số" in first and "Trợ lý số" in second
+        assert again == ""
     finally:
         await app.stop()

@@ -345,8 +345,6 @@ class TelegramChannel(Adapter):
             update = None
         if update is None:
             return web.Response(status=400, text="not an update")
-        if not await self.core.first_time(self.name, str(update.update_id)):
-            return web.Response(text="ok")
         await self.application.update_queue.put(update)
         return web.Response(text="ok")
 
@@ -360,7 +358,10 @@ class TelegramChannel(Adapter):
             query = update.callback_query
             answered = asyncio.create_task(self._answer(query)) if query else None
             if event is not None:
-                await self.turn(event)
+                # Webhook deliveries can repeat (a timeout on Telegram's side): the core drops
+                # an update id it has seen, inside the user's turn. Polling confirms offsets.
+                once = str(update.update_id) if self.webhook_url else None
+                await self.turn(event, once=once)
             if answered is not None:
                 await answered
         except Exception:
