@@ -6,14 +6,14 @@ team contact. Each answer is one message: it ends with "was this helpful?", and 
 the thumbs up / down, then its related entries and lesson. Every question is logged
 (``question_log``) with its outcome and feedback.
 
-Payloads: ``answers:show:<entry>:<log>`` (a related entry), ``answers:pick:<log>:<entry>`` (a
-choice after asking back), ``answers:none:<log>`` (none of the choices), ``answers:up:<log>``
-and ``answers:down:<log>`` (feedback). The lesson button is ``lesson:start:<skill>``.
+Payloads (handlers/payloads.py): ``AnswerShow`` (a related entry), ``AnswerPick`` (a choice
+after asking back), ``AnswerNone`` (none of the choices), ``AnswerUp`` and ``AnswerDown``
+(feedback); the lesson button is ``LessonStart``.
 
-Other features can add a button under the replies that leave a question unanswered (a fall-back,
-"none of these", or thumbs down), e.g. "send my question to the team": append a function to
-``UNANSWERED_BUTTONS``; it gets the context and the question log row's id (or the
-``Context.ref`` standing for it, to put in a payload) and returns a button or None.
+Other features add a button under the replies that leave a question unanswered (a fall-back,
+"none of these", or thumbs down), e.g. "send my question to the team", through the extension
+point ``UNANSWERED``: ``router.extend(UNANSWERED, fn)``; ``fn`` gets the context and the
+question log row's id (or the ``Context.ref`` standing for it) and returns a button or None.
 """
 
 from __future__ import annotations
@@ -24,12 +24,14 @@ from typing import TYPE_CHECKING
 
 from bot.content.knowledge import Entry
 from bot.core.context import Context
-from bot.core.events import ButtonPress, TextMessage
+from bot.core.events import TextMessage
 from bot.core.replies import Button, Reply
-from bot.core.router import ADMIN, Router
+from bot.core.router import ADMIN, Hook, Router
 from bot.nlp.matcher import ANSWER, ASK, Match
 from bot.nlp.normalize import words
+from handlers.fallback import not_understood
 from handlers.menu import menu_button, menu_buttons
+from handlers.payloads import AnswerDown, AnswerNone, AnswerPick, AnswerShow, AnswerUp, LessonStart
 from storage.repos.answers import AnswerRepo
 
 if TYPE_CHECKING:
@@ -42,18 +44,8 @@ router = Router("answers")
 MAX_RELATED = 3
 MAX_PROBLEMS_SHOWN = 15
 
-UnansweredButton = Callable[[Context, int | str], Button | None]
-UNANSWERED_BUTTONS: list[UnansweredButton] = []
-
-
-def _args(ctx: Context, prefix: str) -> list[str]:
-    """The colon-separated arguments after ``prefix`` in the pressed payload."""
-    assert isinstance(ctx.event, ButtonPress)
-    return ctx.event.payload[len(prefix) :].split(":")
-
-
-def _int(raw: str) -> int | None:
-    return int(raw) if raw.isdigit() and len(raw) < 12 else None
+UnansweredButton = Callable[[Context, int], Button | None]
+UNANSWERED: Hook[UnansweredButton] = Hook("answers.unanswered")
 
 
 def is_question(text: str) -> bool:
@@ -61,12 +53,12 @@ def is_question(text: str) -> bool:
     return any(len(w) > 1 and not w.isdigit() for w in words(text))
 
 
-def _unanswered_buttons(ctx: Context, log_id: int | str | None) -> list[Button]:
+def _unanswered_buttons(ctx: Context, log_id: int | None) -> list[Button]:
     """Buttons other features add under an unanswered question."""
     if log_id is None:
         return []
     out: list[Button] = []
-    for factory in UNANSWERED_BUTTONS:
+    for factory in ctx.extensions(UNANSWERED):
         try:
             button = factory(ctx, log_id)
         except Exception:
@@ -85,9 +77,8 @@ def entry_text(ctx: Context, entry: Entry) -> str:
     return text
 
 
-def entry_buttons(ctx: Context, entry: Entry, log_id: int | str | None) -> list[Button]:
+def entry_buttons(ctx: Context, entry: Entry, log_id: int | None) -> list[Button]:
     """The related entries and the lesson an answer leads to."""
-    suffix = f":{log_id}" if log_id is not None else ""
     buttons: list[Button] = []
     for related_id in entry.related[:MAX_RELATED]:
         related = ctx.content.entry(related_id)
@@ -95,19 +86,19 @@ def entry_buttons(ctx: Context, entry: Entry, log_id: int | str | None) -> list[
             buttons.append(
                 ctx.button(
                     "answers.related_button",
-                    f"answers:show:{related.id}{suffix}",
+                    AnswerShow(related.id, log_id),
                     title=related.title,
                 )
             )
     skill = ctx.content.lessons.get(entry.skill) if entry.skill else None
     if skill is not None:
         buttons.append(
-            ctx.button("answers.lesson_button", f"lesson:start:{skill.id}", title=skill.title)
+            ctx.button("answers.lesson_button", LessonStart(skill.id), title=skill.title)
         )
     return buttons
 
 
-def show_entry(ctx: Context, entry: Entry, log_id: int | str | None) -> None:
+def show_entry(ctx: Context, entry: Entry, log_id: int | None) -> None:
     """Reply with an entry: its image, then one message with the answer, "was this helpful?"
     and the buttons: thumbs up / down first, then the related entries and the lesson."""
     if entry.image and ctx.caps.images:
@@ -117,41 +108,38 @@ def show_entry(ctx: Context, entry: Entry, log_id: int | str | None) -> None:
     if log_id is not None:
         text += "\n\n" + ctx.t("answers.helpful_prompt")
         buttons = [
-            ctx.button("answers.helpful_yes", f"answers:up:{log_id}"),
-            ctx.button("answers.helpful_no", f"answers:down:{log_id}"),
+            ctx.button("answers.helpful_yes", AnswerUp(log_id)),
+            ctx.button("answers.helpful_no", AnswerDown(log_id)),
             *buttons,
         ]
     ctx.send(Reply.with_buttons(text, buttons))
 
 
-def fall_back(ctx: Context, key: str, log_id: int | str | None) -> None:
+def fall_back(ctx: Context, key: str, log_id: int | None) -> None:
     """Say kindly that we have no answer, with the menu, the contact and any extra buttons."""
-    ctx.send(
-        Reply.with_buttons(ctx.t(key), [*_unanswered_buttons(ctx, log_id), *menu_buttons(ctx)])
-    )
+    ctx.say(key, *_unanswered_buttons(ctx, log_id), *menu_buttons(ctx))
 
 
-def ask_back(ctx: Context, match: Match, log_id: int | str) -> None:
+def ask_back(ctx: Context, match: Match, log_id: int) -> None:
     """Offer the closest entries as choices, and a way out when none fits."""
     buttons = []
     for entry_id in match.choices:
         entry = ctx.content.entry(entry_id)
         if entry is not None:
             buttons.append(
-                ctx.button(
-                    "answers.choice_button", f"answers:pick:{log_id}:{entry.id}", title=entry.title
-                )
+                ctx.button("answers.choice_button", AnswerPick(log_id, entry.id), title=entry.title)
             )
-    buttons.append(ctx.button("answers.none_of_these", f"answers:none:{log_id}"))
-    ctx.send(Reply.with_buttons(ctx.t("answers.ask_back"), buttons))
+    buttons.append(ctx.button("answers.none_of_these", AnswerNone(log_id)))
+    ctx.say("answers.ask_back", *buttons)
 
 
 @router.text()
-async def answer_question(ctx: Context) -> bool | None:
+async def answer_question(ctx: Context) -> None:
     """Free text outside any flow: find the answer, or ask back, or fall back."""
     event = ctx.event
     if not isinstance(event, TextMessage) or not is_question(event.text):
-        return False  # no words (a number, an emoji, "aaaa"): the fallback explains
+        await not_understood(ctx)  # no words (a number, an emoji, "aaaa")
+        return
     match = ctx.content.index.search(event.text)
     row = await AnswerRepo(ctx.session).log(
         user_id=ctx.user.id,
@@ -171,15 +159,13 @@ async def answer_question(ctx: Context) -> bool | None:
         ask_back(ctx, match, log_id)
     else:
         fall_back(ctx, "answers.fallback", log_id)
-    return None
 
 
-@router.button("answers:show:")
-async def show_related(ctx: Context) -> None:
+@router.button(AnswerShow)
+async def show_related(ctx: Context, pressed: AnswerShow) -> None:
     """A related entry's button: show that entry (feedback still goes to the first question)."""
-    args = _args(ctx, "answers:show:")
-    entry = ctx.content.entry(args[0])
-    log_id = _int(args[1]) if len(args) > 1 else None
+    entry = ctx.content.entry(pressed.entry)
+    log_id = pressed.log
     if log_id is not None and await AnswerRepo(ctx.session).of_user(log_id, ctx.user.id) is None:
         log_id = None
     if entry is None:
@@ -188,41 +174,35 @@ async def show_related(ctx: Context) -> None:
     show_entry(ctx, entry, log_id)
 
 
-@router.button("answers:pick:")
-async def pick_choice(ctx: Context) -> None:
+@router.button(AnswerPick)
+async def pick_choice(ctx: Context, pressed: AnswerPick) -> None:
     """One of the choices offered when asking back: record it and answer."""
-    args = _args(ctx, "answers:pick:")
-    log_id = _int(args[0])
-    entry = ctx.content.entry(args[1]) if len(args) > 1 else None
-    if log_id is None or entry is None:
+    entry = ctx.content.entry(pressed.entry)
+    if entry is None:
         fall_back(ctx, "answers.gone", None)
         return
-    row = await AnswerRepo(ctx.session).chose(log_id, ctx.user.id, entry.id)
+    row = await AnswerRepo(ctx.session).chose(pressed.log, ctx.user.id, entry.id)
     show_entry(ctx, entry, row.id if row is not None else None)
 
 
-@router.button("answers:none:")
-async def none_of_these(ctx: Context) -> None:
+@router.button(AnswerNone)
+async def none_of_these(ctx: Context, pressed: AnswerNone) -> None:
     """None of the choices fits: count it as unanswered and fall back."""
-    log_id = _int(_args(ctx, "answers:none:")[0])
-    row = await AnswerRepo(ctx.session).feedback(log_id, ctx.user.id, False) if log_id else None
+    row = await AnswerRepo(ctx.session).feedback(pressed.log, ctx.user.id, False)
     fall_back(ctx, "answers.none_fallback", row.id if row is not None else None)
 
 
-@router.button("answers:up:")
-async def helpful(ctx: Context) -> None:
+@router.button(AnswerUp)
+async def helpful(ctx: Context, pressed: AnswerUp) -> None:
     """Thumbs up on an answer."""
-    log_id = _int(_args(ctx, "answers:up:")[0])
-    if log_id is not None:
-        await AnswerRepo(ctx.session).feedback(log_id, ctx.user.id, True)
+    await AnswerRepo(ctx.session).feedback(pressed.log, ctx.user.id, True)
     ctx.say("answers.thanks", menu_button(ctx))
 
 
-@router.button("answers:down:")
-async def not_helpful(ctx: Context) -> None:
+@router.button(AnswerDown)
+async def not_helpful(ctx: Context, pressed: AnswerDown) -> None:
     """Thumbs down on an answer: apologise and show the ways forward."""
-    log_id = _int(_args(ctx, "answers:down:")[0])
-    row = await AnswerRepo(ctx.session).feedback(log_id, ctx.user.id, False) if log_id else None
+    row = await AnswerRepo(ctx.session).feedback(pressed.log, ctx.user.id, False)
     fall_back(ctx, "answers.sorry", row.id if row is not None else None)
 
 

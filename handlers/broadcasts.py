@@ -14,6 +14,7 @@ the reply has no buttons so the quiz's own keys stay valid.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from bot.broadcast.compose import (
@@ -26,20 +27,47 @@ from bot.broadcast.compose import (
 )
 from bot.broadcast.timing import QuietHours, parse_when
 from bot.core.context import Context
-from bot.core.events import ButtonPress, TextMessage
+from bot.core.events import TextMessage
+from bot.core.flows import Flow
 from bot.core.replies import Button, Reply
 from bot.core.router import STAFF, Router
 from handlers.menu import menu_button
-from storage.models import Team
+from handlers.payloads import (
+    BroadcastAt,
+    BroadcastAudience,
+    BroadcastCancel,
+    BroadcastGroup,
+    BroadcastKind,
+    BroadcastLesson,
+    BroadcastNew,
+    BroadcastSend,
+    BroadcastTeam,
+)
+from handlers.scope import ALL, own_team, team_scope
+from storage.models import Role, Team
 from storage.models.broadcasts import KIND_ANNOUNCEMENT, KIND_LESSON
 from storage.repos.broadcasts import Audience, BroadcastRepo
 from storage.repos.teams import TeamRepo
 
 router = Router("broadcasts")
 
-FLOW = "broadcast"
-P = "bcast:"
 MAX_TEAM_BUTTONS = 8
+
+
+@dataclass
+class Draft:
+    """The broadcast being composed: the step reached and what was chosen so far."""
+
+    step: str  # team | kind | text | group | lesson | audience | preview | time
+    team: int | None = None  # None: every citizen (admins)
+    kind: str | None = None
+    skill: str | None = None
+    text: str | None = None
+    only_missing: bool = False
+    at: str | None = None  # ISO time to send at; None: now
+
+
+FLOW = router.flow(Flow("broadcast", Draft))
 
 
 # --- opt-out, for everyone -------------------------------------------------------------------
@@ -67,47 +95,33 @@ def _quiet(ctx: Context) -> QuietHours:
     return QuietHours(c.quiet_start, c.quiet_end, c.timezone)
 
 
-def _arg(ctx: Context, prefix: str) -> str | None:
-    if not isinstance(ctx.event, ButtonPress) or not ctx.event.payload.startswith(prefix):
-        return None
-    return ctx.event.payload[len(prefix) :] or None
-
-
 def _cancel_button(ctx: Context) -> Button:
-    return ctx.button("broadcast.compose.cancel", f"{P}cancel")
-
-
-async def _own_team(ctx: Context) -> Team | None:
-    return await TeamRepo(ctx.session).team_of(ctx.user.id)
+    return ctx.button("broadcast.compose.cancel", BroadcastCancel())
 
 
 async def _allowed(ctx: Context, team_id: int | None) -> bool:
     """Admins send to any team or to everyone; members and leads only to their own team."""
-    if ctx.user.role == "admin":
-        return team_id is None or await TeamRepo(ctx.session).get(team_id) is not None
-    own = await _own_team(ctx)
-    return own is not None and team_id == own.id
+    wanted = team_id if team_id is not None else ALL
+    return await team_scope(ctx, wanted, say=False) is not None
 
 
 def _team_name(team: Team | None) -> str | None:
     return team.name if team is not None else None
 
 
+@router.button(BroadcastNew, roles=STAFF)
 @router.command("broadcast", roles=STAFF)
-@router.button(f"{P}new", roles=STAFF)
-async def compose(ctx: Context) -> None:
+async def compose(ctx: Context, _: BroadcastNew | None = None) -> None:
     """Start composing: admins choose the team; members and leads use their own."""
-    if ctx.user.role == "admin":
+    if ctx.user.role == Role.ADMIN:
         teams = await TeamRepo(ctx.session).all()
-        buttons = [
-            Button(label=t.name, payload=f"{P}team:{t.id}") for t in teams[:MAX_TEAM_BUTTONS]
-        ]
-        buttons.append(ctx.button("broadcast.compose.all_teams", f"{P}team:all"))
-        ctx.enter(FLOW, {"step": "team"})
+        buttons = [ctx.labelled(t.name, BroadcastTeam(t.id)) for t in teams[:MAX_TEAM_BUTTONS]]
+        buttons.append(ctx.button("broadcast.compose.all_teams", BroadcastTeam(None)))
+        ctx.enter(FLOW, Draft(step="team"))
         key = "broadcast.compose.pick_team_more" if len(teams) > MAX_TEAM_BUTTONS else None
         ctx.send(Reply.with_buttons(ctx.t(key or "broadcast.compose.pick_team"), buttons))
         return
-    team = await _own_team(ctx)
+    team = await own_team(ctx)
     if team is None:
         ctx.say("broadcast.compose.no_team", menu_button(ctx))
         return
@@ -115,199 +129,192 @@ async def compose(ctx: Context) -> None:
 
 
 async def _choose_kind(ctx: Context, team: Team | None) -> None:
-    ctx.enter(FLOW, {"step": "kind", "team": team.id if team else None})
+    ctx.enter(FLOW, Draft(step="kind", team=team.id if team else None))
     audience = team.name if team else ctx.t("broadcast.compose.everyone")
     ctx.send(
         Reply.with_buttons(
             ctx.t("broadcast.compose.what", audience=audience),
             [
-                ctx.button("broadcast.compose.lesson", f"{P}kind:lesson"),
-                ctx.button("broadcast.compose.announcement", f"{P}kind:text"),
+                ctx.button("broadcast.compose.lesson", BroadcastKind("lesson")),
+                ctx.button("broadcast.compose.announcement", BroadcastKind("text")),
                 _cancel_button(ctx),
             ],
         )
     )
 
 
-@router.button(f"{P}team:", roles=STAFF)
-async def pick_team(ctx: Context) -> None:
+@router.button(BroadcastTeam, roles=STAFF)
+async def pick_team(ctx: Context, pressed: BroadcastTeam) -> None:
     """An admin chose a team (or everyone)."""
-    arg = _arg(ctx, f"{P}team:")
-    if ctx.flow != FLOW or arg is None:
+    if ctx.flow_data(FLOW) is None:
         ctx.say("broadcast.compose.expired", menu_button(ctx))
         return
-    team = await TeamRepo(ctx.session).get(int(arg)) if arg.isdigit() and len(arg) < 12 else None
-    if (arg != "all" and team is None) or not await _allowed(ctx, team.id if team else None):
+    team = await TeamRepo(ctx.session).get(pressed.team) if pressed.team is not None else None
+    if (pressed.team is not None and team is None) or not await _allowed(
+        ctx, team.id if team else None
+    ):
         ctx.say("broadcast.compose.forbidden", menu_button(ctx))
         return
     await _choose_kind(ctx, team)
 
 
-async def _team_in_flow(ctx: Context) -> tuple[bool, Team | None]:
-    """The team being composed for, and whether this user may still send to it."""
-    if ctx.flow != FLOW:
-        return False, None
-    team_id = ctx.data.get("team")
-    team = await TeamRepo(ctx.session).get(team_id) if isinstance(team_id, int) else None
-    if team_id is not None and team is None:
-        return False, None
-    return await _allowed(ctx, team_id if isinstance(team_id, int) else None), team
+async def _draft(ctx: Context, *steps: str) -> tuple[Draft, Team | None] | None:
+    """The draft at one of ``steps`` and its team, if this user may still send to it."""
+    draft = ctx.flow_data(FLOW)
+    if draft is None or draft.step not in steps:
+        return None
+    team = await TeamRepo(ctx.session).get(draft.team) if draft.team is not None else None
+    if draft.team is not None and team is None:
+        return None
+    return (draft, team) if await _allowed(ctx, draft.team) else None
 
 
-@router.button(f"{P}kind:", roles=STAFF)
-async def pick_kind(ctx: Context) -> None:
+@router.button(BroadcastKind, roles=STAFF)
+async def pick_kind(ctx: Context, pressed: BroadcastKind) -> None:
     """A lesson (choose its group) or an announcement (type it)."""
-    ok, _team = await _team_in_flow(ctx)
-    kind = _arg(ctx, f"{P}kind:")
-    if not ok or ctx.data.get("step") != "kind" or kind not in ("lesson", "text"):
+    found = await _draft(ctx, "kind")
+    if found is None:
         ctx.say("broadcast.compose.expired", menu_button(ctx))
         return
-    if kind == "text":
-        ctx.update(step="text")
+    draft = found[0]
+    if pressed.kind == "text":
+        ctx.enter(FLOW, replace(draft, step="text"))
         ctx.say("broadcast.compose.write", _cancel_button(ctx), max=MAX_ANNOUNCEMENT)
         return
-    ctx.update(step="group")
+    ctx.enter(FLOW, replace(draft, step="group"))
     groups = [g for g in ctx.content.groups if ctx.content.lessons.by_group(g.id)]
-    buttons = [Button(label=g.title, payload=f"{P}group:{g.id}") for g in groups]
+    buttons = [ctx.labelled(g.title, BroadcastGroup(g.id)) for g in groups]
     ctx.send(Reply.with_buttons(ctx.t("broadcast.compose.pick_group"), [*buttons]))
 
 
-@router.button(f"{P}group:", roles=STAFF)
-async def pick_group(ctx: Context) -> None:
+@router.button(BroadcastGroup, roles=STAFF)
+async def pick_group(ctx: Context, pressed: BroadcastGroup) -> None:
     """The lessons of one group."""
-    ok, _team = await _team_in_flow(ctx)
-    gid = _arg(ctx, f"{P}group:")
-    skills = ctx.content.lessons.by_group(gid) if gid else ()
-    if not ok or ctx.data.get("step") not in ("group", "lesson") or not skills:
+    found = await _draft(ctx, "group", "lesson")
+    skills = ctx.content.lessons.by_group(pressed.group) if pressed.group else ()
+    if found is None or not skills:
         ctx.say("broadcast.compose.expired", menu_button(ctx))
         return
-    ctx.update(step="lesson")
-    buttons = [Button(label=s.title, payload=f"{P}lesson:{s.id}") for s in skills]
+    ctx.enter(FLOW, replace(found[0], step="lesson"))
+    buttons = [ctx.labelled(s.title, BroadcastLesson(s.id)) for s in skills]
     ctx.send(Reply.with_buttons(ctx.t("broadcast.compose.pick_lesson"), buttons))
 
 
-@router.button(f"{P}lesson:", roles=STAFF)
-async def pick_lesson(ctx: Context) -> None:
+@router.button(BroadcastLesson, roles=STAFF)
+async def pick_lesson(ctx: Context, pressed: BroadcastLesson) -> None:
     """The lesson is chosen: now the audience."""
-    ok, _team = await _team_in_flow(ctx)
-    skill_id = _arg(ctx, f"{P}lesson:")
-    skill = ctx.content.lessons.get(skill_id) if skill_id else None
-    if not ok or ctx.data.get("step") != "lesson" or skill is None:
+    found = await _draft(ctx, "lesson")
+    skill = ctx.content.lessons.get(pressed.skill) if pressed.skill else None
+    if found is None or skill is None:
         ctx.say("broadcast.compose.expired", menu_button(ctx))
         return
-    ctx.update(step="audience", kind=KIND_LESSON, skill=skill.id)
+    ctx.enter(FLOW, replace(found[0], step="audience", kind=KIND_LESSON, skill=skill.id))
     ctx.send(
         Reply.with_buttons(
             ctx.t("broadcast.compose.audience", title=skill.title),
             [
-                ctx.button("broadcast.compose.audience_all", f"{P}aud:all"),
-                ctx.button("broadcast.compose.audience_missing", f"{P}aud:missing"),
+                ctx.button("broadcast.compose.audience_all", BroadcastAudience("all")),
+                ctx.button("broadcast.compose.audience_missing", BroadcastAudience("missing")),
                 _cancel_button(ctx),
             ],
         )
     )
 
 
-@router.button(f"{P}aud:", roles=STAFF)
-async def pick_audience(ctx: Context) -> None:
+@router.button(BroadcastAudience, roles=STAFF)
+async def pick_audience(ctx: Context, pressed: BroadcastAudience) -> None:
     """Everyone, or only those who have not passed: then the preview."""
-    ok, _team = await _team_in_flow(ctx)
-    which = _arg(ctx, f"{P}aud:")
-    if not ok or ctx.data.get("step") != "audience" or which not in ("all", "missing"):
+    found = await _draft(ctx, "audience")
+    if found is None:
         ctx.say("broadcast.compose.expired", menu_button(ctx))
         return
-    ctx.update(only_missing=which == "missing")
-    await _preview(ctx)
+    await _preview(ctx, replace(found[0], only_missing=pressed.which == "missing"))
 
 
-@router.text(flow=FLOW, roles=STAFF)
-async def typed(ctx: Context) -> bool | None:
+async def _typing(ctx: Context) -> bool:
+    """Whether the draft waits for typed text: the announcement (still allowed), or a time."""
+    draft = ctx.flow_data(FLOW)
+    if draft is None or draft.step not in ("text", "time"):
+        return False
+    return draft.step == "time" or await _draft(ctx, "text") is not None
+
+
+@router.text(flow=FLOW, roles=STAFF, when=_typing)
+async def typed(ctx: Context) -> None:
     """The announcement text, or the time to send at."""
-    assert isinstance(ctx.event, TextMessage)
-    step = ctx.data.get("step")
+    draft = ctx.flow_data(FLOW)
+    assert isinstance(ctx.event, TextMessage) and draft is not None
     text = ctx.event.text.strip()
-    if step == "text":
-        ok, _team = await _team_in_flow(ctx)
-        if not ok:
-            return False
+    if draft.step == "text":
         if len(text) > MAX_ANNOUNCEMENT:
             ctx.say("broadcast.compose.too_long", n=len(text), max=MAX_ANNOUNCEMENT)
-            return None
+            return
         if len(text) < 5:
             ctx.say("broadcast.compose.too_short", _cancel_button(ctx))
-            return None
-        ctx.update(kind=KIND_ANNOUNCEMENT, text=text, only_missing=False, skill=None)
-        await _preview(ctx)
-        return None
-    if step == "time":
-        tz = _quiet(ctx).tz
-        now = ctx.services.clock()
-        at = parse_when(text, now, tz)
-        if at is None:
-            ctx.say("broadcast.compose.bad_time", _cancel_button(ctx))
-            return None
-        if at < now:
-            ctx.say("broadcast.compose.past_time", _cancel_button(ctx))
-            return None
-        ctx.update(at=at.isoformat())
-        await _preview(ctx)
-        return None
-    return False
+            return
+        draft = replace(draft, kind=KIND_ANNOUNCEMENT, text=text, only_missing=False, skill=None)
+        await _preview(ctx, draft)
+        return
+    tz = _quiet(ctx).tz
+    now = ctx.services.clock()
+    at = parse_when(text, now, tz)
+    if at is None:
+        ctx.say("broadcast.compose.bad_time", _cancel_button(ctx))
+        return
+    if at < now:
+        ctx.say("broadcast.compose.past_time", _cancel_button(ctx))
+        return
+    await _preview(ctx, replace(draft, at=at.isoformat()))
 
 
-def _audience(ctx: Context) -> Audience:
-    data = ctx.data
-    return Audience(
-        team_id=data.get("team"),
-        skill_id=data.get("skill"),
-        only_missing=bool(data.get("only_missing")),
-    )
+def _audience(draft: Draft) -> Audience:
+    return Audience(team_id=draft.team, skill_id=draft.skill, only_missing=draft.only_missing)
 
 
-async def _body(ctx: Context, team: Team | None) -> tuple[str, str] | None:
+async def _body(ctx: Context, draft: Draft, team: Team | None) -> tuple[str, str] | None:
     """The title and text of what is being composed."""
-    if ctx.data.get("kind") == KIND_LESSON:
-        skill = ctx.content.lessons.get(str(ctx.data.get("skill")))
+    if draft.kind == KIND_LESSON:
+        skill = ctx.content.lessons.get(str(draft.skill))
         if skill is None:
             return None
         return skill.title, lesson_body(ctx.content.messages, skill, _team_name(team))
-    text = str(ctx.data.get("text") or "")
+    text = draft.text or ""
     if not text:
         return None
     return title_of(text), announcement_body(ctx.content.messages, text, _team_name(team))
 
 
-def _when(ctx: Context) -> datetime:
-    raw = ctx.data.get("at")
-    return datetime.fromisoformat(raw) if isinstance(raw, str) else ctx.services.clock()
+def _when(ctx: Context, draft: Draft) -> datetime:
+    return datetime.fromisoformat(draft.at) if draft.at else ctx.services.clock()
 
 
-def _when_text(ctx: Context, at: datetime) -> str:
+def _when_text(ctx: Context, draft: Draft, at: datetime) -> str:
     quiet = _quiet(ctx)
     if quiet.active(at):
         start = local_label(quiet.ends(at), quiet.tz)
         return ctx.t("broadcast.compose.when_quiet", quiet=quiet.label, at=start)
-    if ctx.data.get("at"):
+    if draft.at:
         return ctx.t("broadcast.compose.when_at", at=local_label(at, quiet.tz))
     return ctx.t("broadcast.compose.when_now")
 
 
-async def _preview(ctx: Context) -> None:
+async def _preview(ctx: Context, draft: Draft) -> None:
     """The exact message, how many will get it, when; then send, schedule or cancel."""
-    ok, team = await _team_in_flow(ctx)
-    made = await _body(ctx, team) if ok else None
+    ctx.enter(FLOW, draft)
+    found = await _draft(ctx, draft.step)
+    made = await _body(ctx, draft, found[1]) if found is not None else None
     if made is None:
         ctx.leave()
         ctx.say("broadcast.compose.expired", menu_button(ctx))
         return
     _title, body = made
-    count = await BroadcastRepo(ctx.session).count(_audience(ctx))
+    count = await BroadcastRepo(ctx.session).count(_audience(draft))
     if count.reachable == 0:
         ctx.leave()
         ctx.say("broadcast.compose.empty", menu_button(ctx))
         return
     skipped = count.total - count.reachable
-    ctx.update(step="preview")
+    ctx.enter(FLOW, replace(draft, step="preview"))
     ctx.send(Reply(text=ctx.t("broadcast.compose.preview_head")))
     ctx.send(Reply(text=body))
     ctx.send(
@@ -316,46 +323,47 @@ async def _preview(ctx: Context) -> None:
                 [
                     ctx.t("broadcast.compose.count", n=count.reachable),
                     *([ctx.t("broadcast.compose.count_skipped", n=skipped)] if skipped else []),
-                    _when_text(ctx, _when(ctx)),
+                    _when_text(ctx, draft, _when(ctx, draft)),
                 ]
             ),
             [
-                ctx.button("broadcast.compose.send", f"{P}send"),
-                ctx.button("broadcast.compose.schedule", f"{P}at"),
+                ctx.button("broadcast.compose.send", BroadcastSend()),
+                ctx.button("broadcast.compose.schedule", BroadcastAt()),
                 _cancel_button(ctx),
             ],
         )
     )
 
 
-@router.button(f"{P}at", roles=STAFF)
-async def ask_time(ctx: Context) -> None:
+@router.button(BroadcastAt, roles=STAFF)
+async def ask_time(ctx: Context, _: BroadcastAt) -> None:
     """Ask when to send."""
-    ok, _team = await _team_in_flow(ctx)
-    if not ok or ctx.data.get("step") != "preview":
+    found = await _draft(ctx, "preview")
+    if found is None:
         ctx.say("broadcast.compose.expired", menu_button(ctx))
         return
-    ctx.update(step="time")
+    ctx.enter(FLOW, replace(found[0], step="time"))
     ctx.say("broadcast.compose.ask_time", _cancel_button(ctx))
 
 
-@router.button(f"{P}send", roles=STAFF)
-async def confirm(ctx: Context) -> None:
+@router.button(BroadcastSend, roles=STAFF)
+async def confirm(ctx: Context, _: BroadcastSend) -> None:
     """Create the broadcast (once: a second press finds the flow over)."""
-    ok, team = await _team_in_flow(ctx)
-    if not ok or ctx.data.get("step") != "preview":
+    found = await _draft(ctx, "preview")
+    if found is None:
         ctx.say("broadcast.compose.expired", menu_button(ctx))
         return
-    made = await _body(ctx, team)
+    draft, team = found
+    made = await _body(ctx, draft, team)
     if made is None:
         ctx.leave()
         ctx.say("broadcast.compose.expired", menu_button(ctx))
         return
     title, body = made
     repo = BroadcastRepo(ctx.session)
-    audience = _audience(ctx)
-    kind = str(ctx.data.get("kind"))
-    at = _when(ctx)
+    audience = _audience(draft)
+    kind = str(draft.kind)
+    at = _when(ctx, draft)
     broadcast = await repo.create(
         audience,
         kind=kind,
@@ -372,34 +380,31 @@ async def confirm(ctx: Context) -> None:
         menu_button(ctx),
         id=broadcast.id,
         n=tally.get("pending", 0),
-        when=_when_text(ctx, at),
+        when=_when_text(ctx, draft, at),
     )
 
 
-@router.button(f"{P}cancel", roles=STAFF)
-async def cancel(ctx: Context) -> None:
+@router.button(BroadcastCancel, roles=STAFF)
+async def cancel(ctx: Context, _: BroadcastCancel) -> None:
     """Drop the draft."""
-    if ctx.flow == FLOW:
+    if ctx.in_flow(FLOW):
         ctx.leave()
     ctx.say("broadcast.compose.cancelled", menu_button(ctx))
 
 
-@router.command("stop", roles=STAFF)
-async def stop_compose(ctx: Context) -> bool | None:
+@router.command("stop", flow=FLOW, roles=STAFF)
+async def stop_compose(ctx: Context) -> None:
     """ "dừng" while composing drops the draft (other flows handle their own "dừng")."""
-    if ctx.flow != FLOW:
-        return False
     ctx.leave()
     ctx.say("broadcast.compose.cancelled", menu_button(ctx))
-    return None
 
 
 @router.command("broadcasts", roles=STAFF)
 async def recent(ctx: Context) -> None:
     """The last broadcasts of the member's team (all for admins), with their counts."""
     team_id = None
-    if ctx.user.role != "admin":
-        team = await _own_team(ctx)
+    if ctx.user.role != Role.ADMIN:
+        team = await own_team(ctx)
         if team is None:
             ctx.say("broadcast.compose.no_team", menu_button(ctx))
             return
@@ -407,7 +412,7 @@ async def recent(ctx: Context) -> None:
     repo = BroadcastRepo(ctx.session)
     items = await repo.recent(5, team_id=team_id)
     if not items:
-        ctx.say("broadcast.list_empty", ctx.button("broadcast.compose.new", f"{P}new"))
+        ctx.say("broadcast.list_empty", ctx.button("broadcast.compose.new", BroadcastNew()))
         return
     tz = _quiet(ctx).tz
     lines = [ctx.t("broadcast.list_head")]
@@ -425,6 +430,7 @@ async def recent(ctx: Context) -> None:
         lines.append(tally_lines(ctx.content.messages, tally))
     ctx.send(
         Reply.with_buttons(
-            "\n".join(lines), [ctx.button("broadcast.compose.new", f"{P}new"), menu_button(ctx)]
+            "\n".join(lines),
+            [ctx.button("broadcast.compose.new", BroadcastNew()), menu_button(ctx)],
         )
     )

@@ -20,7 +20,8 @@ from bot.core.context import Context
 from bot.core.replies import Reply
 from bot.core.router import Router
 from handlers.menu import menu_button, show_menu
-from storage.models import WebOutbox
+from handlers.payloads import PrivacyDelete, PrivacyErase, PrivacyKeep, PrivacyShow
+from storage.models import Role, WebOutbox
 from storage.models.teams import (
     COUNT_BASIC_FIVE,
     COUNT_CITIZEN,
@@ -53,9 +54,9 @@ def _titles(ctx: Context, skill_ids: list[str]) -> str:
     return "; ".join(titles)
 
 
+@router.button(PrivacyShow)
 @router.command("mydata")
-@router.button("privacy:show")
-async def my_data(ctx: Context) -> None:
+async def my_data(ctx: Context, _: PrivacyShow | None = None) -> None:
     """What the bot stores about this user."""
     user = ctx.user
     lines = [ctx.t("privacy.title")]
@@ -78,7 +79,7 @@ async def my_data(ctx: Context) -> None:
         )
     else:
         lines.append(ctx.t("privacy.no_team"))
-    if user.role != "citizen":
+    if user.role != Role.CITIZEN:
         lines.append(ctx.t("privacy.role", role=ctx.t(f"privacy.role_{user.role}")))
     lines.append(ctx.t("privacy.questions", count=await _questions_asked(ctx)))
     sent = await QuestionRepo(ctx.session).of_user(user.id)
@@ -103,7 +104,7 @@ async def my_data(ctx: Context) -> None:
     ctx.send(
         Reply.with_buttons(
             "\n".join(lines),
-            [ctx.button("privacy.delete_button", "privacy:delete"), menu_button(ctx)],
+            [ctx.button("privacy.delete_button", PrivacyDelete()), menu_button(ctx)],
         )
     )
 
@@ -113,35 +114,35 @@ async def _questions_asked(ctx: Context) -> int:
     return await AnswerRepo(ctx.session).count_for_user(ctx.user.id)
 
 
+@router.button(PrivacyDelete)
 @router.command("deletedata")
-@router.button("privacy:delete")
-async def confirm_delete(ctx: Context) -> None:
+async def confirm_delete(ctx: Context, _: PrivacyDelete | None = None) -> None:
     """Ask to confirm before deleting everything."""
     ctx.send(
         Reply.with_buttons(
             ctx.t("privacy.confirm"),
             [
-                ctx.button("privacy.confirm_yes", "privacy:erase"),
-                ctx.button("privacy.confirm_no", "privacy:keep"),
+                ctx.button("privacy.confirm_yes", PrivacyErase()),
+                ctx.button("privacy.confirm_no", PrivacyKeep()),
             ],
         )
     )
 
 
-@router.button("privacy:keep")
-async def keep(ctx: Context) -> None:
+@router.button(PrivacyKeep)
+async def keep(ctx: Context, _: PrivacyKeep) -> None:
     """Nothing deleted."""
     show_menu(ctx, "privacy.kept")
 
 
-@router.button("privacy:erase")
-async def erase(ctx: Context) -> None:
+@router.button(PrivacyErase)
+async def erase(ctx: Context, _: PrivacyErase) -> None:
     """Delete the user's personal data, keeping anonymous counts for their team's totals."""
     user = ctx.user
     session = ctx.session
     team = await TeamRepo(session).team_of(user.id)
     team_id = team.id if team is not None else None
-    if user.role == "citizen":
+    if user.role == Role.CITIZEN:
         completions = await LessonRepo(session).completions(user.id)
         progress = ProgressRepo(session)
         guided = await progress.guided([user.id])

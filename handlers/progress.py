@@ -7,14 +7,15 @@ from bot.core.context import Context
 from bot.core.replies import Reply
 from bot.core.router import Router
 from handlers.menu import menu_button
+from handlers.payloads import LessonList, ProgressShow
 from storage.repos.lessons import LessonRepo
 
 router = Router("progress")
 
 
+@router.button(ProgressShow)
 @router.command("progress")
-@router.button("progress:show")
-async def show_progress(ctx: Context) -> None:
+async def show_progress(ctx: Context, _: ProgressShow | None = None) -> None:
     """The citizen's skills passed, by job, with congratulations once all five jobs have one."""
     statuses = await LessonRepo(ctx.session).statuses(ctx.user.id)
     lessons = ctx.content.lessons
@@ -44,5 +45,5 @@ async def show_progress(ctx: Context) -> None:
     else:
         blocks.append(ctx.t("progress.empty"))
     text = "\n\n".join([ctx.t("progress.title"), *blocks])
-    buttons = [ctx.button("progress.lessons_button", "lesson:list"), menu_button(ctx)]
+    buttons = [ctx.button("progress.lessons_button", LessonList()), menu_button(ctx)]
     ctx.send(Reply.with_buttons(text, buttons))

@@ -1,6 +1,6 @@
 """The scam check: a citizen pastes or forwards a message, a link or a phone number.
 
-The menu button (``scam:start``) or an intent phrase of ``scamcheck`` typed alone asks for the
+The menu button (``ScamStart``) or an intent phrase of ``scamcheck`` typed alone asks for the
 message; the next text is checked. Free text outside that is checked right away when it holds
 a link or reads like a forwarded message (or starts or ends with one of those intent phrases,
 "is this a scam?", around a message) and the checker finds something; anything else goes on to
@@ -14,20 +14,29 @@ the log line names only the signs' ids.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from bot.core.context import Context
 from bot.core.events import TextMessage
+from bot.core.flows import Flow
 from bot.core.replies import Button, Reply
 from bot.core.router import Router
 from bot.core.text import fold
 from bot.scamcheck import Verdict, check, has_link, looks_forwarded
 from handlers.menu import menu_button
+from handlers.payloads import LessonStart, ScamStart
 
 log = logging.getLogger(__name__)
 
 router = Router("scamcheck")
 
-FLOW = "scamcheck"
+
+@dataclass
+class Waiting:
+    """Waiting for the message to check (nothing of it is kept)."""
+
+
+FLOW = router.flow(Flow("scamcheck", Waiting))
 INTENT = "scamcheck"
 MAX_SHOWN = 4  # signs listed in the chat; the rest are counted (one phone screen)
 
@@ -51,10 +60,8 @@ def _buttons(ctx: Context, verdict: Verdict) -> list[Button]:
     lesson_id = verdict.lesson or ctx.content.scam.default_lesson
     skill = ctx.content.lessons.get(lesson_id) if lesson_id else None
     if skill is not None:
-        buttons.append(
-            ctx.button("scam.lesson_button", f"lesson:start:{skill.id}", title=skill.title)
-        )
-    buttons.append(ctx.button("scam.again_button", "scam:start"))
+        buttons.append(ctx.button("scam.lesson_button", LessonStart(skill.id), title=skill.title))
+    buttons.append(ctx.button("scam.again_button", ScamStart()))
     buttons.append(menu_button(ctx))
     return buttons
 
@@ -86,11 +93,11 @@ def answer(ctx: Context, text: str) -> None:
     ctx.send(Reply.with_buttons(verdict_text(ctx, verdict), _buttons(ctx, verdict)))
 
 
+@router.button(ScamStart)
 @router.command(INTENT)
-@router.button("scam:start")
-async def start(ctx: Context) -> None:
+async def start(ctx: Context, _: ScamStart | None = None) -> None:
     """Ask for the message to check."""
-    ctx.enter(FLOW, {})
+    ctx.enter(FLOW, Waiting())
     ctx.say("scam.prompt", menu_button(ctx))
 
 
@@ -106,13 +113,13 @@ async def pasted(ctx: Context) -> None:
     answer(ctx, text)
 
 
-@router.text()
-async def spotted(ctx: Context) -> bool | None:
-    """A link or a forwarded-looking message typed anywhere: check it if it shows a sign."""
+def _to_check(ctx: Context) -> str | None:
+    """The part of free text to check when it is a pasted message or link that shows a sign,
+    or a message around "is this a scam?"; None when the answers should take the text."""
     event = ctx.event
     rules = ctx.content.scam
     if not isinstance(event, TextMessage) or rules.empty or not event.text:
-        return False
+        return None
     text = event.text
     rest = _without_trigger(ctx, text)
     triggered = bool(rest and rest.strip())
@@ -120,11 +127,19 @@ async def spotted(ctx: Context) -> bool | None:
         text = rest
     pasted_message = has_link(text, rules) or looks_forwarded(text, rules)
     if not triggered and not pasted_message:
-        return False
+        return None
     verdict = check(text, rules)
     if pasted_message and not verdict.found and not triggered:
-        return False  # maybe a question that names a site: the answers take it
+        return None  # maybe a question that names a site: the answers take it
     if triggered and not pasted_message and not verdict.scam and not verdict.has_phone:
-        return False  # a question about scams, with no message in it: the answers know
-    answer(ctx, text)
-    return None
+        return None  # a question about scams, with no message in it: the answers know
+    return text
+
+
+# After a typed team code (handlers/teams.py, rank 0), before the answers.
+@router.text(when=lambda ctx: _to_check(ctx) is not None, rank=1)
+async def spotted(ctx: Context) -> None:
+    """A link or a forwarded-looking message typed anywhere: check it if it shows a sign."""
+    text = _to_check(ctx)
+    if text is not None:
+        answer(ctx, text)

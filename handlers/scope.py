@@ -9,25 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.core.context import Context
-from bot.core.events import ButtonPress
 from handlers.menu import menu_button
-from storage.models import Team
-from storage.repos.teams import STAFF_ROLES, TeamRepo
+from storage.models import TEAM_STAFF, Role, Team
+from storage.repos.teams import TeamRepo
 
 ALL = 0  # team id in payloads meaning "every team" (admins only); for queues: the admin queue
-
-
-def payload_args(ctx: Context, prefix: str) -> list[str]:
-    """The colon-separated arguments after ``prefix`` in the pressed payload."""
-    if not isinstance(ctx.event, ButtonPress):
-        return []
-    rest = ctx.event.payload[len(prefix) :]
-    return rest.split(":") if rest else []
-
-
-def payload_int(raw: str | None) -> int | None:
-    """A row id from a payload, or None when it is not one."""
-    return int(raw) if raw is not None and raw.isdigit() and len(raw) <= 12 else None
 
 
 async def own_team(ctx: Context) -> Team | None:
@@ -37,7 +23,7 @@ async def own_team(ctx: Context) -> Team | None:
 
 @dataclass(frozen=True)
 class Scope:
-    """What a follow-up view covers: one team, or every team (``team`` None, admins only)."""
+    """What a staff view covers: one team, or every team (``team`` None, admins only)."""
 
     team: Team | None
 
@@ -47,28 +33,33 @@ class Scope:
         return self.team.id if self.team is not None else ALL
 
 
-async def team_scope(ctx: Context, raw: str | None) -> Scope | None:
-    """The scope a payload names, if this user may see it; otherwise says so and gives None.
+async def team_scope(ctx: Context, wanted: int | None, *, say: bool = True) -> Scope | None:
+    """The scope ``wanted`` names (None: the user's own), if this user may see it; otherwise
+    None, having said why unless ``say`` is false.
 
     A member or lead may only see their own team whatever the payload says; admins any team,
-    or every team (``0``).
+    or every team (``ALL``).
     """
-    wanted = payload_int(raw)
-    if ctx.user.role == "admin":
+    if ctx.user.role == Role.ADMIN:
         if wanted is None or wanted == ALL:
             return Scope(None)
         team = await TeamRepo(ctx.session).get(wanted)
         if team is None:
-            ctx.say("followup.not_yours", menu_button(ctx))
+            _refuse(ctx, "followup.not_yours", say)
             return None
         return Scope(team)
-    if ctx.user.role not in STAFF_ROLES:
+    if ctx.user.role not in TEAM_STAFF:
         return None
     team = await own_team(ctx)
     if team is None:
-        ctx.say("followup.no_team", menu_button(ctx))
+        _refuse(ctx, "followup.no_team", say)
         return None
     if wanted is not None and wanted != team.id:
-        ctx.say("followup.not_yours", menu_button(ctx))
+        _refuse(ctx, "followup.not_yours", say)
         return None
     return Scope(team)
+
+
+def _refuse(ctx: Context, key: str, say: bool) -> None:
+    if say:
+        ctx.say(key, menu_button(ctx))

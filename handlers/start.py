@@ -1,19 +1,26 @@
-"""Welcome and consent (Nghị định 13/2023/NĐ-CP): nothing personal is kept before "Đồng ý"."""
+"""Welcome and consent (Nghị định 13/2023/NĐ-CP): nothing personal is kept before "Đồng ý".
+
+Two extension points let other features take part without touching these replies:
+``BEFORE_CONSENT`` sees every event of a user who has not agreed yet (the gate then shows the
+notice), and ``AFTER_CONSENT`` runs once a user agrees; the first that leads the user on
+(returns True) replaces the menu shown otherwise.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import inspect
+from collections.abc import Awaitable, Callable
 
 from bot.core.context import Context
-from bot.core.events import ButtonPress, Command
-from bot.core.replies import Reply
-from bot.core.router import Router
+from bot.core.events import Command
+from bot.core.router import Hook, Router
 from handlers.menu import show_menu
+from handlers.payloads import CONSENT, ConsentDetails, ConsentNo, ConsentYes
 from storage.models import utcnow
 
 router = Router("start")
 
-CONSENT_PAYLOADS = ("consent:",)
+BEFORE_CONSENT: Hook[Callable[[Context], Awaitable[None]]] = Hook("start.before_consent")
+AFTER_CONSENT: Hook[Callable[[Context], Awaitable[bool]]] = Hook("start.after_consent")
 
 
 def _name(ctx: Context) -> str:
@@ -25,33 +32,26 @@ def ask_consent(ctx: Context, *, first: bool) -> None:
     """The welcome with the privacy notice and the consent buttons."""
     if first:
         ctx.say("welcome.new", name=_name(ctx))
-    ctx.send(
-        Reply.with_buttons(
-            ctx.t("welcome.privacy") if first else ctx.t("welcome.need_consent"),
-            [
-                ctx.button("welcome.agree", "consent:yes"),
-                ctx.button("welcome.disagree", "consent:no"),
-                ctx.button("welcome.details", "consent:details"),
-            ],
-        )
+    ctx.say(
+        "welcome.privacy" if first else "welcome.need_consent",
+        ctx.button("welcome.agree", ConsentYes()),
+        ctx.button("welcome.disagree", ConsentNo()),
+        ctx.button("welcome.details", ConsentDetails()),
     )
 
 
-def user_deleted(ctx: Context) -> bool:
-    """Whether the user was deleted during this event (their data is gone)."""
-    return bool(inspect(ctx.user).deleted or inspect(ctx.user).was_deleted)
-
-
-@router.guard()
+@router.gate()
 async def require_consent(ctx: Context) -> bool:
     """Before consent, only the consent buttons work; anything else shows the notice."""
     if ctx.user.consent_at is not None:
         return False
-    event = ctx.event
-    if isinstance(event, ButtonPress) and event.payload.startswith(CONSENT_PAYLOADS):
+    for before in ctx.extensions(BEFORE_CONSENT):
+        await before(ctx)
+    if isinstance(ctx.pressed, CONSENT):
         return False
-    already_shown = any(item[2] == "consent:yes" for item in ctx.state.last_buttons)
-    ask_consent(ctx, first=not already_shown or isinstance(event, Command))
+    asked = ConsentYes().pack()
+    already_shown = any(offered.payload == asked for offered in ctx.offered)
+    ask_consent(ctx, first=not already_shown or isinstance(ctx.event, Command))
     return True
 
 
@@ -61,19 +61,25 @@ async def start(ctx: Context) -> None:
     show_menu(ctx, "welcome.back", name=_name(ctx))
 
 
-@router.button("consent:yes")
-async def consent_yes(ctx: Context) -> None:
-    """Record consent, keep the display name from now on, and show the menu."""
-    if ctx.user.consent_at is None:
+@router.button(ConsentYes)
+async def consent_yes(ctx: Context, _: ConsentYes) -> None:
+    """Record consent, keep the display name from now on, then the menu (or what a feature
+    subscribed to ``AFTER_CONSENT`` offers instead)."""
+    newly = ctx.user.consent_at is None
+    if newly:
         ctx.user.consent_at = utcnow()
         if ctx.event.sender.display_name:
             ctx.user.display_name = ctx.event.sender.display_name[:128]
     ctx.say("welcome.consented")
+    if newly:
+        for after in ctx.extensions(AFTER_CONSENT):
+            if await after(ctx):
+                return
     show_menu(ctx)
 
 
-@router.button("consent:no")
-async def consent_no(ctx: Context) -> None:
+@router.button(ConsentNo)
+async def consent_no(ctx: Context, _: ConsentNo) -> None:
     """Forget the user entirely when they do not consent (or withdraw before using the bot)."""
     if ctx.user.consent_at is not None:
         show_menu(ctx)
@@ -84,9 +90,9 @@ async def consent_no(ctx: Context) -> None:
     ctx.say("welcome.declined")
 
 
-@router.button("consent:details")
+@router.button(ConsentDetails)
 @router.command("privacy")
-async def privacy_details(ctx: Context) -> None:
+async def privacy_details(ctx: Context, _: ConsentDetails | None = None) -> None:
     """The full privacy notice."""
     if ctx.user.consent_at is None:
         ctx.say("welcome.privacy_detail")

@@ -10,19 +10,28 @@ checked against the member's own.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from bot.core.context import Context
-from bot.core.events import ButtonPress, TextMessage
+from bot.core.events import TextMessage
+from bot.core.flows import Flow
 from bot.core.replies import Button, Reply
 from bot.core.router import STAFF, Router
 from bot.reports.build import VIETNAM, display_name
-from handlers.answers import UNANSWERED_BUTTONS
+from handlers.answers import UNANSWERED
 from handlers.menu import menu_button
-from handlers.scope import ALL, Scope, own_team, payload_args, payload_int, team_scope
+from handlers.payloads import (
+    TEAM_QUESTION_BUTTONS,
+    AnswerQuestion,
+    CancelWriting,
+    SendLogged,
+    TeamQueue,
+    WriteQuestion,
+)
+from handlers.scope import ALL, Scope, team_scope
 from handlers.team_tools import home_button
-from storage.models import Team, TeamQuestion
+from storage.models import Role, Team, TeamQuestion
 from storage.models.answers import NOT_HELPFUL
 from storage.repos.answers import AnswerRepo
 from storage.repos.teams import QuestionRepo, TeamRepo
@@ -31,40 +40,54 @@ from storage.repos.users import UserRepo
 router = Router("team_questions")
 
 MAX_QUEUE = 10  # open questions listed at once
-ANSWER_FLOW = "tq_answer"
-WRITE_FLOW = "tq_write"
 FLOW_MINUTES = 60  # a flow waiting for typed text lapses after this long
 
 
-def _fresh_flow(ctx: Context, flow: str) -> bool:
-    """Whether the user is in ``flow`` and it has not lapsed."""
-    if ctx.flow != flow:
-        return False
-    started = ctx.data.get("at")
+@dataclass
+class Writing:
+    """Writing a question for the team, since ``at`` (ISO time)."""
+
+    at: str
+
+
+@dataclass
+class Answering:
+    """A member writing the answer to ``question``, since ``at`` (ISO time)."""
+
+    at: str
+    question: int
+
+
+# Writing ends when the user does anything but type it (a command, another button): their next
+# free text must not be sent to someone by surprise.
+WRITE_FLOW = router.flow(Flow("tq_write", Writing, keeps=TEAM_QUESTION_BUTTONS))
+ANSWER_FLOW = router.flow(Flow("tq_answer", Answering, keeps=TEAM_QUESTION_BUTTONS))
+
+
+def _fresh(ctx: Context, at: str) -> bool:
+    """Whether a flow started at ``at`` has not lapsed (a lapsed one is left)."""
     try:
-        at = datetime.fromisoformat(started) if isinstance(started, str) else None
+        started = datetime.fromisoformat(at)
     except ValueError:
-        at = None
-    if at is None or ctx.services.clock() - at > timedelta(minutes=FLOW_MINUTES):
+        started = None
+    if started is None or ctx.services.clock() - started > timedelta(minutes=FLOW_MINUTES):
         ctx.leave()
         return False
     return True
 
 
-@router.guard()
-async def typed_text_only(ctx: Context) -> bool:
-    """Writing a question or an answer ends when the user does anything but type it (a command,
-    another button): their next free text must not be sent to someone by surprise."""
-    event = ctx.event
-    typing = isinstance(event, TextMessage)
-    own_button = isinstance(event, ButtonPress) and event.payload.startswith("tq:")
-    if ctx.flow in (WRITE_FLOW, ANSWER_FLOW) and not typing and not own_button:
-        ctx.leave()
-    return False
+def _writing(ctx: Context) -> bool:
+    data = ctx.flow_data(WRITE_FLOW)
+    return data is not None and _fresh(ctx, data.at)
 
 
-def _enter(ctx: Context, flow: str, **data: Any) -> None:
-    ctx.enter(flow, {"at": ctx.services.clock().isoformat(), **data})
+def _answering(ctx: Context) -> bool:
+    data = ctx.flow_data(ANSWER_FLOW)
+    return data is not None and _fresh(ctx, data.at)
+
+
+def _now(ctx: Context) -> str:
+    return ctx.services.clock().isoformat()
 
 
 async def send_question(ctx: Context, text: str, source: str) -> None:
@@ -90,7 +113,7 @@ async def send_question(ctx: Context, text: str, source: str) -> None:
         message = ctx.t("question.new_admin", name=name, text=question.text)
         if team is not None:
             message = ctx.t("question.new", team=team.name, name=name, text=question.text)
-    answer = ctx.button("question.answer_button", f"tq:answer:{question.id}")
+    answer = ctx.button("question.answer_button", AnswerQuestion(question.id))
     for recipient in recipients:
         if recipient.id != ctx.user.id:
             ctx.push(recipient.id, Reply.with_buttons(message, [answer]))
@@ -100,67 +123,62 @@ async def send_question(ctx: Context, text: str, source: str) -> None:
         ctx.say("question.sent_admin", menu_button(ctx))
 
 
-def send_to_team_button(ctx: Context, log_id: int | str) -> Button | None:
+def send_to_team_button(ctx: Context, log_id: int) -> Button | None:
     """ "Gửi câu hỏi cho tổ" under a question the bot left unanswered (handlers/answers.py)."""
-    return ctx.button("question.send_button", f"tq:log:{log_id}")
+    return ctx.button("question.send_button", SendLogged(log_id))
 
 
-if send_to_team_button not in UNANSWERED_BUTTONS:
-    UNANSWERED_BUTTONS.append(send_to_team_button)
+router.extend(UNANSWERED, send_to_team_button)
 
 
-@router.button("tq:log:")
-async def send_logged_question(ctx: Context) -> None:
+@router.button(SendLogged)
+async def send_logged_question(ctx: Context, pressed: SendLogged) -> None:
     """Send a question the bot could not answer (from the question log) to the team."""
-    log_id = payload_int(next(iter(payload_args(ctx, "tq:log:")), None))
-    row = await AnswerRepo(ctx.session).of_user(log_id, ctx.user.id) if log_id else None
+    row = await AnswerRepo(ctx.session).of_user(pressed.log, ctx.user.id)
     if row is None:
         ctx.say("question.nothing_to_send", menu_button(ctx))
         return
     await send_question(ctx, row.text, "feedback" if row.feedback == NOT_HELPFUL else "fallback")
 
 
+@router.button(WriteQuestion)
 @router.command("askteam")
-@router.button("tq:write")
-async def write_question(ctx: Context) -> None:
+async def write_question(ctx: Context, _: WriteQuestion | None = None) -> None:
     """Ask the user to type the question for their team."""
     team = await TeamRepo(ctx.session).team_of(ctx.user.id)
-    _enter(ctx, WRITE_FLOW)
-    cancel = ctx.button("question.cancel_button", "tq:cancel")
+    ctx.enter(WRITE_FLOW, Writing(at=_now(ctx)))
+    cancel = ctx.button("question.cancel_button", CancelWriting())
     if team is not None:
         ctx.say("question.write_prompt", cancel, team=team.name)
     else:
         ctx.say("question.write_prompt_admin", cancel)
 
 
-@router.text(flow=WRITE_FLOW)
-async def written_question(ctx: Context) -> bool | None:
+@router.text(flow=WRITE_FLOW, when=_writing)
+async def written_question(ctx: Context) -> None:
     """The typed question: send it to the team."""
-    if not _fresh_flow(ctx, WRITE_FLOW) or not isinstance(ctx.event, TextMessage):
-        return False
+    assert isinstance(ctx.event, TextMessage)
     ctx.leave()
     await send_question(ctx, ctx.event.text, "direct")
-    return None
 
 
-@router.button("tq:cancel")
-async def cancel(ctx: Context) -> None:
+@router.button(CancelWriting)
+async def cancel(ctx: Context, _: CancelWriting) -> None:
     """Leave writing a question or an answer."""
-    if ctx.flow in (WRITE_FLOW, ANSWER_FLOW):
+    if ctx.in_flow(WRITE_FLOW) or ctx.in_flow(ANSWER_FLOW):
         ctx.leave()
     ctx.say("question.cancelled", menu_button(ctx))
 
 
-async def _answerable(ctx: Context, raw: str | None) -> TeamQuestion | None:
+async def _answerable(ctx: Context, question_id: int) -> TeamQuestion | None:
     """The open question this staff user may answer, or None (having said why)."""
-    question_id = payload_int(raw)
     question = await QuestionRepo(ctx.session).get(question_id) if question_id else None
     if question is None:
         ctx.say("question.gone", menu_button(ctx))
         return None
-    if ctx.user.role != "admin":
-        team = await own_team(ctx)
-        if team is None or question.team_id != team.id:
+    if ctx.user.role != Role.ADMIN:
+        scope = await team_scope(ctx, question.team_id or ALL, say=False)
+        if scope is None or scope.team is None:
             ctx.say("followup.not_yours", menu_button(ctx))
             return None
     if question.answered_by is not None or question.status != "open":
@@ -171,38 +189,37 @@ async def _answerable(ctx: Context, raw: str | None) -> TeamQuestion | None:
     return question
 
 
-@router.button("tq:answer:", roles=STAFF)
-async def start_answer(ctx: Context) -> None:
+@router.button(AnswerQuestion, roles=STAFF)
+async def start_answer(ctx: Context, pressed: AnswerQuestion) -> None:
     """A member chose to answer a question: ask for the answer."""
-    question = await _answerable(ctx, next(iter(payload_args(ctx, "tq:answer:")), None))
+    question = await _answerable(ctx, pressed.question)
     if question is None:
         return
     asker = await UserRepo(ctx.session).get(question.user_id)
     name = display_name(asker, ctx.content.messages) if asker else ""
-    _enter(ctx, ANSWER_FLOW, question=question.id)
+    ctx.enter(ANSWER_FLOW, Answering(at=_now(ctx), question=question.id))
     ctx.say(
         "question.answer_prompt",
-        ctx.button("question.cancel_button", "tq:cancel"),
+        ctx.button("question.cancel_button", CancelWriting()),
         name=name,
         text=question.text,
     )
 
 
-@router.text(flow=ANSWER_FLOW, roles=STAFF)
-async def typed_answer(ctx: Context) -> bool | None:
+@router.text(flow=ANSWER_FLOW, roles=STAFF, when=_answering)
+async def typed_answer(ctx: Context) -> None:
     """The member's answer: deliver it to the citizen on their channel, mark it answered."""
-    if not _fresh_flow(ctx, ANSWER_FLOW) or not isinstance(ctx.event, TextMessage):
-        return False
-    raw = ctx.data.get("question")
+    data = ctx.flow_data(ANSWER_FLOW)
+    assert isinstance(ctx.event, TextMessage) and data is not None
     ctx.leave()
-    question = await _answerable(ctx, str(raw) if isinstance(raw, int) else None)
+    question = await _answerable(ctx, data.question)
     if question is None:
-        return None
+        return
     text = ctx.event.text.strip()
     if not text:
-        _enter(ctx, ANSWER_FLOW, question=question.id)
+        ctx.enter(ANSWER_FLOW, Answering(at=_now(ctx), question=question.id))
         ctx.say("question.answer_empty")
-        return None
+        return
     await QuestionRepo(ctx.session).answer(question, ctx.user, text, ctx.services.clock())
     team = await TeamRepo(ctx.session).get(question.team_id) if question.team_id else None
     team_name = team.name if team else ctx.t("question.admin_team")
@@ -214,18 +231,16 @@ async def typed_answer(ctx: Context) -> bool | None:
     asker = await UserRepo(ctx.session).get(question.user_id)
     name = display_name(asker, ctx.content.messages) if asker else ""
     ctx.say("question.answer_sent", menu_button(ctx), name=name)
-    return None
 
 
-@router.button("fu:queue:", roles=STAFF)
-async def queue(ctx: Context) -> None:
+@router.button(TeamQueue, roles=STAFF)
+async def queue(ctx: Context, pressed: TeamQueue) -> None:
     """Open questions of the team (``0``: the admin queue, admins only)."""
-    raw = next(iter(payload_args(ctx, "fu:queue:")), None)
-    if payload_int(raw) == ALL and ctx.user.role == "admin":
+    if pressed.team == ALL and ctx.user.role == Role.ADMIN:
         team: Team | None = None
         scope = Scope(None)
     else:
-        found = await team_scope(ctx, raw)
+        found = await team_scope(ctx, pressed.team)
         if found is None or found.team is None:
             return
         scope, team = found, found.team
@@ -247,7 +262,7 @@ async def queue(ctx: Context) -> None:
                     when=question.created_at.astimezone(VIETNAM).strftime("%H:%M %d/%m"),
                     text=question.text,
                 ),
-                [ctx.button("question.answer_button", f"tq:answer:{question.id}")],
+                [ctx.button("question.answer_button", AnswerQuestion(question.id))],
             )
         )
     ctx.send(Reply.with_buttons(ctx.t("menu.title"), [home_button(ctx, scope)]))

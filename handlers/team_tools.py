@@ -7,7 +7,7 @@ citizens x skills and the team's join code. The report itself is ``bot.reports``
 ``trolyso report --team CODE`` prints the same).
 
 Every ``fu:`` route is for staff only (``roles=STAFF``: invisible to citizens), and each handler
-checks again (``team_scope``) that the team in the payload is the user's own.
+checks again (``handlers.scope.team_scope``) that the team in the payload is the user's own.
 """
 
 from __future__ import annotations
@@ -23,8 +23,21 @@ from bot.reports.chart import chart_png
 from bot.reports.table import csv_bytes
 from bot.reports.text import stuck_text, summary_text, team_title
 from handlers.menu import menu_button
-from handlers.scope import ALL, Scope, payload_args, payload_int, team_scope
-from storage.models import User
+from handlers.payloads import (
+    BroadcastNew,
+    GuideCitizens,
+    Guided,
+    GuideSkills,
+    TeamChart,
+    TeamCode,
+    TeamCsv,
+    TeamHome,
+    TeamQueue,
+    TeamStuck,
+    TeamSummary,
+)
+from handlers.scope import ALL, Scope, team_scope
+from storage.models import Role, User
 from storage.repos.teams import ProgressRepo, QuestionRepo, TeamRepo
 from storage.repos.users import UserRepo
 
@@ -39,7 +52,7 @@ MAX_STUCK = 15  # stuck citizens listed in the chat (the CSV has everyone)
 
 def home_button(ctx: Context, scope: Scope) -> Button:
     """Back to the team tools of ``scope``."""
-    return ctx.button("followup.home_button", f"fu:home:{scope.team_id}")
+    return ctx.button("followup.home_button", TeamHome(scope.team_id))
 
 
 async def _report(ctx: Context, scope: Scope) -> Report:
@@ -52,20 +65,20 @@ async def _report(ctx: Context, scope: Scope) -> Report:
     )
 
 
-@router.command("team", roles=STAFF)
-@router.button("fu:home", roles=STAFF)
-async def home(ctx: Context) -> None:
+@router.button(TeamHome, roles=STAFF)
+@router.command("team", roles=STAFF)  # citizens: "Liên hệ tổ" (handlers/teams.py)
+async def home(ctx: Context, pressed: TeamHome | None = None) -> None:
     """The team tools; an admin without a team in the payload first picks one."""
-    args = payload_args(ctx, "fu:home:")
+    wanted = pressed.team if pressed is not None else None
     repo = TeamRepo(ctx.session)
-    if ctx.user.role == "admin" and not args:
+    if ctx.user.role == Role.ADMIN and wanted is None:
         teams = await repo.all()
-        buttons = [Button(t.name, f"fu:home:{t.id}") for t in teams[:PAGE]]
-        buttons.append(ctx.button("followup.all_teams", f"fu:home:{ALL}"))
-        buttons.append(ctx.button("followup.admin_queue", f"fu:queue:{ALL}"))
+        buttons = [ctx.labelled(t.name, TeamHome(t.id)) for t in teams[:PAGE]]
+        buttons.append(ctx.button("followup.all_teams", TeamHome(ALL)))
+        buttons.append(ctx.button("followup.admin_queue", TeamQueue(ALL)))
         ctx.send(Reply.with_buttons(ctx.t("followup.admin_pick", teams=len(teams)), buttons))
         return
-    scope = await team_scope(ctx, args[0] if args else None)
+    scope = await team_scope(ctx, wanted)
     if scope is None:
         return
     questions = QuestionRepo(ctx.session)
@@ -84,34 +97,34 @@ async def home(ctx: Context) -> None:
         )
     t = scope.team_id
     buttons = [
-        ctx.button("followup.summary_button", f"fu:sum:{t}"),
-        ctx.button("followup.stuck_button", f"fu:stuck:{t}"),
-        ctx.button("followup.queue_button", f"fu:queue:{t}"),
-        ctx.button("followup.chart_button", f"fu:chart:{t}"),
-        ctx.button("followup.csv_button", f"fu:csv:{t}"),
+        ctx.button("followup.summary_button", TeamSummary(t)),
+        ctx.button("followup.stuck_button", TeamStuck(t)),
+        ctx.button("followup.queue_button", TeamQueue(t)),
+        ctx.button("followup.chart_button", TeamChart(t)),
+        ctx.button("followup.csv_button", TeamCsv(t)),
     ]
     if scope.team is not None:
-        buttons.insert(3, ctx.button("followup.guide_button", f"fu:guide:{t}:0"))
-        buttons.append(ctx.button("followup.code_button", f"fu:code:{t}"))
-    buttons.append(ctx.button("followup.broadcast_button", "bcast:new"))
+        buttons.insert(3, ctx.button("followup.guide_button", GuideCitizens(t, 0)))
+        buttons.append(ctx.button("followup.code_button", TeamCode(t)))
+    buttons.append(ctx.button("followup.broadcast_button", BroadcastNew()))
     buttons.append(menu_button(ctx))
     ctx.send(Reply.with_buttons(text, buttons))
 
 
-@router.button("fu:sum:", roles=STAFF)
-async def summary(ctx: Context) -> None:
+@router.button(TeamSummary, roles=STAFF)
+async def summary(ctx: Context, pressed: TeamSummary) -> None:
     """The team summary."""
-    scope = await team_scope(ctx, next(iter(payload_args(ctx, "fu:sum:")), None))
+    scope = await team_scope(ctx, pressed.team)
     if scope is None:
         return
     report = await _report(ctx, scope)
     ctx.send(Reply.with_buttons(summary_text(report, ctx.content), [home_button(ctx, scope)]))
 
 
-@router.button("fu:stuck:", roles=STAFF)
-async def stuck(ctx: Context) -> None:
+@router.button(TeamStuck, roles=STAFF)
+async def stuck(ctx: Context, pressed: TeamStuck) -> None:
     """Who needs help, with a button per person to record in-person guidance."""
-    scope = await team_scope(ctx, next(iter(payload_args(ctx, "fu:stuck:")), None))
+    scope = await team_scope(ctx, pressed.team)
     if scope is None:
         return
     report = await _report(ctx, scope)
@@ -122,7 +135,7 @@ async def stuck(ctx: Context) -> None:
             buttons.append(
                 ctx.button(
                     "followup.stuck_guided_button",
-                    f"fu:guided:{scope.team_id}:{item.row.user.id}:{item.skill.id}",
+                    Guided(scope.team_id, item.row.user.id, item.skill.id),
                     name=display_name(item.row.user, ctx.content.messages)[:24],
                     skill=item.skill.title[:24],
                 )
@@ -132,11 +145,10 @@ async def stuck(ctx: Context) -> None:
     ctx.send(Reply.with_buttons(text, buttons))
 
 
-@router.button("fu:guide:", roles=STAFF)
-async def guide_pick_citizen(ctx: Context) -> None:
+@router.button(GuideCitizens, roles=STAFF)
+async def guide_pick_citizen(ctx: Context, pressed: GuideCitizens) -> None:
     """Choose the citizen a member guided in person (a page of the team's citizens)."""
-    args = payload_args(ctx, "fu:guide:")
-    scope = await team_scope(ctx, args[0] if args else None)
+    scope = await team_scope(ctx, pressed.team)
     if scope is None or scope.team is None:
         return
     citizens = await TeamRepo(ctx.session).citizens(scope.team.id)
@@ -144,13 +156,13 @@ async def guide_pick_citizen(ctx: Context) -> None:
         ctx.say("followup.guide_no_citizens", home_button(ctx, scope))
         return
     pages = (len(citizens) + PAGE - 1) // PAGE
-    page = min(payload_int(args[1] if len(args) > 1 else None) or 0, pages - 1)
+    page = min(pressed.page, pages - 1)
     buttons = [
-        Button(display_name(u, ctx.content.messages)[:40], f"fu:gcit:{scope.team.id}:{u.id}")
+        ctx.labelled(display_name(u, ctx.content.messages)[:40], GuideSkills(scope.team.id, u.id))
         for u in citizens[page * PAGE : (page + 1) * PAGE]
     ]
     if page + 1 < pages:
-        buttons.append(ctx.button("followup.guide_more", f"fu:guide:{scope.team.id}:{page + 1}"))
+        buttons.append(ctx.button("followup.guide_more", GuideCitizens(scope.team.id, page + 1)))
     buttons.append(home_button(ctx, scope))
     ctx.send(
         Reply.with_buttons(
@@ -159,32 +171,30 @@ async def guide_pick_citizen(ctx: Context) -> None:
     )
 
 
-async def _citizen_of(ctx: Context, scope: Scope, raw: str | None) -> User | None:
+async def _citizen_of(ctx: Context, scope: Scope, user_id: int) -> User | None:
     """The citizen named in a payload, only if they are a citizen of the scope's team."""
-    user_id = payload_int(raw)
-    if user_id is None or scope.team is None:
+    if scope.team is None:
         return None
     user = await UserRepo(ctx.session).get(user_id)
     membership = await TeamRepo(ctx.session).membership(user_id)
-    if user is None or user.role != "citizen" or membership is None:
+    if user is None or user.role != Role.CITIZEN or membership is None:
         return None
     return user if membership.team_id == scope.team.id else None
 
 
-@router.button("fu:gcit:", roles=STAFF)
-async def guide_pick_skill(ctx: Context) -> None:
+@router.button(GuideSkills, roles=STAFF)
+async def guide_pick_skill(ctx: Context, pressed: GuideSkills) -> None:
     """Choose the skill the citizen was taught in person."""
-    args = payload_args(ctx, "fu:gcit:")
-    scope = await team_scope(ctx, args[0] if args else None)
+    scope = await team_scope(ctx, pressed.team)
     if scope is None or scope.team is None:
         return
-    citizen = await _citizen_of(ctx, scope, args[1] if len(args) > 1 else None)
+    citizen = await _citizen_of(ctx, scope, pressed.citizen)
     if citizen is None:
         ctx.say("followup.guide_gone", home_button(ctx, scope))
         return
     skills = sorted(ctx.content.lessons.skills, key=lambda s: (s.job == 0, s.job))
     buttons = [
-        Button(skill.title[:60], f"fu:guided:{scope.team.id}:{citizen.id}:{skill.id}")
+        ctx.labelled(skill.title[:60], Guided(scope.team.id, citizen.id, skill.id))
         for skill in skills
     ]
     buttons.append(home_button(ctx, scope))
@@ -192,15 +202,14 @@ async def guide_pick_skill(ctx: Context) -> None:
     ctx.send(Reply.with_buttons(ctx.t("followup.guide_pick_skill", name=name), buttons))
 
 
-@router.button("fu:guided:", roles=STAFF)
-async def guided(ctx: Context) -> None:
+@router.button(Guided, roles=STAFF)
+async def guided(ctx: Context, pressed: Guided) -> None:
     """Record in-person guidance (distinct from a completion through the bot)."""
-    args = payload_args(ctx, "fu:guided:")
-    scope = await team_scope(ctx, args[0] if args else None)
+    scope = await team_scope(ctx, pressed.team)
     if scope is None or scope.team is None:
         return
-    citizen = await _citizen_of(ctx, scope, args[1] if len(args) > 1 else None)
-    skill = ctx.content.lessons.get(args[2]) if len(args) > 2 else None
+    citizen = await _citizen_of(ctx, scope, pressed.citizen)
+    skill = ctx.content.lessons.get(pressed.skill)
     if citizen is None or skill is None:
         ctx.say("followup.guide_gone", home_button(ctx, scope))
         return
@@ -232,10 +241,10 @@ def _file_stem(scope: Scope) -> str:
     return f"to-{scope.team.code}" if scope.team is not None else "tat-ca-cac-to"
 
 
-@router.button("fu:chart:", roles=STAFF)
-async def chart(ctx: Context) -> None:
+@router.button(TeamChart, roles=STAFF)
+async def chart(ctx: Context, pressed: TeamChart) -> None:
     """The progress chart as a PNG."""
-    scope = await team_scope(ctx, next(iter(payload_args(ctx, "fu:chart:")), None))
+    scope = await team_scope(ctx, pressed.team)
     if scope is None:
         return
     report = await _report(ctx, scope)
@@ -252,10 +261,10 @@ async def chart(ctx: Context) -> None:
     )
 
 
-@router.button("fu:csv:", roles=STAFF)
-async def export_csv(ctx: Context) -> None:
+@router.button(TeamCsv, roles=STAFF)
+async def export_csv(ctx: Context, pressed: TeamCsv) -> None:
     """Citizens x skills as a CSV file (a link on the web chat and on Zalo)."""
-    scope = await team_scope(ctx, next(iter(payload_args(ctx, "fu:csv:")), None))
+    scope = await team_scope(ctx, pressed.team)
     if scope is None:
         return
     report = await _report(ctx, scope)
@@ -278,14 +287,13 @@ def deep_link(config: Config, code: str) -> str | None:
     return f"https://t.me/{bot}?start={code}" if bot else None
 
 
-@router.button("fu:code", roles=STAFF)
-async def team_code(ctx: Context) -> None:
+@router.button(TeamCode, roles=STAFF)
+async def team_code(ctx: Context, pressed: TeamCode) -> None:
     """The team's join code (and Telegram link) to share with citizens."""
-    args = payload_args(ctx, "fu:code:")
-    if ctx.user.role == "admin" and not args:
-        await home(ctx)
+    if ctx.user.role == Role.ADMIN and pressed.team is None:
+        await home(ctx, TeamHome())
         return
-    scope = await team_scope(ctx, args[0] if args else None)
+    scope = await team_scope(ctx, pressed.team)
     if scope is None or scope.team is None:
         return
     text = ctx.t("followup.code", team=scope.team.name, code=scope.team.code)

@@ -2,25 +2,36 @@
 or choosing commune and village right after consent. Member invites (one-time codes from
 ``trolyso team add-member``) make their user a member, lead or admin.
 
-This router comes before the consent guard of ``handlers/start.py``: a code sent before consent
-(``/start CODE`` from the QR poster) is remembered and used once the citizen agrees.
+A code sent before consent (``/start CODE`` from the QR poster) is kept (``BEFORE_CONSENT`` of
+handlers/start.py, outside any flow's data) and used once the citizen agrees
+(``AFTER_CONSENT``). Contacting the team (``/contact``, and ``/team`` for citizens) is here too.
 """
 
 from __future__ import annotations
 
 from bot.core.context import Context
-from bot.core.events import ButtonPress, Command, TextMessage
-from bot.core.replies import Button, Reply
-from bot.core.router import STAFF, Router
+from bot.core.events import Command, TextMessage
+from bot.core.replies import Reply
+from bot.core.router import CITIZEN, STAFF, Router
 from handlers.menu import menu_button, show_menu
-from handlers.start import consent_yes
-from storage.models import Team
+from handlers.payloads import (
+    MenuContact,
+    TeamChoose,
+    TeamCode,
+    TeamCommune,
+    TeamHome,
+    TeamPick,
+    TeamSkip,
+    WriteQuestion,
+)
+from handlers.start import AFTER_CONSENT, BEFORE_CONSENT
+from storage.models import TEAM_STAFF, Role, Team
 from storage.models.teams import JOINED_BY_CHOICE, JOINED_BY_CODE, JOINED_BY_LINK
-from storage.repos.teams import STAFF_ROLES, TeamRepo, clean_code
+from storage.repos.teams import TeamRepo, clean_code
 
 router = Router("teams")
 
-PENDING = "join_code"  # key in the conversation data holding a code sent before consent
+PENDING = "join_code"  # the kept attribute holding a code sent before consent
 MAX_CODE_TEXT = 24  # longer texts are questions, not codes
 MAX_CODE_PIECES = 2  # a code may be typed in two halves; three words are a question
 MAX_CHOICES = 8
@@ -29,14 +40,6 @@ MAX_CHOICES = 8
 def team_values(team: Team) -> dict[str, str]:
     """Placeholders describing a team."""
     return {"team": team.name, "village": team.village, "commune": team.commune}
-
-
-def _arg(ctx: Context, prefix: str) -> int | None:
-    """The integer after ``prefix`` in the pressed payload."""
-    if not isinstance(ctx.event, ButtonPress):
-        return None
-    raw = ctx.event.payload[len(prefix) :]
-    return int(raw) if raw.isdigit() and len(raw) <= 12 else None
 
 
 def _code_in(text: str) -> str | None:
@@ -59,10 +62,10 @@ async def join_team(ctx: Context, team: Team, how: str) -> None:
     """Put the citizen in ``team`` and say so (members and admins are not moved)."""
     repo = TeamRepo(ctx.session)
     current = await repo.team_of(ctx.user.id)
-    if ctx.user.role == "admin":
+    if ctx.user.role == Role.ADMIN:
         show_menu(ctx, "teams.admin_no_join")
         return
-    if ctx.user.role in STAFF_ROLES:
+    if ctx.user.role in TEAM_STAFF:
         show_menu(ctx, "teams.staff_no_join", **team_values(current or team))
         return
     if current is not None and current.id == team.id:
@@ -83,13 +86,12 @@ async def use_code(ctx: Context, code: str, how: str) -> bool:
     if invite is None:
         return False
     invited = await repo.get(invite.team_id) if invite.team_id is not None else None
-    key = {"member": "teams.invite_member", "lead": "teams.invite_lead"}.get(
-        invite.role, "teams.invite_admin"
-    )
+    keys: dict[str, str] = {Role.MEMBER: "teams.invite_member", Role.LEAD: "teams.invite_lead"}
+    key = keys.get(invite.role, "teams.invite_admin")
     ctx.send(
         Reply.with_buttons(
             ctx.t(key, **(team_values(invited) if invited else {})),
-            [ctx.button("teams.teams_button", "fu:home"), menu_button(ctx)],
+            [ctx.button("teams.teams_button", TeamHome()), menu_button(ctx)],
         )
     )
     return True
@@ -104,8 +106,8 @@ async def offer_teams(ctx: Context, text_key: str = "teams.choose_commune") -> b
     if len(communes) == 1:
         await offer_villages(ctx, communes[0].commune, text_key)
         return True
-    buttons = [Button(t.commune, f"team:commune:{t.id}") for t in communes[:MAX_CHOICES]]
-    buttons.append(ctx.button("teams.skip", "team:skip"))
+    buttons = [ctx.labelled(t.commune, TeamCommune(t.id)) for t in communes[:MAX_CHOICES]]
+    buttons.append(ctx.button("teams.skip", TeamSkip()))
     ctx.send(Reply.with_buttons(ctx.t(text_key), buttons))
     return True
 
@@ -113,22 +115,19 @@ async def offer_teams(ctx: Context, text_key: str = "teams.choose_commune") -> b
 async def offer_villages(ctx: Context, commune: str, text_key: str | None = None) -> None:
     """The villages of a commune, as buttons."""
     teams = await TeamRepo(ctx.session).in_commune(commune)
-    buttons = [Button(t.village, f"team:pick:{t.id}") for t in teams[:MAX_CHOICES]]
-    buttons.append(ctx.button("teams.no_village", "team:skip"))
+    buttons = [ctx.labelled(t.village, TeamPick(t.id)) for t in teams[:MAX_CHOICES]]
+    buttons.append(ctx.button("teams.no_village", TeamSkip()))
     text = ctx.t("teams.choose_village", commune=commune)
     if text_key is not None:
         text = f"{ctx.t(text_key)}\n{text}"
     ctx.send(Reply.with_buttons(text, buttons))
 
 
-# --- before consent --------------------------------------------------------------------------
+# --- before and after consent ----------------------------------------------------------------
 
 
-@router.guard()
-async def remember_code(ctx: Context) -> bool:
+async def remember_code(ctx: Context) -> None:
     """Before consent, keep a join code (deep link or typed) to use once the citizen agrees."""
-    if ctx.user.consent_at is not None:
-        return False
     event = ctx.event
     code = None
     if isinstance(event, Command) and event.name == "start" and event.arg:
@@ -136,41 +135,37 @@ async def remember_code(ctx: Context) -> bool:
     elif isinstance(event, TextMessage):
         code = _code_in(event.text)
     if code is not None and await is_code(ctx, code):
-        ctx.state.data = {**ctx.state.data, PENDING: code}
-    return False  # the consent guard shows the privacy notice
+        ctx.keep(PENDING, code)
 
 
-@router.button("consent:yes")
-async def consent_then_team(ctx: Context) -> bool | None:
-    """Record consent (handlers/start.py), then join the remembered team or offer villages."""
-    if ctx.user.consent_at is not None:
-        return False
-    pending = ctx.state.data.get(PENDING)
-    before = len(ctx.replies)
-    await consent_yes(ctx)
-    del ctx.replies[before:]  # we say it our way: consent, then the team
-    ctx.state.data = {k: v for k, v in ctx.state.data.items() if k != PENDING}
-    ctx.say("welcome.consented")
+async def team_after_consent(ctx: Context) -> bool:
+    """Once the citizen agrees: join the remembered team, or offer the villages."""
+    pending = ctx.kept(PENDING)
+    if pending is None and ctx.flow is None:  # kept in the flow data before migration 0008
+        pending = (ctx.state.data or {}).get(PENDING)
+        ctx.leave()
+    ctx.keep(PENDING, None)
     if isinstance(pending, str) and await use_code(ctx, pending, JOINED_BY_LINK):
-        return None
-    if not await offer_teams(ctx):
-        show_menu(ctx)
-    return None
+        return True
+    return await offer_teams(ctx)
 
 
-# --- after consent ---------------------------------------------------------------------------
+router.extend(BEFORE_CONSENT, remember_code)
+router.extend(AFTER_CONSENT, team_after_consent)
 
 
-@router.command("start")
-async def start_with_code(ctx: Context) -> bool | None:
-    """``/start CODE`` (Telegram deep link from the QR poster): join; without a code, pass."""
-    event = ctx.event
-    if not isinstance(event, Command) or not event.arg:
-        return False
-    code = clean_code(event.arg)
+def _has_arg(ctx: Context) -> bool:
+    return isinstance(ctx.event, Command) and bool(ctx.event.arg)
+
+
+@router.command("start", when=_has_arg)
+async def start_with_code(ctx: Context) -> None:
+    """``/start CODE`` (Telegram deep link from the QR poster): join (``/start`` alone is the
+    greeting of handlers/start.py)."""
+    assert isinstance(ctx.event, Command)
+    code = clean_code(ctx.event.arg)
     if code is None or not await use_code(ctx, code, JOINED_BY_LINK):
-        show_menu(ctx, "teams.bad_code", code=event.arg[:24])
-    return None
+        show_menu(ctx, "teams.bad_code", code=ctx.event.arg[:24])
 
 
 @router.command("join", "jointeam")
@@ -183,81 +178,79 @@ async def join_command(ctx: Context) -> None:
             show_menu(ctx, "teams.bad_code", code=event.arg[:24])
         return
     if ctx.user.role in STAFF:
-        ctx.send(
-            Reply.with_buttons(
-                ctx.t("teams.ask_code_only"),
-                [ctx.button("followup.code_button", "fu:code"), menu_button(ctx)],
-            )
+        ctx.say(
+            "teams.ask_code_only", ctx.button("followup.code_button", TeamCode()), menu_button(ctx)
         )
         return
     if not await offer_teams(ctx, "teams.ask_code"):
         ctx.say("teams.ask_code_only", menu_button(ctx))
 
 
-@router.text()
-async def typed_code(ctx: Context) -> bool | None:
-    """A short text that is a team code or a member invite: use it. Anything else: pass."""
-    event = ctx.event
-    if not isinstance(event, TextMessage):
+async def _is_typed_code(ctx: Context) -> bool:
+    """Whether the text is short enough to be a code and is a team's code or an invite."""
+    if not isinstance(ctx.event, TextMessage):
         return False
-    code = _code_in(event.text)
-    if code is None or not await is_code(ctx, code):
-        return False
-    await use_code(ctx, code, JOINED_BY_CODE)
-    return None
+    code = _code_in(ctx.event.text)
+    return code is not None and await is_code(ctx, code)
 
 
-@router.button("team:commune:")
-async def pick_commune(ctx: Context) -> None:
+@router.text(when=_is_typed_code)
+async def typed_code(ctx: Context) -> None:
+    """A short text that is a team code or a member invite: use it."""
+    assert isinstance(ctx.event, TextMessage)
+    code = _code_in(ctx.event.text)
+    if code is not None:
+        await use_code(ctx, code, JOINED_BY_CODE)
+
+
+@router.button(TeamCommune)
+async def pick_commune(ctx: Context, pressed: TeamCommune) -> None:
     """A commune was chosen: offer its villages."""
-    team_id = _arg(ctx, "team:commune:")
-    team = await TeamRepo(ctx.session).get(team_id) if team_id is not None else None
+    team = await TeamRepo(ctx.session).get(pressed.team)
     if team is None:
         show_menu(ctx, "fallback.stale")
         return
     await offer_villages(ctx, team.commune)
 
 
-@router.button("team:pick:")
-async def pick_village(ctx: Context) -> None:
+@router.button(TeamPick)
+async def pick_village(ctx: Context, pressed: TeamPick) -> None:
     """A village was chosen: join its team."""
-    team_id = _arg(ctx, "team:pick:")
-    team = await TeamRepo(ctx.session).get(team_id) if team_id is not None else None
+    team = await TeamRepo(ctx.session).get(pressed.team)
     if team is None:
         show_menu(ctx, "fallback.stale")
         return
     await join_team(ctx, team, JOINED_BY_CHOICE)
 
 
-@router.button("team:skip")
-async def skip_team(ctx: Context) -> None:
+@router.button(TeamSkip)
+async def skip_team(ctx: Context, _: TeamSkip) -> None:
     """No village chosen: the bot works without a team."""
     show_menu(ctx, "teams.village_missing")
 
 
-@router.button("team:choose")
-async def choose_team(ctx: Context) -> None:
+@router.button(TeamChoose)
+async def choose_team(ctx: Context, _: TeamChoose) -> None:
     """Offer the communes and villages again."""
     if not await offer_teams(ctx, "teams.ask_code"):
         ctx.say("teams.ask_code_only", menu_button(ctx))
 
 
-@router.command("contact", "team")
-@router.button("menu:contact")
-async def contact_team(ctx: Context) -> bool | None:
-    """ "Liên hệ tổ": the citizen's team and a way to send it a question (staff: their tools)."""
-    if ctx.user.role in STAFF and isinstance(ctx.event, Command) and ctx.event.name == "team":
-        return False  # the team tools (handlers/followup.py)
-    team = await TeamRepo(ctx.session).team_of(ctx.user.id)
-    buttons = [ctx.button("question.send_button", "tq:write")]
+@router.button(MenuContact)
+@router.command("contact")
+@router.command("team", roles=CITIZEN)  # staff: the team tools (handlers/team_tools.py)
+async def contact_team(ctx: Context, _: MenuContact | None = None) -> None:
+    """ "Liên hệ tổ": the citizen's team and a way to send it a question."""
+    repo = TeamRepo(ctx.session)
+    team = await repo.team_of(ctx.user.id)
+    buttons = [ctx.button("question.send_button", WriteQuestion())]
     if team is None:
-        if await TeamRepo(ctx.session).communes():
-            buttons.append(ctx.button("teams.choose_button", "team:choose"))
+        if await repo.communes():
+            buttons.append(ctx.button("teams.choose_button", TeamChoose()))
         ctx.send(Reply.with_buttons(ctx.t("teams.contact_no_team"), [*buttons, menu_button(ctx)]))
-        return None
+        return
     ctx.send(
         Reply.with_buttons(
             ctx.t("teams.contact_team", **team_values(team)), [*buttons, menu_button(ctx)]
         )
     )
-    return None

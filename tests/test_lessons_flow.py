@@ -292,7 +292,7 @@ async def test_resume_offer_after_any_text_answered_elsewhere(
         """Answer any text."""
         ctx.send(Reply(text="Câu trả lời."))
 
-    routers = all_routers()
+    routers = [r for r in all_routers() if r.name != "answers"]  # one owner of free text
     bot = build_app(config, db=db)
     bot.dispatcher.routes = Routes([echo, *routers])
     chat = MemoryChannel(bot.core, name="memory")

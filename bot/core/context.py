@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from bot.core.events import Event
-from bot.core.replies import Button, Reply
+from bot.core.flows import D, Flow
+from bot.core.hooks import Extensions, Hook
+from bot.core.payloads import Payload, RowRef
+from bot.core.replies import Button, Offered, Reply
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,8 +19,7 @@ if TYPE_CHECKING:
     from bot.core.services import Services
     from storage.models import ConversationState, User
 
-
-REF_MARK = "\x00"  # brackets a ``Context.ref`` in a payload; never typed, never shown
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -42,14 +44,21 @@ class Context:
     replies: list[Reply] = field(default_factory=list)
     pushes: list[Push] = field(default_factory=list)
     refs: list[Any] = field(default_factory=list)
+    routes: Extensions | None = None  # the hooks' contributions (bot.core.router.Routes)
+    pressed: Payload | None = None  # the parsed payload of a button press
 
     def t(self, key: str, **values: Any) -> str:
         """The user-facing text for ``key`` (from ``content/messages``), placeholders filled."""
         return self.content.messages(key, **values)
 
-    def button(self, label_key: str, payload: str, **values: Any) -> Button:
+    def button(self, label_key: str, payload: Payload, **values: Any) -> Button:
         """A button whose label is the message ``label_key``."""
-        return Button(label=self.t(label_key, **values), payload=payload)
+        return Button(label=self.t(label_key, **values), payload=payload.pack())
+
+    @staticmethod
+    def labelled(label: str, payload: Payload) -> Button:
+        """A button with a label that is not a message (a team's or a lesson's name)."""
+        return Button(label=label, payload=payload.pack())
 
     def send(self, reply: Reply) -> None:
         """Add a reply to this turn."""
@@ -57,9 +66,9 @@ class Context:
 
     def say(self, key: str, *buttons: Button, **values: Any) -> None:
         """Reply with the message ``key`` and optional buttons."""
-        self.replies.append(Reply(text=self.t(key, **values), buttons=tuple(buttons)))
+        self.replies.append(Reply(text=self.t(key, **values), buttons=tuple(buttons), key=key))
 
-    def ref(self, row: Any) -> str:
+    def ref(self, row: Any) -> int:
         """Stands for ``row.id`` in a button payload, for a row added in this turn.
 
         Rows are written once for all the turns handled together (one flush, not one per
@@ -67,7 +76,11 @@ class Context:
         buttons are offered.
         """
         self.refs.append(row)
-        return f"{REF_MARK}{len(self.refs) - 1}{REF_MARK}"
+        return RowRef(len(self.refs) - 1)
+
+    def extensions(self, hook: Hook[T]) -> list[T]:
+        """What the features added to ``hook``, an extension point another feature declared."""
+        return self.routes.extensions(hook) if self.routes is not None else []
 
     def push(self, user_id: int, *replies: Reply) -> None:
         """Send replies to another user once this event is committed."""
@@ -75,24 +88,45 @@ class Context:
 
     @property
     def flow(self) -> str | None:
-        """The feature that currently owns the conversation (e.g. ``lesson``), if any."""
+        """The name of the flow that currently owns the conversation (e.g. ``lesson``), if any."""
         return self.state.flow
 
-    @property
-    def data(self) -> dict[str, Any]:
-        """The current flow's data (a JSON-serialisable dict, saved after the event)."""
-        return self.state.data
+    def in_flow(self, flow: Flow[Any]) -> bool:
+        """Whether ``flow`` owns the conversation."""
+        return self.state.flow == flow.name
 
-    def enter(self, flow: str, data: dict[str, Any]) -> None:
-        """Hand the conversation to ``flow`` with fresh data."""
-        self.state.flow = flow
-        self.state.data = dict(data)
+    def flow_data(self, flow: Flow[D]) -> D | None:
+        """The data of ``flow`` when it owns the conversation; a flow whose stored data no
+        longer fits its dataclass is left."""
+        if self.state.flow != flow.name:
+            return None
+        data = flow.load(self.state.data or {})
+        if data is None:
+            self.leave()
+        return data
 
-    def update(self, **values: Any) -> None:
-        """Change some keys of the flow data."""
-        self.state.data = {**self.state.data, **values}
+    def enter(self, flow: Flow[D], data: D) -> None:
+        """Hand the conversation to ``flow`` (or save its changed data)."""
+        self.state.flow = flow.name
+        self.state.data = flow.dump(data)
 
     def leave(self) -> None:
         """End the current flow."""
         self.state.flow = None
         self.state.data = {}
+
+    def keep(self, name: str, value: str | int | None) -> None:
+        """Remember an attribute that outlives any flow (None forgets it)."""
+        attrs = {k: v for k, v in (self.state.attrs or {}).items() if k != name}
+        if value is not None:
+            attrs[name] = value
+        self.state.attrs = attrs
+
+    def kept(self, name: str) -> Any:
+        """An attribute remembered with ``keep``."""
+        return (self.state.attrs or {}).get(name)
+
+    @property
+    def offered(self) -> list[Offered]:
+        """The buttons offered in the user's last turn."""
+        return Offered.all_of(self.state.last_buttons)

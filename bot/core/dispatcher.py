@@ -28,10 +28,11 @@ from sqlalchemy import inspect
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 
-from bot.core.context import REF_MARK, Context, Push
+from bot.core.context import Context, Push
 from bot.core.events import ButtonPress, Command, Event, StaleButton, TextMessage
 from bot.core.locks import KeyedLocks
-from bot.core.replies import Button, Reply, number_buttons, typed_key
+from bot.core.payloads import REF_MARK
+from bot.core.replies import Button, Offered, Reply, number_buttons, typed_key
 from bot.core.router import Routes
 from bot.core.text import fold, nfc
 from storage.models import ConversationState, User, utcnow
@@ -253,7 +254,7 @@ class Dispatcher:
             name, _, arg = text[1:].partition(" ")
             name = name.split("@", 1)[0].lower()
             return Command(sender=event.sender, name=name, arg=arg.strip())
-        pressed_label = self._pressed(text, state.last_buttons, caps)
+        pressed_label = self._pressed(text, Offered.all_of(state.last_buttons), caps)
         if pressed_label is not None:
             return ButtonPress(sender=event.sender, payload=pressed_label)
         intent = self.services.store.current.intents.match(text)
@@ -262,20 +263,15 @@ class Dispatcher:
         return event
 
     @staticmethod
-    def _pressed(text: str, last_buttons: Sequence[object], caps: Capabilities) -> str | None:
+    def _pressed(text: str, offered: Sequence[Offered], caps: Capabilities) -> str | None:
         """The payload of the last turn's button that ``text`` names, by key or by label."""
         folded = fold(text)
         if not folded and not text:
             return None
         typed = None if caps.buttons else typed_key(text)
-        for item in last_buttons:
-            if not isinstance(item, list) or len(item) != 3:
-                continue
-            key, label, payload = item
-            if typed == str(key):
-                return str(payload)
-            if folded and folded == label:
-                return str(payload)
+        for button in offered:
+            if typed == button.key or (folded and folded == button.label):
+                return button.payload
         return None
 
 
@@ -315,7 +311,9 @@ async def tokenise(
     if not keyed:
         return list(replies)
     tokens = iter(await conversation.offer(user_id, [k.button.payload for k in keyed]))
-    state.last_buttons = [[k.key, fold(k.button.label), k.button.payload] for k in keyed]
+    state.last_buttons = [
+        Offered(k.key, fold(k.button.label), k.button.payload).to_json() for k in keyed
+    ]
     out = []
     for reply in replies:
         buttons = tuple(Button(b.label, next(tokens)) for b in reply.buttons)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 LETTERS = "ABCDEFGH"
 KEYCAP = "\ufe0f\u20e3"  # a digit followed by these two is its keycap emoji: "1️⃣"
@@ -26,7 +27,9 @@ class Reply:
     when ``choices`` is true they are the answers to a question (lettered A, B, C... on text-only
     channels). ``image`` is a public URL or a path relative to the content directory.
     ``document`` is a file for the user (a reference from ``bot.core.files.share``): uploaded
-    on Telegram, a download link on the web chat and on text-only channels.
+    on Telegram, a download link on the web chat and on text-only channels. ``key`` is the
+    message key of the text when it is one message (``Context.say``); channels ignore it, tests
+    read it.
     """
 
     text: str
@@ -34,6 +37,7 @@ class Reply:
     image: str | None = None
     choices: bool = False
     document: str | None = None
+    key: str | None = field(default=None, compare=False)
 
     @classmethod
     def with_buttons(cls, text: str, buttons: Sequence[Button]) -> Reply:
@@ -58,6 +62,31 @@ class Keyed:
     key: str
     button: Button
     reply_index: int
+
+
+@dataclass(frozen=True)
+class Offered:
+    """A button offered in the user's last turn: the key a text-only user types, the folded
+    label a user may type instead, and its payload (stored as ``[key, label, payload]``)."""
+
+    key: str
+    label: str
+    payload: str
+
+    def to_json(self) -> list[str]:
+        """As stored in ``conversation_state.last_buttons``."""
+        return [self.key, self.label, self.payload]
+
+    @classmethod
+    def all_of(cls, stored: Any) -> list[Offered]:
+        """The offered buttons from their stored JSON (items of another shape are skipped)."""
+        if not isinstance(stored, list):
+            return []
+        return [
+            cls(str(item[0]), str(item[1]), str(item[2]))
+            for item in stored
+            if isinstance(item, list) and len(item) == 3
+        ]
 
 
 def number_buttons(replies: Sequence[Reply]) -> list[Keyed]:

@@ -16,10 +16,12 @@ from storage.models.teams import (
     TeamMembership,
     TeamQuestion,
 )
-from storage.models.users import ROLES, User
+from storage.models.users import ROLES, STAFF, TEAM_STAFF, Role, User
 
 __all__ = [
     "ROLES",
+    "STAFF",
+    "TEAM_STAFF",
     "AnonymousCount",
     "Base",
     "Broadcast",
@@ -33,6 +35,7 @@ __all__ = [
     "OfferedButton",
     "QuestionLog",
     "QuizAnswer",
+    "Role",
     "SeenEvent",
     "ServerKey",
     "SharedFile",

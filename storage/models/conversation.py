@@ -12,7 +12,8 @@ from storage.models.base import Base, UTCDateTime, utcnow
 
 
 class ConversationState(Base):
-    """Where a user is in the conversation: the flow that owns it (e.g. a lesson) and its data.
+    """Where a user is in the conversation: the flow that owns it (e.g. a lesson) and its data,
+    the buttons of the last turn, and attributes that outlive flows (``attrs``).
 
     ``version`` gives optimistic concurrency: two processes serving one user cannot both write.
     """
@@ -25,6 +26,7 @@ class ConversationState(Base):
     flow: Mapped[str | None] = mapped_column(String(32))
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     last_buttons: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    attrs: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=dict)  # outlive flows
     version: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 

@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models.base import Base, UTCDateTime, utcnow
 
-ROLES = ("citizen", "member", "lead", "admin")
+
+class Role(StrEnum):
+    """What a user may do: citizens use the bot; members and leads serve one team; admins all."""
+
+    CITIZEN = "citizen"
+    MEMBER = "member"
+    LEAD = "lead"
+    ADMIN = "admin"
+
+
+ROLES = tuple(Role)
+TEAM_STAFF = frozenset({Role.MEMBER, Role.LEAD})  # staff who belong to one team
+STAFF = TEAM_STAFF | {Role.ADMIN}  # who may use the team tools
 
 
 class User(Base):
@@ -22,7 +35,7 @@ class User(Base):
     channel: Mapped[str] = mapped_column(String(16))
     external_id: Mapped[str] = mapped_column(String(128))
     display_name: Mapped[str | None] = mapped_column(String(128))
-    role: Mapped[str] = mapped_column(String(16), default="citizen")
+    role: Mapped[str] = mapped_column(String(16), default=Role.CITIZEN.value)
     consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     first_seen: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_seen: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

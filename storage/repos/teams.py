@@ -17,10 +17,12 @@ from sqlalchemy import Select, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (
+    TEAM_STAFF,
     AnonymousCount,
     GuidedSkill,
     LessonAttempt,
     MemberInvite,
+    Role,
     SkillCompletion,
     Team,
     TeamMembership,
@@ -35,8 +37,7 @@ from storage.models.teams import ANSWERED, JOINED_BY_INVITE, OPEN
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 TEAM_CODE_LENGTH = 6
 INVITE_CODE_LENGTH = 10
-STAFF_ROLES = ("member", "lead")
-INVITE_ROLES = ("member", "lead", "admin")
+INVITE_ROLES = (Role.MEMBER, Role.LEAD, Role.ADMIN)
 MAX_QUESTION = 2000
 MAX_ANSWER = 2000
 
@@ -172,7 +173,7 @@ class TeamRepo:
 
     def citizens_query(self, team_id: int | None) -> Select[User]:
         """SELECT the citizens of a team (every consented citizen when ``team_id`` is None)."""
-        query = select(User).where(User.role == "citizen", User.consent_at.is_not(None))
+        query = select(User).where(User.role == Role.CITIZEN, User.consent_at.is_not(None))
         if team_id is not None:
             query = query.join(TeamMembership, TeamMembership.user_id == User.id).where(
                 TeamMembership.team_id == team_id
@@ -188,7 +189,7 @@ class TeamRepo:
         result = await self.session.execute(
             select(User)
             .join(TeamMembership, TeamMembership.user_id == User.id)
-            .where(TeamMembership.team_id == team_id, User.role.in_(STAFF_ROLES))
+            .where(TeamMembership.team_id == team_id, User.role.in_(sorted(TEAM_STAFF)))
             .order_by(User.id)
         )
         return list(result.scalars())
@@ -196,7 +197,7 @@ class TeamRepo:
     async def admins(self) -> list[User]:
         """Every admin."""
         result = await self.session.execute(
-            select(User).where(User.role == "admin").order_by(User.id)
+            select(User).where(User.role == Role.ADMIN).order_by(User.id)
         )
         return list(result.scalars())
 
@@ -210,9 +211,9 @@ class TeamRepo:
         sizes: dict[int, tuple[int, int]] = {}
         for team_id, role, count in result.all():
             citizens, staff = sizes.get(team_id, (0, 0))
-            if role == "citizen":
+            if role == Role.CITIZEN:
                 citizens += count
-            elif role in STAFF_ROLES:
+            elif role in TEAM_STAFF:
                 staff += count
             sizes[team_id] = (citizens, staff)
         return sizes
@@ -220,9 +221,9 @@ class TeamRepo:
     async def remove_member(self, team_id: int, user: User) -> bool:
         """Take a member or lead out of a team (they become a citizen with no team)."""
         membership = await self.membership(user.id)
-        if membership is None or membership.team_id != team_id or user.role not in STAFF_ROLES:
+        if membership is None or membership.team_id != team_id or user.role not in TEAM_STAFF:
             return False
-        user.role = "citizen"
+        user.role = Role.CITIZEN
         await self.leave(user.id)
         return True
 
@@ -239,7 +240,7 @@ class TeamRepo:
         """A one-time code making its user ``role`` of the team (an admin when role is admin)."""
         if role not in INVITE_ROLES:
             raise ValueError(f"role must be one of {', '.join(INVITE_ROLES)}")
-        if (role == "admin") != (team_id is None):
+        if (role == Role.ADMIN) != (team_id is None):
             raise ValueError("admin invites have no team; member and lead invites need one")
         now = now or utcnow()
         code = new_code(INVITE_CODE_LENGTH)
@@ -273,7 +274,7 @@ class TeamRepo:
             return None
         invite.used_by = user.id
         invite.used_at = now
-        if invite.role == "admin" or user.role != "admin":
+        if invite.role == Role.ADMIN or user.role != Role.ADMIN:
             user.role = invite.role
         if invite.team_id is not None:
             await self.join(user.id, invite.team_id, JOINED_BY_INVITE, now)
