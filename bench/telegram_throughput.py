@@ -172,7 +172,8 @@ async def consent_all(app: App, users: range) -> None:
     async with app.db.transaction() as session:
         repo = UserRepo(session)
         for user_id in users:
-            user = await repo.seen("telegram", str(user_id), f"Bác {user_id}")
+            key = ("telegram", str(user_id))
+            user = (await repo.seen_many([(*key, f"Bác {user_id}")]))[key]
             user.consent_at = user.consent_at or utcnow()
             user.display_name = f"Bác {user_id}"
 

@@ -32,7 +32,8 @@ sys.path.insert(0, str(ROOT))
 
 from bot.content.snapshot import load_snapshot  # noqa: E402
 from bot.core.text import strip_marks  # noqa: E402
-from bot.nlp.matcher import ANSWER, ASK, FALLBACK, Index, Match, Settings  # noqa: E402
+from bot.nlp.matcher import ANSWER, ASK, FALLBACK, Index, Match  # noqa: E402
+from bot.nlp.settings import Settings  # noqa: E402
 from bot.nlp.syllables import place_tone, split_tone  # noqa: E402
 
 CHITCHAT = [

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
@@ -149,6 +150,19 @@ class Config:
 _LOG_LEVELS = {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}
 
 
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+# type -> (accepts, converts, what the message asks for)
+_SCALARS: dict[Any, tuple[Callable[[Any], bool], Callable[[Any], Any], str]] = {
+    bool: (lambda v: isinstance(v, bool), bool, "true or false"),
+    int: (lambda v: isinstance(v, int) and not isinstance(v, bool), int, "a whole number"),
+    float: (_number, float, "a number"),
+    str: (lambda v: isinstance(v, str) or _number(v), str, "text"),
+}
+
+
 def _check(value: Any, kind: Any, key: str) -> Any:
     """Check (and gently coerce) one value against its declared type."""
     origin = typing.get_origin(kind)
@@ -157,24 +171,11 @@ def _check(value: Any, kind: Any, key: str) -> Any:
         if value is None:
             return None
         return _check(value, options[0], key)
-    if kind is bool:
-        if isinstance(value, bool):
-            return value
-        raise ConfigError(f"config: {key} must be true or false, got {value!r}")
-    if kind is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        raise ConfigError(f"config: {key} must be a whole number, got {value!r}")
-    if kind is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        raise ConfigError(f"config: {key} must be a number, got {value!r}")
-    if kind is str:
-        if isinstance(value, str):
-            return value
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return str(value)
-        raise ConfigError(f"config: {key} must be text, got {value!r}")
+    if kind in _SCALARS:
+        accepts, convert, wanted = _SCALARS[kind]
+        if accepts(value):
+            return convert(value)
+        raise ConfigError(f"config: {key} must be {wanted}, got {value!r}")
     if origin is tuple:
         if not isinstance(value, list):
             raise ConfigError(f"config: {key} must be a list, got {value!r}")
@@ -215,6 +216,22 @@ def _validate(config: Config) -> None:
         raise ConfigError(f"config: logging.level must be one of {', '.join(sorted(_LOG_LEVELS))}")
     if config.content.watch_interval <= 0:
         raise ConfigError("config: content.watch_interval must be greater than 0")
+    _validate_urls(config)
+    if config.database.url.strip() == "":
+        raise ConfigError("config: database.url must not be empty")
+    if config.zalo.poll_timeout < 1:
+        raise ConfigError("config: zalo.poll_timeout must be at least 1 second")
+    for key in ("stuck_days", "file_hours", "invite_days"):
+        if getattr(config.teams, key) < 1:
+            raise ConfigError(f"config: teams.{key} must be at least 1")
+    bot_name = config.teams.telegram_bot.lstrip("@")
+    if bot_name and not (bot_name.isascii() and bot_name.replace("_", "").isalnum()):
+        raise ConfigError("config: teams.telegram_bot must be a bot username like trolyso_bot")
+    _validate_broadcast(config.broadcast)
+
+
+def _validate_urls(config: Config) -> None:
+    """The platforms' base URLs are http(s); webhooks are https (or this machine's, for tests)."""
     for key, url in (
         ("telegram.base_url", config.telegram.base_url),
         ("zalo.base_url", config.zalo.base_url),
@@ -227,17 +244,6 @@ def _validate(config: Config) -> None:
     ):
         if url and not url.startswith("https://") and not url.startswith("http://127.0.0.1"):
             raise ConfigError(f"config: {key} must be an https:// address")
-    if config.database.url.strip() == "":
-        raise ConfigError("config: database.url must not be empty")
-    if config.zalo.poll_timeout < 1:
-        raise ConfigError("config: zalo.poll_timeout must be at least 1 second")
-    for key in ("stuck_days", "file_hours", "invite_days"):
-        if getattr(config.teams, key) < 1:
-            raise ConfigError(f"config: teams.{key} must be at least 1")
-    bot_name = config.teams.telegram_bot.lstrip("@")
-    if bot_name and not (bot_name.isascii() and bot_name.replace("_", "").isalnum()):
-        raise ConfigError("config: teams.telegram_bot must be a bot username like trolyso_bot")
-    _validate_broadcast(config.broadcast)
 
 
 def _validate_broadcast(broadcast: BroadcastConfig) -> None:

@@ -20,6 +20,7 @@ from bot.core.services import Services
 from storage.db import Database
 from storage.models import Team, TeamMembership, User
 from storage.repos.broadcasts import Audience, BroadcastRepo
+from tests.waiting import eventually
 
 CHANNEL = "rec"
 # 10:00 in Hanoi on a weekday: outside quiet hours.
@@ -210,8 +211,11 @@ async def until_done(
     w: BroadcastWorker, db: Database, broadcast_id: int, limit: float = 10.0
 ) -> None:
     """Run the worker until the broadcast is over."""
-    deadline = time.monotonic() + limit
-    while await status(db, broadcast_id) == "active":
-        assert time.monotonic() < deadline, await tally(db, broadcast_id)
+
+    async def over() -> bool:
+        if await status(db, broadcast_id) != "active":
+            return True
         await w.run_once()
-        await asyncio.sleep(0.005)
+        return False
+
+    await eventually(over, within=limit, describe=lambda: tally(db, broadcast_id))

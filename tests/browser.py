@@ -12,11 +12,12 @@ import itertools
 import json
 import shutil
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+
+from tests.waiting import eventually
 
 FLAGS = [
     "--headless=new",
@@ -72,11 +73,17 @@ class Browser:
             stderr=asyncio.subprocess.DEVNULL,
         )
         port_file = Path(self.profile.name) / "DevToolsActivePort"
-        deadline = time.monotonic() + 30
-        while not (content := await asyncio.to_thread(_read, port_file)):
-            if self.process.returncode is not None or time.monotonic() > deadline:
+        process = self.process
+
+        async def devtools_port() -> str:
+            if process.returncode is not None:
                 raise RuntimeError("Chromium did not start")
-            await asyncio.sleep(0.1)
+            return await asyncio.to_thread(_read, port_file)
+
+        try:
+            content = await eventually(devtools_port, within=30, every=0.1)
+        except AssertionError as exc:
+            raise RuntimeError("Chromium did not start") from exc
         port = int(content.split()[0])
         self.session = aiohttp.ClientSession()
         async with self.session.get(f"http://127.0.0.1:{port}/json/list") as response:
@@ -145,13 +152,13 @@ class Browser:
 
     async def wait_for_text(self, text: str, seconds: float = 15) -> None:
         """Wait until the page shows ``text``."""
-        deadline = time.monotonic() + seconds
         probe = f"document.body && document.body.innerText.includes({json.dumps(text)})"
-        while not await self._probe(probe):
-            if time.monotonic() > deadline:
-                body = await self.js("document.body ? document.body.innerText : ''")
-                raise AssertionError(f"{text!r} not on the page; it shows:\n{body}")
-            await asyncio.sleep(0.1)
+        await eventually(
+            lambda: self._probe(probe),
+            within=seconds,
+            every=0.1,
+            describe=lambda: self.js("document.body ? document.body.innerText : ''"),
+        )
 
     async def _probe(self, expression: str) -> bool:
         """A check that may run while the page is (re)loading."""
@@ -162,11 +169,9 @@ class Browser:
 
     async def wait_for(self, expression: str, seconds: float = 15) -> None:
         """Wait until a JavaScript expression is true."""
-        deadline = time.monotonic() + seconds
-        while not await self._probe(expression):
-            if time.monotonic() > deadline:
-                raise AssertionError(f"never true: {expression}")
-            await asyncio.sleep(0.1)
+        await eventually(
+            lambda: self._probe(expression), within=seconds, every=0.1, describe=lambda: expression
+        )
 
     async def click_button(self, label: str) -> None:
         """Click the last button whose text contains ``label``."""

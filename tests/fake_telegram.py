@@ -33,6 +33,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.waiting import eventually
+
 TOKEN = "123456789:AAFakeTokenForTestsOnly-abcdefghijkl"
 BOT_ID = 123456789
 BOT_USERNAME = "trolyso_test_bot"
@@ -137,7 +139,7 @@ class FakeTelegram:
         await site.start()
         server = site._server
         assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
         return self.base_url
 
     async def stop(self) -> None:
@@ -223,18 +225,8 @@ class FakeTelegram:
         raise AssertionError(f"no button {label!r} sent to {chat_id}")
 
     async def wait_for(self, condition: Callable[[], Any], within: float = 10.0) -> Any:
-        """Wait until ``condition()`` is truthy (checked after every call); returns its value."""
-        deadline = time.monotonic() + within
-        while True:
-            value = condition()
-            if value:
-                return value
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError("condition not met; calls: " + ", ".join(self.summary()))
-            self._new_call.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._new_call.wait(), min(remaining, 0.2))
+        """Wait until ``condition()`` is truthy; returns its value."""
+        return await eventually(condition, within=within, describe=lambda: self.summary())
 
     async def quiet(self, seconds: float = 0.3) -> None:
         """Wait until no call arrived for ``seconds``."""

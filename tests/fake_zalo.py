@@ -16,7 +16,6 @@ import json
 import re
 import socket
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -28,6 +27,7 @@ from bot.channels.base import Backoff
 from bot.channels.zalo import SECRET_HEADER, ZaloChannel
 from bot.config import Config, Secrets, ZaloConfig
 from storage.db import Database
+from tests.waiting import eventually
 
 TOKEN = "1234567890:fake-zalo-token-SECRET"
 
@@ -269,15 +269,6 @@ def _error(code: int, description: str) -> web.Response:
     )
 
 
-async def until(predicate: Callable[[], object], seconds: float = 10.0) -> None:
-    """Wait until ``predicate()`` is true (checked every few milliseconds)."""
-    deadline = time.monotonic() + seconds
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for a condition")
-        await asyncio.sleep(0.005)
-
-
 # --- the bot side ----------------------------------------------------------------------
 
 SECRET = "webhook-secret-0123456789"
@@ -312,7 +303,7 @@ async def start_bot(
     app = build_app(zalo_config(config, fake, webhook=webhook, **secrets), db=db)
     quick(zalo(app))
     await app.start()
-    await until(lambda: fake.of("getUpdates") or fake.webhook)
+    await eventually(lambda: fake.of("getUpdates") or fake.webhook)
     return app
 
 
@@ -322,7 +313,7 @@ async def handled(app: App, fake: FakeZalo, updates: list[dict[str, Any]]) -> No
     channel = zalo(app)
     if channel.mode == "polling":
         ids = [update.get("result", update)["message"]["message_id"] for update in updates]
-        await until(lambda: all(fake.polls > fake.handed.get(i, fake.polls) for i in ids))
+        await eventually(lambda: all(fake.polls > fake.handed.get(i, fake.polls) for i in ids))
     await channel.settle()
 
 

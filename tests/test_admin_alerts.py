@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 
 from bot.app import App, build_app
-from bot.channels.memory import MemoryChannel, texts
+from bot.channels.memory import MemoryChannel
 from bot.config import Config
 from storage.db import Database
 from storage.repos.users import UserRepo
 from tests.conftest import CONTENT, consent, with_content
+from tests.replies import texts
 
 
 @pytest.fixture

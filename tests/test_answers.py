@@ -9,12 +9,13 @@ import pytest
 from sqlalchemy import select, update
 
 from bot.app import App, build_app
-from bot.channels.memory import MemoryChannel, labels, texts
+from bot.channels.memory import MemoryChannel
 from bot.config import Config
 from storage.db import Database
 from storage.models import QuestionLog, User
 from storage.repos.answers import AnswerRepo
 from tests.conftest import CONTENT, consent, with_content
+from tests.replies import labels, texts
 
 HELPFUL = "Câu trả lời này có giúp được bạn không?"
 

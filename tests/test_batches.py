@@ -12,13 +12,14 @@ import pytest
 from sqlalchemy import event, select
 
 from bot.app import App, build_app
-from bot.channels.memory import RICH, MemoryChannel, labels, texts
+from bot.channels.memory import RICH, MemoryChannel
 from bot.config import Config
 from bot.core.replies import Reply
 from bot.nlp.matcher import Index
 from storage.db import Database
 from storage.models import QuestionLog, User
 from tests.conftest import consent
+from tests.replies import labels, texts
 
 QUESTIONS = {
     "vneid_reset_password": "quên mật khẩu VNeID thì làm sao",

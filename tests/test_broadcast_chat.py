@@ -3,17 +3,17 @@ opt-out that works at any moment, even in the middle of a lesson or a quiz."""
 
 from __future__ import annotations
 
-import asyncio
-
 from sqlalchemy import func, select
 
 from bot.app import App
-from bot.channels.memory import MemoryChannel, labels, texts
+from bot.channels.memory import MemoryChannel
 from bot.core.gateway import Gateway
 from storage.models import Broadcast, BroadcastOptOut, SkillCompletion, User
 from storage.repos.teams import TeamRepo
 from tests.broadcast_helpers import Clock, fast_config, tally, until_done, worker
 from tests.conftest import consent
+from tests.replies import labels, texts
+from tests.waiting import eventually
 
 PHISHING = "sk_spot_phishing"
 
@@ -238,9 +238,6 @@ async def test_the_running_bot_delivers_broadcasts(app: App, chat: MemoryChannel
     await _compose_lesson(chat, "lead", missing=False)
     await chat.press("lead", "Gửi")
     await app.start(serve_http=False)
-    for _ in range(200):
-        if "lead" in chat.sent:
-            break
-        await asyncio.sleep(0.02)
+    await eventually(lambda: "lead" in chat.sent, within=4)
     assert "Học ngay" in labels(chat.sent["ba"])
     assert "Đã gửi: 1" in texts(chat.sent["lead"])

@@ -16,7 +16,8 @@ from sqlalchemy import event
 from bot.app import App, build_app
 from bot.config import Config, DatabaseConfig
 from storage.db import Database
-from tests.fake_zalo import Citizen, FakeZalo, quick, until, zalo, zalo_config
+from tests.fake_zalo import Citizen, FakeZalo, quick, zalo, zalo_config
+from tests.waiting import eventually
 
 APOLOGY = "Xin lỗi, mình đang gặp trục trặc"
 
@@ -53,7 +54,7 @@ async def bot(config: Config, db: Database, fake: FakeZalo) -> AsyncIterator[App
     app = build_app(cfg, db=quick_db)
     quick(zalo(app))
     await app.start()
-    await until(lambda: fake.of("getUpdates"))
+    await eventually(lambda: fake.of("getUpdates"))
     yield app
     await app.stop()
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.content.problems import ContentError
+from bot.content.problems import ContentError, Problem
 from bot.content.snapshot import load_snapshot
 from bot.content.store import ContentStore
 
@@ -56,7 +56,7 @@ async def test_reload_keeps_last_good_content_and_reports(content: Path) -> None
     store = ContentStore(content)
     seen: list[int] = []
 
-    async def listener(problems: list[object]) -> None:
+    async def listener(problems: list[Problem]) -> None:
         seen.append(len(problems))
 
     store.listeners.append(listener)

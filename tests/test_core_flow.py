@@ -5,9 +5,10 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from bot.app import App
-from bot.channels.memory import MemoryChannel, labels, texts
+from bot.channels.memory import MemoryChannel
 from storage.models import ConversationState, User
 from tests.conftest import consent
+from tests.replies import labels, texts
 
 MENU = [
     "Hỏi đáp",

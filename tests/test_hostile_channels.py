@@ -14,7 +14,7 @@ import asyncio
 import logging
 import random
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -26,6 +26,7 @@ from bot.config import Config
 from storage.db import Database
 from tests.fake_telegram import FakeTelegram
 from tests.fake_zalo import SECRET, FakeZalo, port, start_bot, zalo
+from tests.waiting import eventually
 
 SEED = 18
 MESSAGES = 2000
@@ -95,13 +96,6 @@ def quiet_logs(caplog: pytest.LogCaptureFixture) -> list[str]:
         for r in caplog.records
         if (r.levelno >= logging.ERROR or r.exc_info) and not r.name.startswith("aiohttp")
     ]
-
-
-async def until(condition: Callable[[], bool], limit: float) -> None:
-    """Wait for ``condition``, checked every 50 ms, at most ``limit`` seconds."""
-    async with asyncio.timeout(limit):
-        while not condition():  # noqa: ASYNC110 - polling the fake's record is the point
-            await asyncio.sleep(0.05)
 
 
 # ---- Telegram ---------------------------------------------------------------------------------
@@ -174,7 +168,9 @@ async def test_telegram_survives_2000_hostile_messages(
                 expected[chat] += 1
         for start in range(0, len(updates), 100):
             fake.push(*updates[start : start + 100])
-        await until(lambda: all(len(fake.sent_to(c)) >= n for c, n in expected.items()), LIMIT)
+        await eventually(
+            lambda: all(len(fake.sent_to(c)) >= n for c, n in expected.items()), within=LIMIT
+        )
         await fake.quiet(0.3)
     finally:
         await channel.stop()

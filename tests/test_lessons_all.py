@@ -6,11 +6,12 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from bot.app import App
-from bot.channels.memory import MemoryChannel, labels, texts
+from bot.channels.memory import MemoryChannel
 from bot.content.snapshot import load_snapshot
 from bot.core.replies import LETTERS
 from storage.models import QuizAnswer, SkillCompletion, User
 from tests.conftest import CONTENT, consent
+from tests.replies import labels, texts
 
 SKILL_IDS = [skill.id for skill in load_snapshot(CONTENT).lessons.skills]
 

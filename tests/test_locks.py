@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from bot.core.locks import KeyedLocks
+from tests.waiting import eventually
 
 
 async def test_same_key_in_order_other_keys_concurrently() -> None:
@@ -22,8 +23,7 @@ async def test_same_key_in_order_other_keys_concurrently() -> None:
     first = asyncio.create_task(work("a", "a1", True))
     second = asyncio.create_task(work("a", "a2", False))
     other = asyncio.create_task(work("b", "b1", False))
-    await asyncio.sleep(0.01)
-    assert events == ["start a1", "start b1", "end b1"]  # b did not wait for a
+    await eventually(lambda: events == ["start a1", "start b1", "end b1"])  # b did not wait
     gate.set()
     await asyncio.gather(first, second, other)
     assert events[3:] == ["end a1", "start a2", "end a2"]

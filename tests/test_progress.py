@@ -5,10 +5,11 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from bot.app import App
-from bot.channels.memory import MemoryChannel, labels, texts
+from bot.channels.memory import MemoryChannel
 from storage.models import User
 from storage.repos.lessons import LessonRepo
 from tests.conftest import consent
+from tests.replies import labels, texts
 
 ONE_PER_JOB = {
     1: "sk_vneid_level2",

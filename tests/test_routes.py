@@ -83,3 +83,26 @@ async def test_start_up_fails_on_a_duplicate(
     monkeypatch.setattr("bot.app.all_routers", lambda: [*all_routers(), extra])
     with pytest.raises(DuplicateRoute, match=r"start\.start.*extra\.greet"):
         build_app(config, db=db)
+
+
+def test_conditional_handlers_of_one_key_need_distinct_ranks() -> None:
+    first, second = Router("first"), Router("second")
+
+    @first.text(when=lambda ctx: True)
+    async def one(ctx: Context) -> None:
+        """One."""
+
+    @second.text(when=lambda ctx: True)
+    async def two(ctx: Context) -> None:
+        """Two."""
+
+    with pytest.raises(DuplicateRoute, match=r"first\.one.*second\.two"):
+        Routes([first, second])
+    third = Router("third")
+
+    @third.text(when=lambda ctx: True, rank=5)
+    async def three(ctx: Context) -> None:
+        """Three, tried after the others."""
+
+    routes = Routes([first, third])
+    assert [r.owner for r in routes._of("text")] == ["first.one", "third.three"]

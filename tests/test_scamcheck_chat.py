@@ -9,9 +9,10 @@ import pytest
 from sqlalchemy import select, text
 
 from bot.app import App
-from bot.channels.memory import MemoryChannel, labels, texts
+from bot.channels.memory import MemoryChannel
 from storage.models import User
 from tests.conftest import consent
+from tests.replies import labels, texts
 
 PHISHING = (
     "[Vietcombank] Tai khoan cua Quy khach dang bi tam khoa. Vui long xac thuc tai "

@@ -7,20 +7,28 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from storage.db import Database
-from storage.models import ConversationState, utcnow
+from storage.models import ConversationState, User, utcnow
 from storage.repos.conversation import ConversationRepo
 from storage.repos.delivery import SeenEventRepo, WebOutboxRepo
 from storage.repos.users import UserRepo
 
 
+async def _seen(session: AsyncSession, channel: str, external_id: str, name: str | None) -> User:
+    """The user of one sender, found or created (``UserRepo.seen_many`` for one)."""
+    return (await UserRepo(session).seen_many([(channel, external_id, name)]))[
+        (channel, external_id)
+    ]
+
+
 async def test_users_are_keyed_by_channel_and_id(any_db: Database) -> None:
     async with any_db.transaction() as s:
-        a = await UserRepo(s).seen("zalo", "abc", "Ba")
-        b = await UserRepo(s).seen("telegram", "abc", "Ba")
-        again = await UserRepo(s).seen("zalo", "abc", "Ba")
+        a = await _seen(s, "zalo", "abc", "Ba")
+        b = await _seen(s, "telegram", "abc", "Ba")
+        again = await _seen(s, "zalo", "abc", "Ba")
     assert a.id != b.id
     assert again.id == a.id
     assert a.display_name is None  # no name kept before consent
@@ -28,29 +36,29 @@ async def test_users_are_keyed_by_channel_and_id(any_db: Database) -> None:
 
 async def test_display_name_kept_after_consent(any_db: Database) -> None:
     async with any_db.transaction() as s:
-        user = await UserRepo(s).seen("web", "x" * 20, "Ba")
+        user = await _seen(s, "web", "x" * 20, "Ba")
         user.consent_at = utcnow()
     async with any_db.transaction() as s:
-        user = await UserRepo(s).seen("web", "x" * 20, "Bác Ba")
+        user = await _seen(s, "web", "x" * 20, "Bác Ba")
     assert user.display_name == "Bác Ba"
     assert user.last_seen.tzinfo is not None
 
 
 async def test_unreachable_is_cleared_when_the_user_writes_again(any_db: Database) -> None:
     async with any_db.transaction() as s:
-        user = await UserRepo(s).seen("telegram", "1", None)
+        user = await _seen(s, "telegram", "1", None)
         await UserRepo(s).mark_unreachable(user.id)
     async with any_db.transaction() as s:
         assert (await UserRepo(s).get(user.id)).unreachable_at is not None  # type: ignore[union-attr]
-        await UserRepo(s).seen("telegram", "1", None)
+        await _seen(s, "telegram", "1", None)
     async with any_db.transaction() as s:
         assert (await UserRepo(s).get(user.id)).unreachable_at is None  # type: ignore[union-attr]
 
 
 async def test_offered_buttons_belong_to_one_user(any_db: Database) -> None:
     async with any_db.transaction() as s:
-        u1 = await UserRepo(s).seen("web", "u" * 16, None)
-        u2 = await UserRepo(s).seen("web", "v" * 16, None)
+        u1 = await _seen(s, "web", "u" * 16, None)
+        u2 = await _seen(s, "web", "v" * 16, None)
         tokens = await ConversationRepo(s).offer(u1.id, ["menu:ask", "lesson:list"])
     async with any_db.transaction() as s:
         repo = ConversationRepo(s)
@@ -63,7 +71,7 @@ async def test_offered_buttons_belong_to_one_user(any_db: Database) -> None:
 
 async def test_offers_are_written_together_at_commit_and_only_then(any_db: Database) -> None:
     async with any_db.transaction() as s:
-        users = [await UserRepo(s).seen("web", f"{i:016d}", None) for i in range(5)]
+        users = [await _seen(s, "web", f"{i:016d}", None) for i in range(5)]
     inserts: list[str] = []
 
     def seen(_conn: object, _cursor: object, statement: str, *_: object) -> None:
@@ -97,7 +105,7 @@ async def test_offers_are_written_together_at_commit_and_only_then(any_db: Datab
 
 async def test_state_roundtrip_and_optimistic_concurrency(any_db: Database) -> None:
     async with any_db.transaction() as s:
-        user = await UserRepo(s).seen("web", "w" * 16, None)
+        user = await _seen(s, "web", "w" * 16, None)
         state = await ConversationRepo(s).state(user.id)
         state.flow = "lesson"
         state.data = {"skill": "sk_spot_phishing", "step": "s1"}
@@ -148,7 +156,7 @@ async def test_concurrent_first_contact_creates_one_user(any_db: Database) -> No
         for _ in range(5):
             try:
                 async with any_db.transaction() as s:
-                    await UserRepo(s).seen("web", "c" * 16, None)
+                    await _seen(s, "web", "c" * 16, None)
                 return
             except IntegrityError:
                 await asyncio.sleep(0.01)
@@ -165,7 +173,7 @@ async def test_housekeeping_removes_only_old_rows(any_db: Database) -> None:
     from storage.models import OfferedButton, SeenEvent
 
     async with any_db.transaction() as s:
-        user = await UserRepo(s).seen("web", "h" * 16, None)
+        user = await _seen(s, "web", "h" * 16, None)
         old, new = await ConversationRepo(s).offer(user.id, ["a:1", "a:2"])
         await SeenEventRepo(s).first_time("zalo", "old")
     async with any_db.transaction() as s:

@@ -6,12 +6,13 @@ from __future__ import annotations
 import csv
 import io
 from datetime import timedelta
+from typing import Any
 
 from PIL import Image
 from sqlalchemy import func, select
 
 from bot.app import App
-from bot.channels.memory import MemoryChannel, labels, texts
+from bot.channels.memory import MemoryChannel
 from bot.core.replies import Reply
 from storage.models import (
     AnonymousCount,
@@ -29,6 +30,7 @@ from storage.repos.conversation import ConversationRepo
 from storage.repos.lessons import LessonRepo
 from storage.repos.teams import TeamRepo
 from tests.conftest import consent
+from tests.replies import keys, labels, texts
 
 MENU = [
     "Hỏi đáp",
@@ -205,7 +207,7 @@ async def test_a_citizen_reaches_no_member_command(chat: MemoryChannel, app: App
     # forged payloads (raw, not tokens) are stale
     for forged in (f"fu:sum:{east.id}", f"fu:csv:{east.id}", "tq:answer:1", "fu:home"):
         replies = await chat.press_token("cit-east", forged)
-        assert "Nút này đã cũ" in texts(replies)
+        assert keys(replies) == ["fallback.stale"]
     # and even a leaked token for a member route is invisible to a citizen (roles=STAFF)
     for payload in (f"fu:sum:{east.id}", f"fu:guided:{east.id}:1:sk_vneid_level2"):
         replies = await chat.press_token("cit-east", await leak(app, "cit-east", payload))
@@ -467,7 +469,10 @@ async def test_my_data_and_deleting_it(chat: MemoryChannel, app: App) -> None:
     replies = await chat.press("cit", "Xóa hết dữ liệu")
     assert "đã xóa toàn bộ" in texts(replies) and labels(replies) == []
     async with app.db.transaction() as session:
-        count = lambda model: select(func.count()).select_from(model)  # noqa: E731
+
+        def count(model: Any) -> Any:
+            return select(func.count()).select_from(model)
+
         assert (await session.execute(count(TeamQuestion))).scalar_one() == 0
         assert (await session.execute(count(LessonAttempt))).scalar_one() == 0
         assert (await session.execute(count(SkillCompletion))).scalar_one() == 0

@@ -18,7 +18,8 @@ from storage.db import Database
 from storage.models import SharedFile, TeamQuestion, utcnow
 from storage.repos.teams import TeamRepo
 from tests.fake_telegram import FakeTelegram
-from tests.fake_zalo import Citizen, FakeZalo, free_port, quick, until, zalo, zalo_config
+from tests.fake_zalo import Citizen, FakeZalo, free_port, quick, zalo, zalo_config
+from tests.waiting import eventually
 
 MEMBER_CHAT = 77
 
@@ -75,7 +76,7 @@ async def test_telegram_member_answers_zalo_citizen_and_gets_reports(
         await press("Trả lời")
         before = len(zfake.sent("zalo-citizen-1"))
         tfake.push(tfake.text_update(MEMBER_CHAT, "Bác mang căn cước ra cửa hàng nhà mạng."))
-        await until(lambda: len(zfake.sent("zalo-citizen-1")) > before)
+        await eventually(lambda: len(zfake.sent("zalo-citizen-1")) > before)
         delivered = "\n".join(zfake.texts("zalo-citizen-1", since=before))
         assert "Tổ CNS thôn Đông trả lời câu hỏi của bạn" in delivered
         assert "cửa hàng nhà mạng" in delivered and "đổi chủ thuê bao" in delivered

@@ -8,7 +8,7 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from bot.app import build_app
-from bot.channels.memory import RICH, MemoryChannel, texts
+from bot.channels.memory import RICH, MemoryChannel
 from bot.config import Config
 from storage.db import Database
 from storage.models import (
@@ -30,6 +30,7 @@ from storage.repos.teams import (
     clean_code,
 )
 from tests.conftest import consent
+from tests.replies import texts
 
 
 async def _user(db: Database, external_id: str, role: str = "citizen") -> int:

@@ -39,6 +39,7 @@ from storage.db import Database
 from storage.models import User
 from tests.conftest import CONTENT, with_content
 from tests.fake_telegram import FakeTelegram
+from tests.waiting import eventually
 
 ROOT = Path(__file__).resolve().parent.parent
 QUESTION = "quen mat khau vneid thi lam sao"
@@ -368,11 +369,7 @@ async def test_blocking_the_bot_is_noticed_from_my_chat_member(
         row = await user_row(app.db, 33)
         return row is not None and row.unreachable_at is not None
 
-    for _ in range(100):
-        if await marked():
-            break
-        await asyncio.sleep(0.02)
-    assert await marked()
+    await eventually(marked, within=2)
 
 
 async def test_one_user_in_order_users_concurrently(

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from bot.app import App
 from storage.models import User
 from tests.browser import Browser, find_chromium
+from tests.waiting import eventually
 
 CHROMIUM = find_chromium()
 
@@ -136,10 +137,7 @@ async def test_the_embed_script_opens_the_chat_on_another_site(
                 rows = await session.scalars(select(User.id).where(User.channel == "web"))
                 return bool(rows.all())
 
-        for _ in range(100):  # the chat inside the frame greeted its visitor (a turn ran)
-            if await greeted():
-                break
-            await asyncio.sleep(0.1)
-        assert await greeted()
+        # the chat inside the frame greeted its visitor (a turn ran)
+        await eventually(greeted, within=10, every=0.1)
     finally:
         await runner.cleanup()

@@ -36,10 +36,10 @@ from tests.fake_zalo import (
     post_webhook,
     quick,
     start_bot,
-    until,
     zalo,
     zalo_config,
 )
+from tests.waiting import eventually
 
 MESSAGES = messages_from(Path(__file__).resolve().parent.parent / "content")
 MENU = [
@@ -274,7 +274,7 @@ async def test_the_token_never_reaches_the_logs(
         fake.fail("sendMessage", 400)
         await citizen.say("1")
         fake.revoke()
-        await until(lambda: zalo(app).disabled)
+        await eventually(lambda: zalo(app).disabled)
     finally:
         await app.stop()
     assert caplog.records
@@ -300,7 +300,7 @@ async def test_idle_polls_408_keep_going(
     bot: App, fake: FakeZalo, caplog: pytest.LogCaptureFixture
 ) -> None:
     channel = zalo(bot)
-    await until(lambda: len(fake.of("getUpdates")) >= 5)
+    await eventually(lambda: len(fake.of("getUpdates")) >= 5)
     assert all(c.status == 408 for c in fake.of("getUpdates")[:4])
     assert not channel.disabled
     assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
@@ -383,7 +383,7 @@ async def test_duplicate_across_processes(config: Config, any_db: Database, fake
             statuses = await asyncio.gather(
                 post_webhook(first, update), post_webhook(second, update)
             )
-            assert statuses == [200, 200]
+            assert list(statuses) == [200, 200]
         await zalo(first).settle()
         await zalo(second).settle()
         await Citizen(first, fake, chat_id="reference").say("xin chào")
@@ -476,7 +476,7 @@ async def test_polling_survives_network_errors(config: Config, db: Database) -> 
         await asyncio.sleep(0.3)
         assert zalo(app).account == {}
         await fake.start(port)
-        await until(lambda: fake.of("getUpdates"))
+        await eventually(lambda: fake.of("getUpdates"))
         fake.fail("getUpdates", "drop", 500)
         answer = await Citizen(app, fake).say("xin chào")
         assert "Trợ lý số" in answer
@@ -492,7 +492,7 @@ async def test_401_stops_only_the_zalo_channel(
     try:
         channel = zalo(app)
         fake.revoke()
-        await until(lambda: channel.disabled)
+        await eventually(lambda: channel.disabled)
         lines = [r for r in caplog.records if "401" in r.getMessage()]
         assert len(lines) == 1
         assert lines[0].levelno == logging.ERROR
@@ -524,7 +524,7 @@ async def test_401_at_start_is_one_line_and_no_polling(
     quick(zalo(app))
     await app.start()
     try:
-        await until(lambda: zalo(app).disabled)
+        await eventually(lambda: zalo(app).disabled)
         assert [c.method for c in fake.calls] == ["getMe"]
         assert len([r for r in caplog.records if r.levelno >= logging.ERROR]) == 1
     finally:
@@ -669,12 +669,12 @@ async def test_zalo_and_telegram_in_one_process(
         answer = await Citizen(app, fake).say("xin chào")
         assert "Trợ lý số" in answer
         telegram.push(telegram.text_update(77, "xin chào"))
-        await until(lambda: "Trợ lý số" in telegram.texts_to(77))
+        await eventually(lambda: "Trợ lý số" in telegram.texts_to(77))
 
         fake.revoke()
-        await until(lambda: zalo(app).disabled)
+        await eventually(lambda: zalo(app).disabled)
         telegram.push(telegram.text_update(78, "/start"))
-        await until(lambda: "Trợ lý số" in telegram.texts_to(78))
+        await eventually(lambda: "Trợ lý số" in telegram.texts_to(78))
     finally:
         await app.stop()
         await telegram.stop()

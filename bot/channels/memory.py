@@ -68,13 +68,3 @@ class MemoryChannel(Channel):
     async def send(self, external_id: str, replies: Sequence[Reply]) -> None:
         """Record pushed replies."""
         self.sent.setdefault(external_id, []).extend(replies)
-
-
-def texts(replies: Sequence[Reply]) -> str:
-    """All reply texts joined, for assertions."""
-    return "\n".join(r.text for r in replies)
-
-
-def labels(replies: Sequence[Reply]) -> list[str]:
-    """All button labels of the replies, in order."""
-    return [b.label for r in replies for b in r.buttons]

@@ -10,10 +10,11 @@ import argparse
 import asyncio
 from typing import TYPE_CHECKING
 
+from bot.commands.db import session_for
 from bot.config import Config
 
 if TYPE_CHECKING:
-    from storage.db import Database
+    pass
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -54,14 +55,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     cancel.set_defaults(handler=cancel_command)
 
 
-async def _open(config: Config) -> Database:
-    from bot.commands.run import prepare_database
-    from storage.db import Database
-
-    await prepare_database(config)
-    return Database(config.database.url)
-
-
 def _tz(config: Config) -> object:
     from bot.broadcast.timing import zone
 
@@ -96,66 +89,62 @@ async def _create(config: Config, args: argparse.Namespace) -> int:
             print(f'--at: not a time: {args.at!r} (try "08:00" or "2026-12-25 08:00")')
             return 2
         at = parsed
-    db = await _open(config)
-    try:
-        async with db.transaction() as session:
-            team = None
-            if args.team:
-                team = await TeamRepo(session).by_code(args.team)
-                if team is None:
-                    print(f"no team with code {args.team!r} (see `trolyso team list`)")
-                    return 2
-            team_name = team.name if team else None
-            if args.lesson:
-                skill = snapshot.lessons.get(args.lesson)
-                if skill is None:
-                    known = ", ".join(s.id for s in snapshot.lessons.skills)
-                    print(f"no lesson {args.lesson!r}; lessons: {known}")
-                    return 2
-                kind, title = KIND_LESSON, skill.title
-                body = lesson_body(messages, skill, team_name)
-            else:
-                text = args.text.strip()
-                if not text or len(text) > MAX_ANNOUNCEMENT:
-                    print(f"--text must have 1 to {MAX_ANNOUNCEMENT} characters")
-                    return 2
-                kind, title = KIND_ANNOUNCEMENT, title_of(text)
-                body = announcement_body(messages, text, team_name)
-            audience = Audience(
-                team_id=team.id if team else None,
-                skill_id=args.lesson,
-                only_missing=bool(args.only_missing and args.lesson),
-            )
-            repo = BroadcastRepo(session)
-            count = await repo.count(audience)
-            where = f"team {team.code} ({team.name})" if team else "every citizen"
-            start = quiet.ends(at) if quiet.active(at) else at
-            if audience.only_missing:
-                where += ", only those who have not passed it"
-            print(f"to: {where}")
-            print(
-                f"recipients: {count.reachable}"
-                f" (skipped: {count.opted_out} opted out, {count.unreachable} unreachable)"
-            )
-            print(f"sending from: {local_label(start, quiet.tz)} ({config.broadcast.timezone})")
-            print("message:")
-            print(body)
-            if args.dry_run:
-                print("dry run: nothing created")
-                await session.rollback()
-                return 0
-            broadcast = await repo.create(
-                audience,
-                kind=kind,
-                title=title,
-                body=body,
-                scheduled_at=at,
-                created_by=None,
-                now=now,
-            )
-            print(f"broadcast {broadcast.id} created")
-    finally:
-        await db.dispose()
+    async with session_for(config) as session:
+        team = None
+        if args.team:
+            team = await TeamRepo(session).by_code(args.team)
+            if team is None:
+                print(f"no team with code {args.team!r} (see `trolyso team list`)")
+                return 2
+        team_name = team.name if team else None
+        if args.lesson:
+            skill = snapshot.lessons.get(args.lesson)
+            if skill is None:
+                known = ", ".join(s.id for s in snapshot.lessons.skills)
+                print(f"no lesson {args.lesson!r}; lessons: {known}")
+                return 2
+            kind, title = KIND_LESSON, skill.title
+            body = lesson_body(messages, skill, team_name)
+        else:
+            text = args.text.strip()
+            if not text or len(text) > MAX_ANNOUNCEMENT:
+                print(f"--text must have 1 to {MAX_ANNOUNCEMENT} characters")
+                return 2
+            kind, title = KIND_ANNOUNCEMENT, title_of(text)
+            body = announcement_body(messages, text, team_name)
+        audience = Audience(
+            team_id=team.id if team else None,
+            skill_id=args.lesson,
+            only_missing=bool(args.only_missing and args.lesson),
+        )
+        repo = BroadcastRepo(session)
+        count = await repo.count(audience)
+        where = f"team {team.code} ({team.name})" if team else "every citizen"
+        start = quiet.ends(at) if quiet.active(at) else at
+        if audience.only_missing:
+            where += ", only those who have not passed it"
+        print(f"to: {where}")
+        print(
+            f"recipients: {count.reachable}"
+            f" (skipped: {count.opted_out} opted out, {count.unreachable} unreachable)"
+        )
+        print(f"sending from: {local_label(start, quiet.tz)} ({config.broadcast.timezone})")
+        print("message:")
+        print(body)
+        if args.dry_run:
+            print("dry run: nothing created")
+            await session.rollback()
+            return 0
+        broadcast = await repo.create(
+            audience,
+            kind=kind,
+            title=title,
+            body=body,
+            scheduled_at=at,
+            created_by=None,
+            now=now,
+        )
+        print(f"broadcast {broadcast.id} created")
     return 0
 
 
@@ -174,23 +163,19 @@ async def _list(config: Config, limit: int) -> int:
     from storage.repos.broadcasts import BroadcastRepo
     from storage.repos.teams import TeamRepo
 
-    db = await _open(config)
-    try:
-        async with db.transaction() as session:
-            repo = BroadcastRepo(session)
-            items = await repo.recent(limit)
-            if not items:
-                print("no broadcasts yet")
-            for b in items:
-                team = await TeamRepo(session).get(b.team_id) if b.team_id else None
-                tally = await repo.tally(b.id)
-                print(
-                    f"{b.id:>5}  {b.status:<9}  {team.code if team else 'ALL':<8}  "
-                    f"{local_label(b.scheduled_at, _tz(config))}  {b.kind:<12}  {b.title}"
-                )
-                print(f"       {_summary(tally)}")
-    finally:
-        await db.dispose()
+    async with session_for(config) as session:
+        repo = BroadcastRepo(session)
+        items = await repo.recent(limit)
+        if not items:
+            print("no broadcasts yet")
+        for b in items:
+            team = await TeamRepo(session).get(b.team_id) if b.team_id else None
+            tally = await repo.tally(b.id)
+            print(
+                f"{b.id:>5}  {b.status:<9}  {team.code if team else 'ALL':<8}  "
+                f"{local_label(b.scheduled_at, _tz(config))}  {b.kind:<12}  {b.title}"
+            )
+            print(f"       {_summary(tally)}")
     return 0
 
 
@@ -203,31 +188,27 @@ async def _status(config: Config, broadcast_id: int) -> int:
     from bot.broadcast.compose import local_label
     from storage.repos.broadcasts import BroadcastRepo
 
-    db = await _open(config)
-    try:
-        async with db.transaction() as session:
-            repo = BroadcastRepo(session)
-            b = await repo.get(broadcast_id)
-            if b is None:
-                print(f"no broadcast {broadcast_id}")
-                return 1
-            tally = await repo.tally(b.id)
-            tz = _tz(config)
-            print(f"broadcast {b.id}: {b.kind} “{b.title}”, status {b.status}")
-            print(f"audience: {b.audience}; scheduled {local_label(b.scheduled_at, tz)}")
-            if b.finished_at:
-                print(f"finished {local_label(b.finished_at, tz)}")
-            for state in ("pending", "claimed", "sending", "sent", "failed", "skipped"):
-                if tally.get(state):
-                    reasons = [
-                        f"{k.split(':', 1)[1]}={v}"
-                        for k, v in sorted(tally.items())
-                        if k.startswith(f"{state}:")
-                    ]
-                    extra = f" ({', '.join(reasons)})" if reasons else ""
-                    print(f"  {state}: {tally[state]}{extra}")
-    finally:
-        await db.dispose()
+    async with session_for(config) as session:
+        repo = BroadcastRepo(session)
+        b = await repo.get(broadcast_id)
+        if b is None:
+            print(f"no broadcast {broadcast_id}")
+            return 1
+        tally = await repo.tally(b.id)
+        tz = _tz(config)
+        print(f"broadcast {b.id}: {b.kind} “{b.title}”, status {b.status}")
+        print(f"audience: {b.audience}; scheduled {local_label(b.scheduled_at, tz)}")
+        if b.finished_at:
+            print(f"finished {local_label(b.finished_at, tz)}")
+        for state in ("pending", "claimed", "sending", "sent", "failed", "skipped"):
+            if tally.get(state):
+                reasons = [
+                    f"{k.split(':', 1)[1]}={v}"
+                    for k, v in sorted(tally.items())
+                    if k.startswith(f"{state}:")
+                ]
+                extra = f" ({', '.join(reasons)})" if reasons else ""
+                print(f"  {state}: {tally[state]}{extra}")
     return 0
 
 
@@ -239,19 +220,15 @@ def status_command(config: Config, args: argparse.Namespace) -> int:
 async def _cancel(config: Config, broadcast_id: int) -> int:
     from storage.repos.broadcasts import BroadcastRepo
 
-    db = await _open(config)
-    try:
-        async with db.transaction() as session:
-            repo = BroadcastRepo(session)
-            if await repo.get(broadcast_id) is None:
-                print(f"no broadcast {broadcast_id}")
-                return 1
-            if not await repo.cancel(broadcast_id):
-                print(f"broadcast {broadcast_id} is already over")
-                return 1
-            print(f"broadcast {broadcast_id} cancelled; messages not sent yet are skipped")
-    finally:
-        await db.dispose()
+    async with session_for(config) as session:
+        repo = BroadcastRepo(session)
+        if await repo.get(broadcast_id) is None:
+            print(f"no broadcast {broadcast_id}")
+            return 1
+        if not await repo.cancel(broadcast_id):
+            print(f"broadcast {broadcast_id} is already over")
+            return 1
+        print(f"broadcast {broadcast_id} cancelled; messages not sent yet are skipped")
     return 0
 
 

@@ -198,32 +198,26 @@ CSV_FIELDS = (
 
 async def unanswered_rows(config: Config, since: datetime | None) -> list[list[str]]:
     """The rows of ``trolyso unanswered``."""
-    from bot.commands.run import prepare_database
-    from storage.db import Database
+    from bot.commands.db import session_for
     from storage.repos.answers import AnswerRepo
 
-    await prepare_database(config)
-    db = Database(config.database.url)
-    try:
-        async with db.transaction() as session:
-            logged = await AnswerRepo(session).unanswered(since)
-            return [
-                [
-                    str(row.id),
-                    row.created_at.isoformat(timespec="seconds"),
-                    row.channel,
-                    row.text,
-                    row.normalised,
-                    row.outcome,
-                    row.entry_id or "",
-                    " ".join(str(c) for c in row.choices),
-                    f"{row.score:.3f}",
-                    row.feedback or "",
-                ]
-                for row in logged
+    async with session_for(config) as session:
+        logged = await AnswerRepo(session).unanswered(since)
+        return [
+            [
+                str(row.id),
+                row.created_at.isoformat(timespec="seconds"),
+                row.channel,
+                row.text,
+                row.normalised,
+                row.outcome,
+                row.entry_id or "",
+                " ".join(str(c) for c in row.choices),
+                f"{row.score:.3f}",
+                row.feedback or "",
             ]
-    finally:
-        await db.dispose()
+            for row in logged
+        ]
 
 
 def unanswered_command(config: Config, args: argparse.Namespace) -> int:

@@ -18,6 +18,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bot.commands.db import session_for
 from bot.config import Config
 
 if TYPE_CHECKING:
@@ -25,7 +26,6 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from bot.content.messages import Messages
-    from storage.db import Database
     from storage.models import Team, User
 
 log = logging.getLogger(__name__)
@@ -87,14 +87,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     report.set_defaults(handler=report_command)
 
 
-async def _open(config: Config) -> Database:
-    from bot.commands.run import prepare_database
-    from storage.db import Database
-
-    await prepare_database(config)
-    return Database(config.database.url)
-
-
 def _fail(message: str) -> int:
     print(message, file=sys.stderr)
     return 1
@@ -133,23 +125,17 @@ def _run(coro: Coroutine[Any, Any, int]) -> int:
 async def _add(config: Config, args: argparse.Namespace) -> int:
     from storage.repos.teams import TeamRepo
 
-    db = await _open(config)
-    try:
-        async with db.transaction() as session:
-            try:
-                team = await TeamRepo(session).create(
-                    args.name, args.commune, args.village, args.code
-                )
-            except ValueError as exc:
-                return _fail(f"team add: {exc}")
-            print(f"team {team.name!r} ({team.village}, {team.commune}) created")
-            print(f"join code: {team.code}")
-            link = await telegram_link(config, team.code)
-            if link:
-                print(f"Telegram link: {link}")
-            print(f"poster: trolyso team qr {team.code}")
-    finally:
-        await db.dispose()
+    async with session_for(config) as session:
+        try:
+            team = await TeamRepo(session).create(args.name, args.commune, args.village, args.code)
+        except ValueError as exc:
+            return _fail(f"team add: {exc}")
+        print(f"team {team.name!r} ({team.village}, {team.commune}) created")
+        print(f"join code: {team.code}")
+        link = await telegram_link(config, team.code)
+        if link:
+            print(f"Telegram link: {link}")
+        print(f"poster: trolyso team qr {team.code}")
     return 0
 
 
@@ -161,25 +147,21 @@ def add_command(config: Config, args: argparse.Namespace) -> int:
 async def _list(config: Config, args: argparse.Namespace) -> int:
     from storage.repos.teams import QuestionRepo, TeamRepo
 
-    db = await _open(config)
-    try:
-        async with db.transaction() as session:
-            repo = TeamRepo(session)
-            teams = await repo.all()
-            sizes = await repo.sizes()
-            admin_queue = await QuestionRepo(session).open_count(None)
-            print(f"admin queue: {admin_queue} questions waiting (citizens without a team)")
-            if not teams:
-                print("no team yet: trolyso team add NAME --commune X --village Y")
-            for team in teams:
-                citizens, staff = sizes.get(team.id, (0, 0))
-                waiting = await QuestionRepo(session).open_count(team.id)
-                print(
-                    f"{team.code}  {team.name} ({team.village}, {team.commune}): "
-                    f"{citizens} citizens, {staff} members, {waiting} questions waiting"
-                )
-    finally:
-        await db.dispose()
+    async with session_for(config) as session:
+        repo = TeamRepo(session)
+        teams = await repo.all()
+        sizes = await repo.sizes()
+        admin_queue = await QuestionRepo(session).open_count(None)
+        print(f"admin queue: {admin_queue} questions waiting (citizens without a team)")
+        if not teams:
+            print("no team yet: trolyso team add NAME --commune X --village Y")
+        for team in teams:
+            citizens, staff = sizes.get(team.id, (0, 0))
+            waiting = await QuestionRepo(session).open_count(team.id)
+            print(
+                f"{team.code}  {team.name} ({team.village}, {team.commune}): "
+                f"{citizens} citizens, {staff} members, {waiting} questions waiting"
+            )
     return 0
 
 
@@ -191,27 +173,23 @@ def list_command(config: Config, args: argparse.Namespace) -> int:
 async def _show(config: Config, args: argparse.Namespace) -> int:
     from storage.repos.teams import QuestionRepo, TeamRepo
 
-    db = await _open(config)
-    try:
-        async with db.transaction() as session:
-            team = await _team(session, args.code)
-            if team is None:
-                return _fail(f"team show: no team with code {args.code}")
-            repo = TeamRepo(session)
-            print(f"{team.name} ({team.village}, {team.commune}), join code {team.code}")
-            print(f"citizens: {len(await repo.citizens(team.id))}")
-            staff = await repo.staff(team.id)
-            print(f"members ({len(staff)}):")
-            for user in staff:
-                name = user.display_name or "-"
-                print(f"  #{user.id} {user.role:6} {user.channel}:{user.external_id} {name}")
-            for invite in await repo.open_invites(team.id):
-                until = invite.expires_at.strftime("%Y-%m-%d")
-                print(f"  unused {invite.role} code {invite.code} (valid until {until})")
-            waiting = await QuestionRepo(session).open_count(team.id)
-            print(f"questions waiting: {waiting}")
-    finally:
-        await db.dispose()
+    async with session_for(config) as session:
+        team = await _team(session, args.code)
+        if team is None:
+            return _fail(f"team show: no team with code {args.code}")
+        repo = TeamRepo(session)
+        print(f"{team.name} ({team.village}, {team.commune}), join code {team.code}")
+        print(f"citizens: {len(await repo.citizens(team.id))}")
+        staff = await repo.staff(team.id)
+        print(f"members ({len(staff)}):")
+        for user in staff:
+            name = user.display_name or "-"
+            print(f"  #{user.id} {user.role:6} {user.channel}:{user.external_id} {name}")
+        for invite in await repo.open_invites(team.id):
+            until = invite.expires_at.strftime("%Y-%m-%d")
+            print(f"  unused {invite.role} code {invite.code} (valid until {until})")
+        waiting = await QuestionRepo(session).open_count(team.id)
+        print(f"questions waiting: {waiting}")
     return 0
 
 
@@ -233,27 +211,23 @@ async def _add_member(config: Config, args: argparse.Namespace) -> int:
     from storage.repos.teams import TeamRepo
 
     role = "lead" if args.lead else "member"
-    db = await _open(config)
-    try:
-        async with db.transaction() as session:
-            team = await _team(session, args.code)
-            if team is None:
-                return _fail(f"team add-member: no team with code {args.code}")
-            repo = TeamRepo(session)
-            if args.user:
-                user = await _find_user(session, args.user)
-                if user is None:
-                    return _fail(f"team add-member: no user {args.user}")
-                if user.role != "admin":
-                    user.role = role
-                await repo.join(user.id, team.id, JOINED_BY_INVITE)
-                print(f"user #{user.id} is now {user.role} of {team.name}")
-                return 0
-            days = config.teams.invite_days
-            invite = await repo.invite(team.id, role, timedelta(days=days))
-            await _print_invite(config, invite.code, role, days)
-    finally:
-        await db.dispose()
+    async with session_for(config) as session:
+        team = await _team(session, args.code)
+        if team is None:
+            return _fail(f"team add-member: no team with code {args.code}")
+        repo = TeamRepo(session)
+        if args.user:
+            user = await _find_user(session, args.user)
+            if user is None:
+                return _fail(f"team add-member: no user {args.user}")
+            if user.role != "admin":
+                user.role = role
+            await repo.join(user.id, team.id, JOINED_BY_INVITE)
+            print(f"user #{user.id} is now {user.role} of {team.name}")
+            return 0
+        days = config.teams.invite_days
+        invite = await repo.invite(team.id, role, timedelta(days=days))
+        await _print_invite(config, invite.code, role, days)
     return 0
 
 
@@ -265,25 +239,21 @@ def add_member_command(config: Config, args: argparse.Namespace) -> int:
 async def _remove_member(config: Config, args: argparse.Namespace) -> int:
     from storage.repos.teams import TeamRepo
 
-    db = await _open(config)
-    try:
-        async with db.transaction() as session:
-            team = await _team(session, args.code)
-            if team is None:
-                return _fail(f"team remove-member: no team with code {args.code}")
-            repo = TeamRepo(session)
-            user = await _find_user(session, args.who)
-            if user is not None and await repo.remove_member(team.id, user):
-                print(f"user #{user.id} is no longer a member of {team.name}")
-                return 0
-            invites = {i.code for i in await repo.open_invites(team.id)}
-            if user is None and args.who.upper() in invites:
-                await repo.revoke(args.who)
-                print(f"code {args.who.upper()} revoked")
-                return 0
-            return _fail(f"team remove-member: {args.who} is not a member of {team.name}")
-    finally:
-        await db.dispose()
+    async with session_for(config) as session:
+        team = await _team(session, args.code)
+        if team is None:
+            return _fail(f"team remove-member: no team with code {args.code}")
+        repo = TeamRepo(session)
+        user = await _find_user(session, args.who)
+        if user is not None and await repo.remove_member(team.id, user):
+            print(f"user #{user.id} is no longer a member of {team.name}")
+            return 0
+        invites = {i.code for i in await repo.open_invites(team.id)}
+        if user is None and args.who.upper() in invites:
+            await repo.revoke(args.who)
+            print(f"code {args.who.upper()} revoked")
+            return 0
+        return _fail(f"team remove-member: {args.who} is not a member of {team.name}")
 
 
 def remove_member_command(config: Config, args: argparse.Namespace) -> int:
@@ -294,21 +264,17 @@ def remove_member_command(config: Config, args: argparse.Namespace) -> int:
 async def _add_admin(config: Config, args: argparse.Namespace) -> int:
     from storage.repos.teams import TeamRepo
 
-    db = await _open(config)
-    try:
-        async with db.transaction() as session:
-            if args.user:
-                user = await _find_user(session, args.user)
-                if user is None:
-                    return _fail(f"team add-admin: no user {args.user}")
-                user.role = "admin"
-                print(f"user #{user.id} is now an admin")
-                return 0
-            days = config.teams.invite_days
-            invite = await TeamRepo(session).invite(None, "admin", timedelta(days=days))
-            await _print_invite(config, invite.code, "admin", days)
-    finally:
-        await db.dispose()
+    async with session_for(config) as session:
+        if args.user:
+            user = await _find_user(session, args.user)
+            if user is None:
+                return _fail(f"team add-admin: no user {args.user}")
+            user.role = "admin"
+            print(f"user #{user.id} is now an admin")
+            return 0
+        days = config.teams.invite_days
+        invite = await TeamRepo(session).invite(None, "admin", timedelta(days=days))
+        await _print_invite(config, invite.code, "admin", days)
     return 0
 
 
@@ -405,12 +371,8 @@ def poster_png(config: Config, messages: Messages, team: Team, link: str | None)
 
 
 async def _qr_target(config: Config, code: str) -> tuple[Team | None, str | None]:
-    db = await _open(config)
-    try:
-        async with db.transaction() as session:
-            team = await _team(session, code)
-    finally:
-        await db.dispose()
+    async with session_for(config) as session:
+        team = await _team(session, code)
     link = await telegram_link(config, team.code) if team is not None else None
     return team, link
 
@@ -443,18 +405,14 @@ async def _report(config: Config, args: argparse.Namespace) -> tuple[int, str, b
     from storage.models import utcnow
 
     snapshot = load_snapshot(config.path(config.content.dir))
-    db = await _open(config)
-    try:
-        async with db.transaction() as session:
-            team = None
-            if args.team:
-                team = await _team(session, args.team)
-                if team is None:
-                    return _fail(f"report: no team with code {args.team}"), "", b"", 0
-            days = config.teams.stuck_days
-            report = await build_report(session, snapshot, team, utcnow(), days)
-    finally:
-        await db.dispose()
+    async with session_for(config) as session:
+        team = None
+        if args.team:
+            team = await _team(session, args.team)
+            if team is None:
+                return _fail(f"report: no team with code {args.team}"), "", b"", 0
+        days = config.teams.stuck_days
+        report = await build_report(session, snapshot, team, utcnow(), days)
     text = strip_markup(summary_text(report, snapshot))
     text += "\n\n" + strip_markup(stuck_text(report, snapshot.messages, days))
     return 0, text, csv_bytes(report, snapshot), len(report.rows)

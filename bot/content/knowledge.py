@@ -250,7 +250,7 @@ def _questions(reader: Reader, path: Path, item: LineDict, where: str) -> list[t
     return out
 
 
-def load_knowledge(reader: Reader, groups: Iterable[str]) -> tuple[Entry, ...]:
+def load_knowledge(reader: Reader, groups: Iterable[str]) -> tuple[Entry, ...]:  # noqa: C901
     """Read every ``knowledge/*.yaml``, then check ids across files."""
     group_ids = set(groups)
     entries: list[Entry] = []
@@ -335,7 +335,7 @@ class OutOfScope:
     questions: tuple[str, ...]
 
 
-def load_out_of_scope(reader: Reader, entries: Iterable[Entry]) -> tuple[OutOfScope, ...]:
+def load_out_of_scope(reader: Reader, entries: Iterable[Entry]) -> tuple[OutOfScope, ...]:  # noqa: C901
     """Read the optional ``out_of_scope.yaml``; a question also asked by an entry is a problem."""
     path = reader.root / OUTSIDE_FILE
     if not path.exists():

@@ -34,7 +34,7 @@ from bot.core.locks import KeyedLocks
 from bot.core.payloads import REF_MARK
 from bot.core.replies import Button, Offered, Reply, number_buttons, typed_key
 from bot.core.router import Routes
-from bot.core.text import fold, nfc
+from bot.core.text import MAX_INPUT, fold, nfc
 from storage.models import ConversationState, User, utcnow
 from storage.repos.conversation import ConversationRepo
 from storage.repos.delivery import SeenEventRepo
@@ -46,7 +46,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MAX_TEXT = 2000  # longer messages are cut before matching; nobody types more in a chat
 ATTEMPTS = 4
 BATCH_SIZE = 32  # turns in one transaction at most; a batch waits for its slowest turn
 REF = re.compile(re.escape(REF_MARK) + r"(\d+)" + re.escape(REF_MARK))
@@ -248,7 +247,7 @@ class Dispatcher:
             return ButtonPress(sender=event.sender, payload=payload)
         if not isinstance(event, TextMessage):
             return event
-        text = nfc(event.text).strip()[:MAX_TEXT]
+        text = nfc(event.text).strip()[:MAX_INPUT]
         event = replace(event, text=text)
         if text.startswith("/") and len(text) > 1:
             name, _, arg = text[1:].partition(" ")

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from bot.config import Config
@@ -26,14 +26,10 @@ async def _no_delivery(user_id: int, replies: Sequence[Reply]) -> None:
 
 @dataclass
 class Services:
-    """Configuration, content, database, clock and delivery to other users.
-
-    ``extras`` holds feature services by name, for features that need more than these.
-    """
+    """Configuration, content, database, clock and delivery to other users."""
 
     config: Config
     store: ContentStore
     db: Database
     clock: Callable[[], datetime] = _utcnow
     deliver: Deliver = _no_delivery
-    extras: dict[str, Any] = field(default_factory=dict)

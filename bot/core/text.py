@@ -6,6 +6,7 @@ import re
 import unicodedata
 from functools import lru_cache
 
+MAX_INPUT = 2000  # what a user typed is cut to this before matching; nobody types more in a chat
 _PUNCT = re.compile(r"[^\w\s]+", re.UNICODE)
 _SPACES = re.compile(r"\s+")
 

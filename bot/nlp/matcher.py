@@ -34,6 +34,7 @@ from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import TYPE_CHECKING
 
+from bot.core.text import MAX_INPUT
 from bot.nlp import index as passes
 from bot.nlp.index import Postings, bigrams
 from bot.nlp.normalize import Normaliser, Token, words
@@ -45,7 +46,6 @@ from bot.nlp.teencode import Teencode
 if TYPE_CHECKING:
     from bot.content.knowledge import Entry, OutOfScope
 
-MAX_TEXT = 4000  # longer input is cut: nobody types more in a chat
 OUTSIDE = "out_of_scope:"  # id prefix of the out-of-scope topics in rankings
 
 
@@ -197,7 +197,7 @@ class Index:
         """
         started = time.perf_counter()
         s = self.settings
-        tokens, starts = self.speller.resolve(self.normaliser.slots(text[:MAX_TEXT]))
+        tokens, starts = self.speller.resolve(self.normaliser.slots(text[:MAX_INPUT]))
         accent = self._accent_weights(tokens)
         fixed = self.speller.correct([t.fold for t in tokens], starts)
         folds, starts, weights, corrected = fixed.folds, fixed.starts, fixed.weights, fixed.changes
@@ -260,7 +260,7 @@ class Index:
         )
         return self._decide(ranked, normalised, unknown, corrected, started, keyword=keyword)
 
-    def _bm25(self, query: dict[str, tuple[float, float]]) -> dict[int, float]:
+    def _bm25(self, query: dict[str, tuple[float, float]]) -> dict[int, float]:  # noqa: C901
         """BM25 of the entries worth scoring: rare terms first, common ones only added."""
         scores: dict[int, float] = {}
         common: list[tuple[Postings, float, str]] = []

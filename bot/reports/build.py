@@ -77,8 +77,35 @@ async def build_report(
     stuck_days: int,
 ) -> Report:
     """Gather a team's citizens, their completions, in-person guidance and who is stuck."""
+    team_id = team.id if team is not None else None
+    rows = await _rows(session, team_id)
+    anonymous = await ProgressRepo(session).anonymous(team_id)
+    bot = _anonymous_counts(anonymous, COUNT_COMPLETION)
+    guided = _anonymous_counts(anonymous, COUNT_GUIDED)
+    stuck = await _stuck(session, snapshot, rows, now, stuck_days)
+    basic = anonymous.get((COUNT_BASIC_FIVE, ""), 0)
+    for row in rows.values():
+        for skill in row.passed:
+            bot[skill] = bot.get(skill, 0) + 1
+        for skill in row.guided:
+            guided[skill] = guided.get(skill, 0) + 1
+        row.basic_five = snapshot.lessons.reached_five(set(row.passed) | row.guided)
+        basic += row.basic_five
+    return Report(
+        team=team,
+        rows=list(rows.values()),
+        bot=bot,
+        guided=guided,
+        basic_five=basic,
+        deleted=anonymous.get((COUNT_CITIZEN, ""), 0),
+        stuck=stuck,
+    )
+
+
+async def _rows(session: AsyncSession, team_id: int | None) -> dict[int, CitizenRow]:
+    """The citizens of a team (every team: None) with their team, completions and guidance."""
     teams = TeamRepo(session)
-    users = await teams.citizens(team.id if team is not None else None)
+    users = await teams.citizens(team_id)
     ids = [u.id for u in users]
     memberships = await teams.memberships(ids)
     by_team = {t.id: t for t in await teams.all()}
@@ -90,25 +117,36 @@ async def build_report(
             team=by_team.get(membership.team_id) if membership else None,
             joined_at=membership.joined_at if membership else user.first_seen,
         )
-    progress = ProgressRepo(session)
-    records = await progress.records(ids)
+    records = await ProgressRepo(session).records(ids)
     for completion in records.completions:
         rows[completion.user_id].passed[completion.skill_id] = completion.best_score
     for guided in records.guided:
         rows[guided.user_id].guided.add(guided.skill_id)
     for attempt in records.open_attempts:
         rows[attempt.user_id].learning.add(attempt.skill_id)
-    anonymous = await progress.anonymous(team.id if team is not None else None)
-    bot: dict[str, int] = {}
-    guided_counts: dict[str, int] = {}
-    for (kind, skill), count in anonymous.items():
-        if kind == COUNT_COMPLETION:
-            bot[skill] = bot.get(skill, 0) + count
-        elif kind == COUNT_GUIDED:
-            guided_counts[skill] = guided_counts.get(skill, 0) + count
+    return rows
+
+
+def _anonymous_counts(anonymous: dict[tuple[str, str], int], kind: str) -> dict[str, int]:
+    """Skill id -> the anonymous count of ``kind`` (of citizens who deleted their data)."""
+    counts: dict[str, int] = {}
+    for (counted, skill), count in anonymous.items():
+        if counted == kind:
+            counts[skill] = counts.get(skill, 0) + count
+    return counts
+
+
+async def _stuck(
+    session: AsyncSession,
+    snapshot: Snapshot,
+    rows: dict[int, CitizenRow],
+    now: datetime,
+    stuck_days: int,
+) -> list[Stuck]:
+    """Who failed a quiz, or left a lesson unfinished for ``stuck_days``, longest idle first."""
     stuck: list[Stuck] = []
     idle_limit = now - timedelta(days=stuck_days)
-    for attempt in await LessonRepo(session).stuck(now, ids) if ids else []:
+    for attempt in await LessonRepo(session).stuck(now, list(rows)) if rows else []:
         row = rows[attempt.user_id]
         found = snapshot.lessons.get(attempt.skill_id)
         if found is None or attempt.skill_id in row.guided:
@@ -116,37 +154,12 @@ async def build_report(
         idle = max(0, (now - attempt.updated_at).days)
         if attempt.status == FAILED:
             row.failed.add(found.id)
-            stuck.append(
-                Stuck(
-                    row,
-                    found,
-                    "failed",
-                    idle,
-                    correct=attempt.correct or 0,
-                    total=attempt.total or len(found.quiz),
-                )
-            )
+            correct, total = attempt.correct or 0, attempt.total or len(found.quiz)
+            stuck.append(Stuck(row, found, "failed", idle, correct=correct, total=total))
         elif attempt.updated_at < idle_limit:
             index = found.step_index(attempt.step_id or "")
             kind = "quiz" if attempt.status == "quiz" else "reading"
-            stuck.append(
-                Stuck(row, found, kind, idle, step=(index or 0) + 1, steps=len(found.steps))
-            )
-    basic = anonymous.get((COUNT_BASIC_FIVE, ""), 0)
-    for row in rows.values():
-        for skill in row.passed:
-            bot[skill] = bot.get(skill, 0) + 1
-        for skill in row.guided:
-            guided_counts[skill] = guided_counts.get(skill, 0) + 1
-        row.basic_five = snapshot.lessons.reached_five(set(row.passed) | row.guided)
-        basic += row.basic_five
+            step, steps = (index or 0) + 1, len(found.steps)
+            stuck.append(Stuck(row, found, kind, idle, step=step, steps=steps))
     stuck.sort(key=lambda s: (-s.idle_days, s.row.user.id))
-    return Report(
-        team=team,
-        rows=list(rows.values()),
-        bot=bot,
-        guided=guided_counts,
-        basic_five=basic,
-        deleted=anonymous.get((COUNT_CITIZEN, ""), 0),
-        stuck=stuck,
-    )
+    return stuck

@@ -117,7 +117,7 @@ def _option(text: str) -> Option:
     return tuple(_word(w) for w in words)
 
 
-def compile_pattern(source: str) -> Pattern:
+def compile_pattern(source: str) -> Pattern:  # noqa: C901
     """Read one pattern; raises PatternError with a plain-words reason."""
     slots: list[tuple[Option, ...] | None] = []
     text = nfc(source).strip().lower()

@@ -218,7 +218,7 @@ def _lesson(
     return lesson
 
 
-def _load_signs(
+def _load_signs(  # noqa: C901
     reader: Reader, path: Path, data: LineDict, lessons: Collection[str] | None
 ) -> tuple[list[Sign], dict[str, LinkSign], Negation, Forwarded, str | None]:
     signs: list[Sign] = []
@@ -343,7 +343,7 @@ def _labels(reader: Reader, path: Path, item: LineDict, key: str, where: str) ->
     return out
 
 
-def _load_domains(
+def _load_domains(  # noqa: C901
     reader: Reader, path: Path, data: LineDict
 ) -> tuple[list[Brand], dict[str, Kind], dict[str, list[str]]]:
     kinds: dict[str, Kind] = {}

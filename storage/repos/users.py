@@ -40,20 +40,12 @@ class UserRepo:
         )
         return result.scalar_one_or_none()
 
-    async def seen(self, channel: str, external_id: str, display_name: str | None) -> User:
-        """Find or create the user and record that they were just seen.
-
-        The display name is only kept once the user has consented.
-        """
-        return (await self.seen_many([(channel, external_id, display_name)]))[
-            (channel, external_id)
-        ]
-
     async def seen_many(
         self, senders: Sequence[tuple[str, str, str | None]]
     ) -> dict[tuple[str, str], User]:
-        """``seen`` for several (channel, external id, display name) at once: one query, plus
-        one insert when some are new. Returns the users by (channel, external id)."""
+        """Find or create the users of several (channel, external id, display name) and record
+        that they were just seen (the display name is only kept once a user has consented): one
+        query, plus one insert when some are new. Returns the users by (channel, external id)."""
         keys = list(dict.fromkeys((channel, external) for channel, external, _ in senders))
         found: dict[tuple[str, str], User] = {}
         if keys:
