@@ -32,6 +32,7 @@ from bot.nlp.normalize import words
 from handlers.fallback import not_understood
 from handlers.menu import menu_button, menu_buttons
 from handlers.payloads import AnswerDown, AnswerNone, AnswerPick, AnswerShow, AnswerUp, LessonStart
+from storage.models.answers import NOT_HELPFUL
 from storage.repos.answers import AnswerRepo
 
 if TYPE_CHECKING:
@@ -46,6 +47,13 @@ MAX_PROBLEMS_SHOWN = 15
 
 UnansweredButton = Callable[[Context, int], Button | None]
 UNANSWERED: Hook[UnansweredButton] = Hook("answers.unanswered")
+
+
+async def logged_question(ctx: Context, log_id: int) -> tuple[str, bool] | None:
+    """The text of one of this user's logged questions, and whether they said the answer did
+    not help (for features that pass the question on, e.g. to the team)."""
+    row = await AnswerRepo(ctx.session).of_user(log_id, ctx.user.id)
+    return (row.text, row.feedback == NOT_HELPFUL) if row is not None else None
 
 
 def is_question(text: str) -> bool:

@@ -43,11 +43,10 @@ from handlers.payloads import (
     BroadcastSend,
     BroadcastTeam,
 )
-from handlers.scope import ALL, own_team, team_scope
+from handlers.scope import ALL, every_team, own_team, team_by_id, team_scope
 from storage.models import Role, Team
 from storage.models.broadcasts import KIND_ANNOUNCEMENT, KIND_LESSON
 from storage.repos.broadcasts import Audience, BroadcastRepo
-from storage.repos.teams import TeamRepo
 
 router = Router("broadcasts")
 
@@ -114,7 +113,7 @@ def _team_name(team: Team | None) -> str | None:
 async def compose(ctx: Context, _: BroadcastNew | None = None) -> None:
     """Start composing: admins choose the team; members and leads use their own."""
     if ctx.user.role == Role.ADMIN:
-        teams = await TeamRepo(ctx.session).all()
+        teams = await every_team(ctx)
         buttons = [ctx.labelled(t.name, BroadcastTeam(t.id)) for t in teams[:MAX_TEAM_BUTTONS]]
         buttons.append(ctx.button("broadcast.compose.all_teams", BroadcastTeam(None)))
         ctx.enter(FLOW, Draft(step="team"))
@@ -149,7 +148,7 @@ async def pick_team(ctx: Context, pressed: BroadcastTeam) -> None:
     if ctx.flow_data(FLOW) is None:
         ctx.say("broadcast.compose.expired", menu_button(ctx))
         return
-    team = await TeamRepo(ctx.session).get(pressed.team) if pressed.team is not None else None
+    team = await team_by_id(ctx, pressed.team)
     if (pressed.team is not None and team is None) or not await _allowed(
         ctx, team.id if team else None
     ):
@@ -163,7 +162,7 @@ async def _draft(ctx: Context, *steps: str) -> tuple[Draft, Team | None] | None:
     draft = ctx.flow_data(FLOW)
     if draft is None or draft.step not in steps:
         return None
-    team = await TeamRepo(ctx.session).get(draft.team) if draft.team is not None else None
+    team = await team_by_id(ctx, draft.team)
     if draft.team is not None and team is None:
         return None
     return (draft, team) if await _allowed(ctx, draft.team) else None

@@ -21,6 +21,16 @@ async def own_team(ctx: Context) -> Team | None:
     return await TeamRepo(ctx.session).team_of(ctx.user.id)
 
 
+async def every_team(ctx: Context) -> list[Team]:
+    """All teams, in the order admins pick from."""
+    return list(await TeamRepo(ctx.session).all())
+
+
+async def team_by_id(ctx: Context, team_id: int | None) -> Team | None:
+    """The team with this id (None: no team)."""
+    return await TeamRepo(ctx.session).get(team_id) if team_id is not None else None
+
+
 @dataclass(frozen=True)
 class Scope:
     """What a staff view covers: one team, or every team (``team`` None, admins only)."""

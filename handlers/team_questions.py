@@ -19,7 +19,7 @@ from bot.core.flows import Flow
 from bot.core.replies import Button, Reply
 from bot.core.router import STAFF, Router
 from bot.reports.build import VIETNAM, display_name
-from handlers.answers import UNANSWERED
+from handlers.answers import UNANSWERED, logged_question
 from handlers.menu import menu_button
 from handlers.payloads import (
     TEAM_QUESTION_BUTTONS,
@@ -32,8 +32,6 @@ from handlers.payloads import (
 from handlers.scope import ALL, Scope, team_scope
 from handlers.team_tools import home_button
 from storage.models import Role, Team, TeamQuestion
-from storage.models.answers import NOT_HELPFUL
-from storage.repos.answers import AnswerRepo
 from storage.repos.teams import QuestionRepo, TeamRepo
 from storage.repos.users import UserRepo
 
@@ -134,11 +132,12 @@ router.extend(UNANSWERED, send_to_team_button)
 @router.button(SendLogged)
 async def send_logged_question(ctx: Context, pressed: SendLogged) -> None:
     """Send a question the bot could not answer (from the question log) to the team."""
-    row = await AnswerRepo(ctx.session).of_user(pressed.log, ctx.user.id)
-    if row is None:
+    logged = await logged_question(ctx, pressed.log)
+    if logged is None:
         ctx.say("question.nothing_to_send", menu_button(ctx))
         return
-    await send_question(ctx, row.text, "feedback" if row.feedback == NOT_HELPFUL else "fallback")
+    text, not_helpful = logged
+    await send_question(ctx, text, "feedback" if not_helpful else "fallback")
 
 
 @router.button(WriteQuestion)

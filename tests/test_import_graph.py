@@ -139,3 +139,33 @@ def test_channels_depend_on_the_port_not_on_the_core_inside() -> None:
             continue
         bad = sorted(t for t in targets if t.startswith(forbidden))
         assert bad == [], f"{name} imports {bad}"
+
+
+# Which features may use which repository; users are everyone's. Other features reach a
+# feature's data through that feature's functions (e.g. handlers.scope for teams,
+# handlers.answers.logged_question for the question log). Erasing a user's data (privacy)
+# touches everything by law.
+REPOSITORY_USERS = {
+    "storage.repos.answers": {"handlers.answers"},
+    "storage.repos.lessons": {"handlers.lesson_steps", "handlers.lessons", "handlers.progress"},
+    "storage.repos.teams": {
+        "handlers.teams",
+        "handlers.scope",
+        "handlers.team_tools",
+        "handlers.team_questions",
+    },
+    "storage.repos.broadcasts": {"handlers.broadcasts"},
+    "storage.repos.users": None,  # anyone
+}
+EVERYTHING = {"handlers.privacy"}
+
+
+def test_handlers_use_only_the_repositories_of_their_feature() -> None:
+    edges = graph()
+    for name, targets in edges.items():
+        if not name.startswith("handlers") or name in EVERYTHING:
+            continue
+        for target in sorted(t for t in targets if t.startswith("storage.repos")):
+            assert target in REPOSITORY_USERS, f"{name} imports {target}"
+            allowed = REPOSITORY_USERS[target]
+            assert allowed is None or name in allowed, f"{name} imports {target}"
