@@ -138,8 +138,10 @@ class Browser:
 
     async def reload(self) -> None:
         """Reload the page (cookies and storage kept, like a citizen pressing reload)."""
-        await self.js("location.reload(); true")
-        await asyncio.sleep(0.2)
+        await self.js("window.__beforeReload = true; location.reload(); true")
+        fresh = "window.__beforeReload !== true && document.readyState === 'complete'"
+        # False while the old page, or no page, is there
+        await eventually(lambda: self._probe(fresh), within=15, every=0.05)
 
     async def js(self, expression: str) -> Any:
         """Evaluate JavaScript in the page and return its value."""
