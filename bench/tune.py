@@ -8,7 +8,11 @@ The labelled set (tests/eval/questions.yaml) only measures; tuning uses other da
   a Telex leftover, a wrong tone);
 - out-of-scope questions written for tuning (tests/eval/tuning_out_of_scope.yaml), which must
   never get a direct answer;
-- chit-chat and filler ("cho hỏi", "cảm ơn", "a") that must not get an answer either.
+- chit-chat and filler ("cho hỏi", "cảm ơn", "a") that must not get an answer either;
+- synthetic variants of the held-out questions in the ways people really ask: ``chatty`` (a
+  personal preamble and a thank-you around the question, the out-of-scope ones too) and
+  ``voice`` (no punctuation, product names spelled as speech-to-text writes them, from
+  content/sound_alikes.yaml).
 
     .venv/bin/python bench/tune.py                       # the current Settings
     .venv/bin/python bench/tune.py --grid answer_at=0.7,0.75,0.8 ask_at=0.5,0.55
@@ -50,7 +54,33 @@ TEENCODE = [
     ("nữa", "nx"), ("ứng dụng", "app"), ("mình", "mik"),
 ]  # fmt: skip
 TELEX = {1: "s", 2: "f", 3: "r", 4: "x", 5: "j"}
-STYLES = ("typed", "no_marks", "teencode", "typos")
+STYLES = ("typed", "no_marks", "teencode", "typos", "chatty", "voice")
+PREAMBLES = [
+    "bác ơi cho cháu hỏi", "hôm qua tôi đi chợ về", "dạ em chào anh chị, em muốn hỏi",
+    "tôi năm nay 70 tuổi rồi, mắt kém, con cái đi làm xa cả", "nhờ cô chú chỉ giúp",
+    "sáng nay bà hàng xóm bảo tôi là", "cháu ơi bà hỏi cái này tí",
+    "chả là thế này, hôm trước đi bán heo ở chợ huyện về", "con gái tôi đi làm trên tỉnh nên",
+    "mình ở quê không rành mấy cái này lắm", "tôi già rồi không biết gì về điện thoại",
+    "chào bạn, cho mình hỏi", "ông nhà tôi mới mất, giờ còn mình tôi",
+    "thưa cán bộ, tôi là nông dân trồng lúa", "em bán tạp hóa ở đầu làng",
+]  # fmt: skip
+SUFFIXES = [
+    "cảm ơn nhiều nhé", "giúp tôi với", "chỉ giúp bác với nha", "mong được trả lời sớm",
+    "cám ơn cháu", "tôi lo quá", "khổ thân tôi quá", "", "", "nhé",
+]  # fmt: skip
+
+
+def chatty(text: str, rnd: random.Random) -> str:
+    return f"{rnd.choice(PREAMBLES)} {text.rstrip('?.!')} {rnd.choice(SUFFIXES)}".strip()
+
+
+def voice(text: str, rnd: random.Random, sounds: dict[str, list[str]]) -> str:
+    out = re.sub(r"[^\w\s]", " ", text.lower())
+    for term, spellings in sounds.items():
+        pattern = re.compile(rf"\b{re.escape(term.lower())}\b")
+        while pattern.search(out):
+            out = pattern.sub(rnd.choice(spellings), out, count=1)
+    return " ".join(out.split())
 
 
 def teencode(text: str, rnd: random.Random) -> str:
@@ -85,6 +115,10 @@ def typos(text: str, rnd: random.Random) -> str:
 def cross_validate(snapshot, settings: Settings, folds: int = 4, seed: int = 1):  # type: ignore[no-untyped-def]
     """(expected id, style, match) for every held-out example question and its variants."""
     rnd = random.Random(seed)
+    sounds: dict[str, list[str]] = {}
+    for spelling, term in snapshot.sound_alikes.spellings.items():
+        if len(spelling) > 1:
+            sounds.setdefault(" ".join(term), []).append(" ".join(spelling))
     rows: list[tuple[str, str, Match]] = []
     for fold in range(folds):
         train, test = [], []
@@ -92,8 +126,12 @@ def cross_validate(snapshot, settings: Settings, folds: int = 4, seed: int = 1):
             keep = tuple(q for i, q in enumerate(entry.questions) if i % folds != fold)
             test += [(entry.id, q) for i, q in enumerate(entry.questions) if i % folds == fold]
             train.append(replace(entry, questions=keep))
-        index = Index.build(train, snapshot.teencode, settings, snapshot.out_of_scope)
+        index = Index.build(
+            train, snapshot.teencode, settings, snapshot.out_of_scope, snapshot.sound_alikes
+        )
         for entry_id, question in test:
+            rows.append((entry_id, "chatty", index.search(chatty(question, rnd))))
+            rows.append((entry_id, "voice", index.search(voice(question, rnd, sounds))))
             rows.append((entry_id, "typed", index.search(question)))
             if strip_marks(question) != question:
                 rows.append((entry_id, "no_marks", index.search(strip_marks(question))))
@@ -112,8 +150,16 @@ def measure(snapshot, settings: Settings, out_of_scope: list[str]) -> dict[str, 
         total[style] += 1
         right[style] += match.outcome == ANSWER and match.entry_id == expected
         top1[style] += bool(match.ranked) and match.ranked[0].entry_id == expected
-    index = Index.build(snapshot.knowledge, snapshot.teencode, settings, snapshot.out_of_scope)
+    index = Index.build(
+        snapshot.knowledge,
+        snapshot.teencode,
+        settings,
+        snapshot.out_of_scope,
+        snapshot.sound_alikes,
+    )
     oos = [index.search(q) for q in out_of_scope]
+    rnd = random.Random(3)
+    oos_chatty = [index.search(chatty(q, rnd)) for q in out_of_scope]
     chat = [index.search(q) for q in CHITCHAT]
     figures = {f"cv {s}": right[s] / total[s] for s in STYLES}
     figures["cv mean"] = sum(figures[f"cv {s}"] for s in STYLES) / len(STYLES)
@@ -121,6 +167,7 @@ def measure(snapshot, settings: Settings, out_of_scope: list[str]) -> dict[str, 
     figures["oos fall back"] = sum(m.outcome == FALLBACK for m in oos) / len(oos)
     figures["oos answered"] = sum(m.outcome == ANSWER for m in oos)
     figures["oos max confidence"] = max(m.score for m in oos)
+    figures["oos chatty answered"] = sum(m.outcome == ANSWER for m in oos_chatty)
     figures["chit-chat answered"] = sum(m.outcome == ANSWER for m in chat)
     figures["chit-chat asked"] = sum(m.outcome == ASK for m in chat)
     return figures

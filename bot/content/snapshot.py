@@ -14,6 +14,7 @@ from bot.content.messages import Intents, Messages, load_intents, load_messages
 from bot.content.problems import ContentError, ordered
 from bot.content.sections import Reader
 from bot.nlp.matcher import Index, cached_index
+from bot.nlp.sound_alikes import SoundTable, load_sound_alikes
 from bot.nlp.teencode import Teencode, load_teencode
 from bot.scamcheck.rules import ScamRules, load_scam_rules
 
@@ -31,6 +32,7 @@ class Snapshot:
     teencode: Teencode = field(default_factory=Teencode)
     out_of_scope: tuple[OutOfScope, ...] = ()
     scam: ScamRules = field(default_factory=ScamRules)  # content/scam/: the scam check's rules
+    sound_alikes: SoundTable = field(default_factory=SoundTable)
     index: Index = field(
         default_factory=lambda: Index.build(())
     )  # the matcher, built with the content
@@ -93,6 +95,7 @@ def _load(root: Path) -> Snapshot:
     lessons = load_lessons(reader, groups)
     knowledge = load_knowledge(reader, [g.id for g in groups])
     teencode = load_teencode(reader)
+    sound_alikes = load_sound_alikes(reader)
     out_of_scope = load_out_of_scope(reader, knowledge)
     check_links(reader, lessons, knowledge)
     scam = load_scam_rules(reader, [s.id for s in lessons.skills])
@@ -108,5 +111,6 @@ def _load(root: Path) -> Snapshot:
         teencode=teencode,
         out_of_scope=out_of_scope,
         scam=scam,
-        index=cached_index(knowledge, teencode, out_of_scope),
+        sound_alikes=sound_alikes,
+        index=cached_index(knowledge, teencode, out_of_scope, sound_alikes),
     )

@@ -37,10 +37,12 @@ from typing import TYPE_CHECKING
 from bot.core.text import MAX_INPUT
 from bot.nlp import index as passes
 from bot.nlp.index import Postings, bigrams
-from bot.nlp.normalize import Normaliser, Token, words
+from bot.nlp.lexicon import Lexicon, lexicon
+from bot.nlp.normalize import Normaliser, Token, phrases, words
 from bot.nlp.settings import Settings
+from bot.nlp.sound_alikes import SoundTable
 from bot.nlp.spelling import Speller, typo_deletes
-from bot.nlp.syllables import fold_word
+from bot.nlp.syllables import accent_key, fold_word
 from bot.nlp.teencode import Teencode
 
 if TYPE_CHECKING:
@@ -92,6 +94,18 @@ class Match:
 
 
 @dataclass(frozen=True)
+class Question:
+    """A question as the matcher reads it: term -> (weight when it matches, weight in its size)."""
+
+    terms: dict[str, tuple[float, float]]
+    normalised: str
+    unknown: tuple[str, ...]
+    corrected: tuple[tuple[str, str], ...]
+    keyword: bool  # short, and names a topic ("vneid")
+    strange: int = 0  # words unknown to the content that are no Vietnamese words either
+
+
+@dataclass(frozen=True)
 class Index:
     """The searchable form of one version of the knowledge base, built by ``Index.build``.
 
@@ -115,6 +129,10 @@ class Index:
     common_df: int
     impact: Mapping[str, list[int]]
     topic_names: frozenset[tuple[str, ...]]
+    lexicon: Lexicon
+    doc_of: Mapping[str, int]  # entry (or out-of-scope topic) id -> document number
+    context_accents: frozenset[str]  # context words typed with marks (accent keys)...
+    context_folds: frozenset[str]  # ...and without
     build_seconds: float = field(default=0.0, compare=False)
 
     @classmethod
@@ -124,13 +142,19 @@ class Index:
         teencode: Teencode | None = None,
         settings: Settings | None = None,
         outside: Iterable[OutOfScope] = (),
+        sounds: SoundTable | None = None,
     ) -> Index:
         """Run the passes of ``bot.nlp.index`` over the content."""
         started = time.perf_counter()
         s = settings or Settings()
         by_id = {entry.id: entry for entry in entries}
         topics = {f"{OUTSIDE}{o.id}": o for o in outside}
-        normaliser = Normaliser(teencode or Teencode(), _protected(by_id.values()))
+        tc = teencode or Teencode()
+        normaliser = Normaliser(
+            tc,
+            _protected(by_id.values()),
+            sounds.spellings if sounds else None,
+        )
         documents = [_texts(entry) for entry in by_id.values()]
         documents += [[(passes.QUESTION, q) for q in o.questions] for o in topics.values()]
         parsed, loose = passes.read_texts(documents, normaliser)
@@ -158,6 +182,10 @@ class Index:
             common_df=common,
             impact=passes.impact_lists(weights.postings, common, s),
             topic_names=passes.topic_names(counts, n_docs, s),
+            lexicon=lexicon(),
+            doc_of={doc_id: doc for doc, doc_id in enumerate((*by_id, *topics))},
+            context_accents=frozenset(accent_key(w) for w in tc.context),
+            context_folds=_plain_context(tc.context, counts.accent_forms),
             build_seconds=time.perf_counter() - started,
         )
 
@@ -196,33 +224,67 @@ class Index:
         for ``trolyso ask``).
         """
         started = time.perf_counter()
+        text = text[:MAX_INPUT]
+        match, question = self._search(text, started, explain=explain)
+        if match.outcome is ANSWER or question.strange:
+            return match  # words we don't know at all are what out-of-scope questions show
+        focused = self._focus(text, match, started)
+        return focused or match
+
+    def _focus(self, text: str, whole: Match, started: float) -> Match | None:
+        """A long question answered by one of its parts ("hôm qua đi bán heo ở chợ về, bà ck
+        nhầm tiền rồi"): each window of a few words is judged as a question of its own, and
+        one that is answered with an entry near the top for the whole question answers it."""
         s = self.settings
-        tokens, starts = self.speller.resolve(self.normaliser.slots(text[:MAX_INPUT]))
-        accent = self._accent_weights(tokens)
-        fixed = self.speller.correct([t.fold for t in tokens], starts)
-        folds, starts, weights, corrected = fixed.folds, fixed.starts, fixed.weights, fixed.changes
-        if len(folds) != len(tokens):  # a word was split in two: marks no longer line up
-            accent = [1.0] * len(folds)
-        normalised = " ".join(folds)
-        # term -> (weight when it matches, weight in the question's own size)
-        query: dict[str, tuple[float, float]] = {}
-        for word, weight, fit in zip(folds, weights, accent, strict=True):
-            old = query.get(word, (0.0, 0.0))
-            query[word] = (max(old[0], weight * fit), max(old[1], weight))
-        for i in range(1, len(folds)):
-            if starts[i]:
+        found = [w for phrase in phrases(text) for w in phrase]
+        if len(found) <= s.window or not whole.ranked or whole.score < s.window_whole:
+            return None
+        near = [r.entry_id for r in whole.ranked[: s.window_top] if r.entry_id in self.entries]
+        docs = [self.doc_of[entry_id] for entry_id in near]
+        within = [self.doc_of[r.entry_id] for r in whole.ranked]
+        best: Match | None = None
+        for start in range(0, len(found) - s.window + s.window_step, s.window_step):
+            window = " ".join(found[start : start + s.window])
+            if not self._shares_words(window, docs):
+                continue  # cheap check first: the window must hold words of a near entry
+            part, _ = self._search(window, started, within=within)
+            if part.outcome is not ANSWER or part.entry_id not in near:
                 continue
-            gram = f"{folds[i - 1]} {folds[i]}"
-            weight = min(weights[i - 1], weights[i]) * s.bigram_weight
-            fit = min(accent[i - 1], accent[i])
-            old = query.get(gram, (0.0, 0.0))
-            query[gram] = (max(old[0], weight * fit), max(old[1], weight))
-        unknown = tuple(w for w in dict.fromkeys(folds) if w not in self.vocab)
-        if s.context_fix:
-            for term, weight in self.speller.context_fixes(folds, starts, corrected):
-                if term not in query:
-                    query[term] = (weight, 0.0)  # an alternative reading: adds matches, not size
-        scores = self._bm25(query)
+            if part.score < s.window_answer_at:
+                continue
+            if best is None or part.score > best.score:
+                best = part
+        if best is None:
+            return None
+        return replace(whole, outcome=ANSWER, entry_id=best.entry_id, choices=(), score=best.score)
+
+    def _shares_words(self, text: str, docs: Sequence[int]) -> bool:
+        """Whether ``text`` holds at least two words of one of ``docs``."""
+        folds = {token.fold for token in self.normaliser.tokens(text)}
+        for doc in docs:
+            shared = 0
+            for fold in folds:
+                post = self.postings.get(fold)
+                if post is not None and post.find(doc) >= 0:
+                    shared += 1
+            if shared >= 2:
+                return True
+        return False
+
+    def _search(
+        self,
+        text: str,
+        started: float,
+        *,
+        explain: bool = False,
+        within: Sequence[int] | None = None,
+    ) -> tuple[Match, Question]:
+        """Rank the entries for ``text`` as one question (only the documents ``within``, when
+        given: the candidates of the whole question a window is part of) and decide."""
+        s = self.settings
+        question = self._read(text)
+        query = question.terms
+        scores = self._bm25(query) if within is None else self._bm25_within(query, within)
         top = heapq.nlargest(s.candidates, scores.items(), key=lambda kv: kv[1])
         mass = sum(
             norm * self.doc_idf.get(t, self.unknown_doc_idf)
@@ -253,12 +315,89 @@ class Index:
                 replace(r, best_question=self.nearest_question(r.entry_id, query))
                 for r in ranked[:5]
             ]
+        return self._decide(ranked, question, started), question
+
+    def _read(self, text: str) -> Question:
+        """The question's terms, each with its weight when it matches and in the question's size.
+
+        Words that say little about the topic weigh less in both: context words (kinship,
+        politeness, time: ``context`` in teencode.yaml) and real Vietnamese words the content
+        never uses ("heo", "chợ"), so a long question about one thing is as sure as its short
+        form. A string that is no Vietnamese word and no content word weighs fully: that is how
+        out-of-scope questions show.
+        """
+        s = self.settings
+        tokens, starts = self.speller.resolve(self.normaliser.slots(text))
+        real = [self._is_word(t) for t in tokens]
+        accent = self._accent_weights(tokens)
+        folds = [t.fold for t in tokens]
+        fixed = self.speller.correct(folds, starts, real)
+        if len(fixed.folds) == len(tokens):
+            info = [self._information(t, r) for t, r in zip(tokens, real, strict=True)]
+        else:  # a word was split in two: marks no longer line up
+            accent = [1.0] * len(fixed.folds)
+            info = [self._information(Token(f), f in self.lexicon.folded) for f in fixed.folds]
+        folds, starts, weights = fixed.folds, fixed.starts, fixed.weights
+        _compounds(folds, starts, info, self.vocab)
+        terms: dict[str, tuple[float, float]] = {}
+        for word, weight, fit, part in zip(folds, weights, accent, info, strict=True):
+            old = terms.get(word, (0.0, 0.0))
+            terms[word] = (max(old[0], weight * fit * part), max(old[1], weight * part))
+        for i in range(1, len(folds)):
+            if starts[i]:
+                continue
+            gram = f"{folds[i - 1]} {folds[i]}"
+            weight = min(weights[i - 1], weights[i]) * s.bigram_weight * min(info[i - 1], info[i])
+            fit = min(accent[i - 1], accent[i])
+            old = terms.get(gram, (0.0, 0.0))
+            terms[gram] = (max(old[0], weight * fit), max(old[1], weight))
+        if s.context_fix:
+            for term, weight in self.speller.context_fixes(folds, starts, fixed.changes):
+                if term not in terms:
+                    terms[term] = (weight, 0.0)  # an alternative reading: adds matches, not size
+        unknown = tuple(w for w in dict.fromkeys(folds) if w not in self.vocab)
         keyword = (
-            sum(1 for t in query if " " not in t) <= s.keyword_words
+            sum(1 for t in terms if " " not in t) <= s.keyword_words
             and not unknown
             and self._names_a_topic(folds)
         )
-        return self._decide(ranked, normalised, unknown, corrected, started, keyword=keyword)
+        strange = sum(
+            1 for f, part in zip(folds, info, strict=True) if f not in self.vocab and part >= 1.0
+        )
+        return Question(terms, " ".join(folds), unknown, tuple(fixed.changes), keyword, strange)
+
+    def _is_word(self, token: Token) -> bool:
+        """Whether a token is a Vietnamese word (exactly as typed, when typed with marks)."""
+        if token.accent is not None:
+            return token.accent in self.lexicon.accented
+        return token.fold in self.lexicon.folded
+
+    def _information(self, token: Token, real: bool) -> float:
+        """How much a word says about the question's topic (1 for a topical word)."""
+        s = self.settings
+        if token.accent is not None:
+            if token.accent in self.context_accents:
+                return s.context_weight
+        elif token.fold in self.context_folds:
+            return s.context_weight
+        if real and token.fold not in self.vocab:
+            return s.lexicon_weight
+        return 1.0
+
+    def _bm25_within(
+        self, query: dict[str, tuple[float, float]], docs: Sequence[int]
+    ) -> dict[int, float]:
+        """BM25 of the given documents only."""
+        scores = dict.fromkeys(docs, 0.0)
+        for term, (weight, _) in query.items():
+            post = self.postings.get(term)
+            if post is None or not weight:
+                continue
+            for doc in docs:
+                i = post.find(doc)
+                if i >= 0:
+                    scores[doc] += weight * post.bm25[i]
+        return scores
 
     def _bm25(self, query: dict[str, tuple[float, float]]) -> dict[int, float]:  # noqa: C901
         """BM25 of the entries worth scoring: rare terms first, common ones only added."""
@@ -331,16 +470,34 @@ class Index:
                 best, best_text = dot / norm, text
         return best_text
 
-    def _decide(
-        self,
-        ranked: list[Scored],
-        normalised: str,
-        unknown: tuple[str, ...],
-        corrected: list[tuple[str, str]],
-        started: float,
-        *,
-        keyword: bool = False,
-    ) -> Match:
+    def _sibling(self, ranked: list[Scored], question: Question) -> str | None:
+        """A close runner-up sharing the question's main words with the best entry, when the
+        words that tell them apart don't favour the best one ("quét mã QR" for a payment or for
+        a parcel): then both are offered."""
+        s = self.settings
+        top = ranked[0]
+        rival = next((r for r in ranked[1:] if r.entry_id in self.entries), None)
+        if rival is None or rival.bm25 < s.sibling_within * top.bm25:
+            return None
+        first, second = self.doc_of[top.entry_id], self.doc_of[rival.entry_id]
+        shared = own = other = 0.0
+        for term, (weight, _) in question.terms.items():
+            post = self.postings.get(term)
+            if post is None or not weight:
+                continue
+            mass = weight * self.question_idf.get(term, self.unknown_idf)
+            in_first, in_second = post.find(first) >= 0, post.find(second) >= 0
+            if in_first and in_second:
+                shared += mass
+            elif in_first:
+                own += mass
+            elif in_second:
+                other += mass
+        if shared < s.sibling_shared * (shared + own):
+            return None  # the best entry is found by words of its own
+        return rival.entry_id if own < s.sibling_lead * other else None
+
+    def _decide(self, ranked: list[Scored], question: Question, started: float) -> Match:
         s = self.settings
 
         def match(outcome: Decision, entry_id: str | None, choices: tuple[str, ...]) -> Match:
@@ -350,9 +507,9 @@ class Index:
                 choices=choices,
                 score=ranked[0].confidence if ranked else 0.0,
                 ranked=tuple(ranked[:5]),
-                normalised=normalised,
-                unknown=unknown,
-                corrected=tuple(corrected),
+                normalised=question.normalised,
+                unknown=question.unknown,
+                corrected=question.corrected,
                 seconds=_since(started),
             )
 
@@ -367,8 +524,11 @@ class Index:
             and near.confidence < s.outside_confidence * top.confidence
         )
         if top.confidence >= s.answer_at and ahead >= s.margin and clear:
-            return match(ANSWER, top.entry_id, ())
-        if top.confidence >= s.ask_at or keyword:
+            sibling = self._sibling(ranked, question)
+            if sibling is None:
+                return match(ANSWER, top.entry_id, ())
+            return match(ASK, None, (top.entry_id, sibling))
+        if top.confidence >= s.ask_at or question.keyword:
             # Unsure, or a bare topic name ("vneid"): offer the closest entries.
             ours = [r for r in ranked if r.entry_id in self.entries]
             close = [r.entry_id for r in ours if r.bm25 >= top.bm25 * (1 - s.ask_within)]
@@ -384,7 +544,10 @@ _CACHE_LOCK = threading.Lock()
 
 
 def cached_index(
-    entries: tuple[Entry, ...], teencode: Teencode, outside: tuple[OutOfScope, ...] = ()
+    entries: tuple[Entry, ...],
+    teencode: Teencode,
+    outside: tuple[OutOfScope, ...] = (),
+    sounds: SoundTable | None = None,
 ) -> Index:
     """The index of these entries, reused when the same content is loaded again.
 
@@ -395,14 +558,16 @@ def cached_index(
         entries,
         tuple(sorted(teencode.words.items())),
         teencode.fillers,
+        teencode.context,
         outside,
+        sounds.key() if sounds else (),
     )
     with _CACHE_LOCK:
         index = _CACHE.get(key)
         if index is not None:
             _CACHE.move_to_end(key)
             return index
-    index = Index.build(entries, teencode, outside=outside)
+    index = Index.build(entries, teencode, outside=outside, sounds=sounds)
     with _CACHE_LOCK:
         _CACHE[key] = index
         while len(_CACHE) > _CACHE_SIZE:
@@ -422,6 +587,26 @@ def _protected(entries: Iterable[Entry]) -> set[str]:
         for text in (entry.title, *entry.questions, *entry.keywords)
         for w in words(text)
     }
+
+
+def _compounds(
+    folds: Sequence[str], starts: Sequence[bool], info: list[float], vocab: Mapping[str, int]
+) -> None:
+    """Two Vietnamese words side by side that the content never uses ("kinh doanh", "thịt kho")
+    name a topic it doesn't cover: they weigh fully again."""
+    unknown = [f not in vocab and part < 1.0 for f, part in zip(folds, info, strict=True)]
+    for i in range(1, len(folds)):
+        if unknown[i - 1] and unknown[i] and not starts[i]:
+            info[i - 1] = info[i] = 1.0
+
+
+def _plain_context(context: Iterable[str], forms: Mapping[str, set[str]]) -> frozenset[str]:
+    """Context words typed without marks: those the content never uses with other marks
+    ("noi" is not discounted when the content says "nói")."""
+    keys = {accent_key(w) for w in context}
+    return frozenset(
+        fold_word(w) for w in context if forms.get(fold_word(w), set()) <= keys | {fold_word(w)}
+    )
 
 
 def _texts(entry: Entry) -> list[passes.Text]:

@@ -1,16 +1,18 @@
 """From what a citizen typed to the words the matcher compares.
 
-NFC, lower case, emoji and punctuation out ("wi-fi" → "wifi"), stretched letters shortened
-("khôngggg" → "không"), teencode and abbreviations expanded from ``content/teencode.yaml``,
-Telex leftovers repaired ("dduowcj" → "được"), filler words dropped. Each word keeps its folded
-form (no tones or marks, đ→d), which is what matching relies on, and its accented form when the
-citizen typed marks, which only breaks ties.
+NFC, lower case, emoji and punctuation out ("wi-fi" → "wifi"), ``Ð``/``ð`` (often typed for
+Đ/đ) read as đ, sound-alike spellings of product names replaced ("da lô" → "Zalo", from
+``content/sound_alikes.yaml``), teencode and abbreviations expanded from ``content/teencode.yaml``,
+stretched letters shortened when the word is not an abbreviation ("khôngggg" → "không", but
+"cccd" stays), Telex leftovers repaired ("dduowcj" → "được"), filler words dropped. Each word
+keeps its folded form (no tones or marks, đ→d), which is what matching relies on, and its
+accented form when the citizen typed marks, which only breaks ties.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +24,9 @@ _JOIN = re.compile(r"(?<=[^\W\d_])[-'’](?=[^\W\d_])")
 _BREAK = re.compile(r"[.,;:!?…()\[\]{}\"“”\n\r\t/|]+")
 _NONWORD = re.compile(r"[\W_]+")
 _STRETCH = re.compile(r"([^\W\d_])\1{2,}")
+# Letters that look like Đ/đ: Icelandic eth (U+00D0/U+00F0) and African D (U+0189/U+0256).
+_D_LOOKALIKES = str.maketrans({"\u00d0": "Đ", "\u00f0": "đ", "\u0189": "Đ", "\u0256": "đ"})
+MAX_SOUND = 6  # words in the longest sound-alike spelling
 MARKED_SHARE = 0.4  # Vietnamese typed with marks has marks on most words
 MAX_WORDS = 60
 CACHE_SIZE = 100_000  # readings of words already seen (they are immutable)
@@ -59,11 +64,16 @@ class Slot:
     starts: bool = False
 
 
-def phrases(text: str) -> list[list[str]]:
-    """The words of ``text`` (NFC, lower case, no emoji), grouped by punctuation."""
-    text = nfc(text).lower()
+def phrases(text: str, *, shorten: bool = True) -> list[list[str]]:
+    """The words of ``text`` (NFC, lower case, no emoji), grouped by punctuation.
+
+    With ``shorten``, stretched letters are shortened here ("khôngggg" → "không"); the
+    normaliser does it itself, after looking the word up as typed ("cccd").
+    """
+    text = nfc(text.translate(_D_LOOKALIKES)).lower()
     text = _JOIN.sub("", text)
-    text = _STRETCH.sub(r"\1", text)
+    if shorten:
+        text = _STRETCH.sub(r"\1", text)
     out: list[list[str]] = []
     count = 0
     for part in _BREAK.split(text):
@@ -86,12 +96,22 @@ def plain_token(word: str, origin: str = "") -> Token:
     )
 
 
-class Normaliser:
-    """Turns text into slots; ``protected`` words (the content's own) are never "repaired"."""
+SoundAlikes = Mapping[tuple[str, ...], tuple[str, ...]]  # folded spelling -> the term's words
 
-    def __init__(self, teencode: Teencode, protected: Collection[str] = ()) -> None:
+
+class Normaliser:
+    """Turns text into slots; ``protected`` words (the content's own) are never "repaired".
+
+    ``sounds`` maps a sound-alike spelling (folded words) to the words of the term it means.
+    """
+
+    def __init__(
+        self, teencode: Teencode, protected: Collection[str] = (), sounds: SoundAlikes | None = None
+    ) -> None:
         self.teencode = teencode
         self.protected = frozenset(protected)
+        self.sounds = dict(sounds or {})
+        self._sound_sizes = sorted({len(k) for k in self.sounds}, reverse=True)
         self._cache: dict[tuple[str, bool], Any] = {}
         self._meanings: dict[str, tuple[tuple[Token, ...], ...]] = {
             key: tuple(
@@ -102,7 +122,7 @@ class Normaliser:
 
     def slots(self, text: str) -> list[Slot]:
         """The slots of ``text``, in order."""
-        found = phrases(text)
+        found = [self._sound_alikes(phrase) for phrase in phrases(text, shorten=False)]
         letters = [w for phrase in found for w in phrase if w.isalpha()]
         marked = sum(has_marks(w) for w in letters)
         # Typed with marks on most words: the unmarked ones really have none ("em", "vneid").
@@ -124,6 +144,25 @@ class Normaliser:
                 starts = False
         return out
 
+    def _sound_alikes(self, phrase: list[str]) -> list[str]:
+        """The phrase with sound-alike spellings replaced by their term (longest first)."""
+        if not self.sounds:
+            return phrase
+        folds = [fold_word(w) for w in phrase]
+        out: list[str] = []
+        i = 0
+        while i < len(phrase):
+            for size in self._sound_sizes:
+                term = self.sounds.get(tuple(folds[i : i + size]))
+                if term is not None:
+                    out.extend(term)
+                    i += size
+                    break
+            else:
+                out.append(phrase[i])
+                i += 1
+        return out
+
     def _read(self, word: str, with_marks: bool) -> tuple[tuple[Token, ...], ...] | None:
         """The reading(s) of one word; None for a filler word."""
         if word in self.teencode.fillers:
@@ -131,6 +170,9 @@ class Normaliser:
         readings = self._meanings.get(word)
         if readings is not None:
             return readings
+        shortened = _STRETCH.sub(r"\1", word)
+        if shortened != word:  # "khôngggg", after "cccd" was looked up as typed
+            return self._read(shortened, with_marks)
         folded = fold_word(word)
         if not is_syllable(folded) and folded not in self.protected:
             repaired = telex_repair(word)

@@ -10,7 +10,7 @@ corrected when the fix fits its neighbours.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from bot.nlp.normalize import Slot, Token
@@ -97,12 +97,14 @@ class Speller:
             self._near[word] = near
         return near
 
-    def correct(self, folds: list[str], starts: list[bool]) -> Corrected:
-        """Fix unknown words; returns the words, phrase starts, weights and the corrections."""
+    def correct(self, folds: list[str], starts: list[bool], real: Sequence[bool] = ()) -> Corrected:
+        """Fix unknown words that are no Vietnamese words (``real``: which are); returns the
+        words, phrase starts, weights and the corrections."""
         s = self.settings
         out = Corrected([], [], [], [])
         for index, word in enumerate(folds):
-            best = self._fix(folds, starts, index)
+            is_real = index < len(real) and real[index]
+            best = None if is_real else self._fix(folds, starts, index)
             if best is None:
                 out.folds.append(word)
                 out.starts.append(starts[index])
@@ -121,6 +123,8 @@ class Speller:
         word = folds[index]
         if word in self.vocab or not word.isalpha() or not 3 <= len(word) <= MAX_WORD:
             return None
+        if not any(ch in "aeiouy" for ch in word):
+            return None  # no vowel: an abbreviation ("cns"), not a misspelt word
         before, after = _neighbours(folds, starts, index)
         options: list[tuple[float, list[str]]] = [
             (self.fit([candidate], before, after), [candidate])
@@ -138,15 +142,20 @@ class Speller:
         return options[0][1]
 
     def context_fixes(
-        self, folds: list[str], starts: list[bool], corrected: list[tuple[str, str]]
+        self,
+        folds: list[str],
+        starts: list[bool],
+        corrected: list[tuple[str, str]],
+        firm: Collection[str] = (),
     ) -> list[tuple[str, float]]:
-        """Known words that fit nowhere, one edit from a word that fits ("chuyển khoảng").
+        """Words that fit nowhere, one edit from a word that fits ("chuyển khoảng").
 
-        Returns extra terms (the other word and the pairs it forms) with their weight.
+        Returns extra terms (the other word and the pairs it forms) with their weight. ``firm``
+        words (Vietnamese words typed with marks) are taken as meant.
         """
         out: list[tuple[str, float]] = []
         weight = self.settings.context_fix
-        fixed = {a for a, _ in corrected}
+        fixed = {a for a, _ in corrected} | set(firm)
         for index, word in enumerate(folds):
             if not 3 <= len(word) <= MAX_WORD or not word.isalpha() or word in fixed:
                 continue

@@ -4,7 +4,9 @@
 matches the word typed without marks; a key with marks ("hông", "đc") matches only that exact
 spelling, so "hỏng" is never read as "không". A list of meanings marks an ambiguous word ("mk":
 mình or mật khẩu); the matcher keeps the meaning that fits the neighbouring words. ``fillers``
-are words that carry no meaning in a question ("ơi", "ạ") and are dropped.
+are words that carry no meaning in a question ("ơi", "ạ") and are dropped. ``context`` words
+(kinship, politeness, time: "bà", "cháu", "hôm qua") are kept but weigh little, so a long,
+chatty question is as sure as its short form.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from bot.content.sections import Reader
 from bot.content.yamlio import LineDict, LineList, duplicate_keys
@@ -28,6 +31,7 @@ class Teencode:
 
     words: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     fillers: frozenset[str] = frozenset()
+    context: frozenset[str] = frozenset()  # words that say little about a question's topic
 
     def meanings(self, word: str) -> tuple[str, ...] | None:
         """The meanings of ``word`` (lower case, NFC) exactly as typed, if it is a key."""
@@ -51,8 +55,21 @@ def load_teencode(reader: Reader) -> Teencode:  # noqa: C901
     data = reader.load(path)
     if data is None:
         return Teencode()
+    words = _read_words(reader, path, reader.mapping(path, data, "words"))
+    fillers = _word_list(reader, path, data, "fillers", words)
+    context = _word_list(reader, path, data, "context", words)
+    if isinstance(data, LineDict):
+        for key in data:
+            if key not in ("words", "fillers", "context"):
+                reader.problem(
+                    path, data.line_of(key), key, "khóa lạ (chỉ dùng words, fillers và context)"
+                )
+    return Teencode(words=words, fillers=fillers, context=context - fillers)
+
+
+def _read_words(reader: Reader, path: Path, table: LineDict | None) -> dict[str, tuple[str, ...]]:
+    """The ``words`` table: each key one word, each value a meaning or a list of them."""
     words: dict[str, tuple[str, ...]] = {}
-    table = reader.mapping(path, data, "words")
     for raw_key, value in (table or {}).items():
         line = table.line_of(raw_key) if table is not None else None
         where = f"words.{raw_key}"
@@ -70,40 +87,47 @@ def load_teencode(reader: Reader) -> Teencode:  # noqa: C901
         if not isinstance(meanings, LineList) and not isinstance(meanings, list):
             reader.problem(path, line, where, "nghĩa phải là một đoạn chữ hoặc danh sách")
             continue
-        cleaned: list[str] = []
-        for meaning in meanings:
-            if not isinstance(meaning, str) or not meaning.strip():
-                reader.problem(path, line, where, "mỗi nghĩa phải là một đoạn chữ")
-                continue
-            text = " ".join(nfc(meaning).lower().split())
-            if len(text) > 60:
-                reader.problem(path, line, where, "nghĩa dài quá 60 ký tự")
-                continue
-            if text not in cleaned:
-                cleaned.append(text)
-        if len(cleaned) > MAX_MEANINGS:
-            reader.problem(path, line, where, f"nhiều nhất {MAX_MEANINGS} nghĩa cho một từ")
+        cleaned = _meanings(reader, path, line, where, meanings)
         if key in words:
             reader.problem(path, line, where, "từ này đã có (khác nhau chữ hoa/thường)")
             continue
         if cleaned:
             words[key] = tuple(cleaned[:MAX_MEANINGS])
-    fillers: set[str] = set()
-    if isinstance(data, LineDict) and "fillers" in data:
-        for filler in reader.strings(path, data, "fillers", "fillers"):
-            word = _key(filler)
-            if word is None:
-                reader.problem(
-                    path, data.line_of("fillers"), "fillers", f"“{filler}” không phải một từ"
-                )
-            elif word in words:
-                reader.problem(
-                    path, data.line_of("fillers"), "fillers", f"“{filler}” đã có trong words"
-                )
-            else:
-                fillers.add(word)
-    if isinstance(data, LineDict):
-        for key in data:
-            if key not in ("words", "fillers"):
-                reader.problem(path, data.line_of(key), key, "khóa lạ (chỉ dùng words và fillers)")
-    return Teencode(words=words, fillers=frozenset(fillers))
+    return words
+
+
+def _meanings(
+    reader: Reader, path: Path, line: int | None, where: str, meanings: list[object]
+) -> list[str]:
+    """The meanings of one key, cleaned (NFC, lower case, single spaces), without repeats."""
+    cleaned: list[str] = []
+    for meaning in meanings:
+        if not isinstance(meaning, str) or not meaning.strip():
+            reader.problem(path, line, where, "mỗi nghĩa phải là một đoạn chữ")
+            continue
+        text = " ".join(nfc(meaning).lower().split())
+        if len(text) > 60:
+            reader.problem(path, line, where, "nghĩa dài quá 60 ký tự")
+        elif text not in cleaned:
+            cleaned.append(text)
+    if len(cleaned) > MAX_MEANINGS:
+        reader.problem(path, line, where, f"nhiều nhất {MAX_MEANINGS} nghĩa cho một từ")
+    return cleaned
+
+
+def _word_list(
+    reader: Reader, path: Path, data: object, key: str, words: Mapping[str, object]
+) -> frozenset[str]:
+    """An optional list of single words (``fillers``, ``context``) that are not teencode keys."""
+    if not isinstance(data, LineDict) or key not in data:
+        return frozenset()
+    out: set[str] = set()
+    for raw in reader.strings(path, data, key, key):
+        word = _key(raw)
+        if word is None:
+            reader.problem(path, data.line_of(key), key, f"“{raw}” không phải một từ")
+        elif word in words:
+            reader.problem(path, data.line_of(key), key, f"“{raw}” đã có trong words")
+        else:
+            out.add(word)
+    return frozenset(out)

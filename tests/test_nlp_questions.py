@@ -1,0 +1,173 @@
+"""The matcher on questions as people really ask them (issue 15): long and chatty questions,
+everyday words the knowledge base doesn't use, sound-alike spellings, sibling entries, and the
+two normalisation bugs (``cccd`` shortened to ``cd``; ``Ð``/``ð`` not read as đ)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.content.sections import Reader
+from bot.content.snapshot import load_snapshot
+from bot.nlp.lexicon import lexicon
+from bot.nlp.matcher import ANSWER, ASK, Decision, Index
+from bot.nlp.normalize import Normaliser
+from bot.nlp.sound_alikes import load_sound_alikes
+
+CONTENT = Path(__file__).resolve().parent.parent / "content"
+
+
+@pytest.fixture(scope="module")
+def index() -> Index:
+    return load_snapshot(CONTENT).index
+
+
+# -- 1. confidence that does not punish length ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "ck nhầm tiền",
+        "hôm qua đi bán heo ở chợ về, bà ck nhầm tiền rồi",
+        "bác ơi cho cháu hỏi, hôm qua cháu lỡ ck nhầm tiền cho người lạ, giờ làm sao ạ, cảm ơn bác",
+    ],
+)
+def test_a_long_chatty_question_is_answered_like_its_short_form(
+    index: Index, question: str
+) -> None:
+    match = index.search(question)
+    assert (match.outcome, match.entry_id) == (ANSWER, "bank_wrong_transfer"), match
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "bác ơi cho cháu hỏi giá vàng hôm nay bao nhiêu một chỉ, cảm ơn bác nhiều",
+        "hôm qua đi chợ về bà hàng xóm hỏi tối nay đội tuyển đá mấy giờ",
+        "ban hang online co phai dang ky kinh doanh khong",
+    ],
+)
+def test_a_chatty_out_of_scope_question_is_not_answered(index: Index, question: str) -> None:
+    assert index.search(question).outcome is not ANSWER
+
+
+def test_context_words_weigh_less_than_topic_words(index: Index) -> None:
+    question = index._read("bà cháu ck nhầm tiền")
+    assert question.terms["ba"][1] < question.terms["nham"][1]
+    assert isinstance(index.search("ck nhầm tiền").outcome, Decision)
+
+
+# -- 2. a Vietnamese lexicon ------------------------------------------------------------------
+
+
+def test_the_lexicon_knows_vietnamese_words_and_not_strings() -> None:
+    words = lexicon()
+    assert words.knows("tốn") and words.knows("móc") and words.knows("chợ")
+    assert words.knows("ton")  # without marks: some word folds to it
+    assert not words.knows("tốnn") and not words.knows("mattt") and not words.knows("vneid")
+
+
+def test_a_real_word_is_never_corrected(index: Index) -> None:
+    assert "ton" not in index.vocab
+    match = index.search("chuyển tiền có tốn phí không")
+    assert all(typed != "ton" for typed, _ in match.corrected)
+
+
+def test_a_real_word_the_content_lacks_is_neutral_and_a_non_word_is_not(index: Index) -> None:
+    assert "moc" not in index.vocab
+    real = index._read("mất điện thoại móc").terms["moc"][1]
+    strange = index._read("mất điện thoại xqzv").terms["xqzv"][1]
+    assert real < strange
+
+
+def test_an_abbreviation_without_vowels_is_not_corrected(index: Index) -> None:
+    assert all(typed != "cns" for typed, _ in index.search("tổ cns ở xã").corrected)
+
+
+def test_typos_that_are_no_words_are_still_corrected(index: Index) -> None:
+    match = index.search("quen mat khauu vneid")
+    assert ("khauu", "khau") in match.corrected
+
+
+# -- 3. sound-alike spellings -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("heard", "meant"),
+    [
+        ("da lô bị khóa", "zalo bi khoa"),
+        ("ô tê pê là gì", "otp la gi"),
+        ("mo bai mo ni là gì", "mobile money la gi"),
+        ("cài vê en e i đê", "cai vneid"),
+        ("quét kiu a", "quet qr"),
+    ],
+)
+def test_sound_alike_spellings_read_as_the_term(index: Index, heard: str, meant: str) -> None:
+    assert index.search(heard).normalised == meant
+
+
+def test_a_sound_alike_alone_finds_its_entry(index: Index) -> None:
+    match = index.search("ô tê pê là gì vậy")
+    assert (match.outcome, match.entry_id) == (ANSWER, "otp_what_is")
+
+
+def test_sound_alike_file_is_validated(tmp_path: Path) -> None:
+    (tmp_path / "sound_alikes.yaml").write_text(
+        "terms:\n  Zalo: [da lô, lô]\n  Zalo Pay: [da lô]\n  OTP: ô tê pê\nextra: 1\n",
+        encoding="utf-8",
+    )
+    reader = Reader(tmp_path)
+    table = load_sound_alikes(reader)
+    messages = " | ".join(p.message for p in reader.problems)
+    assert "là một từ tiếng Việt" in messages  # "lô" alone
+    assert "đã là cách viết của Zalo" in messages
+    assert "cần một danh sách" in messages
+    assert "khóa lạ" in messages
+    assert table.spellings == {("da", "lo"): ("zalo",)}
+
+
+def test_the_bundled_sound_alike_file_is_valid() -> None:
+    reader = Reader(CONTENT)
+    assert len(load_sound_alikes(reader).spellings) > 50
+    assert reader.problems == []
+
+
+# -- 4. sibling separation --------------------------------------------------------------------
+
+
+def test_distinguishing_words_decide_between_siblings(index: Index) -> None:
+    pay = index.search("quét mã QR để trả tiền ở chợ")
+    assert (pay.outcome, pay.entry_id) == (ANSWER, "qr_payment_vietqr")
+    follow_up = index.search("nộp hồ sơ rồi giờ xem kết quả ở đâu")
+    assert (follow_up.outcome, follow_up.entry_id) == (ANSWER, "dvc_track_result")
+
+
+def test_siblings_without_distinguishing_words_are_both_offered(index: Index) -> None:
+    match = index.search("shipper bảo quét mã QR để nhận hàng mà tôi chưa thấy hàng")
+    assert match.outcome is ASK
+    assert set(match.choices[:2]) == {"qr_payment_vietqr", "ecommerce_fake_shipper"}
+
+
+# -- 5. normalisation bugs --------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def normaliser() -> Normaliser:
+    return load_snapshot(CONTENT).index.normaliser
+
+
+def folds(normaliser: Normaliser, text: str) -> str:
+    return " ".join(t.fold for t in normaliser.tokens(text))
+
+
+def test_abbreviations_with_repeated_letters_are_not_shortened(normaliser: Normaliser) -> None:
+    assert folds(normaliser, "cccd gan chip lam o dau") == "can cuoc cong dan gan chip lam o dau"
+    assert folds(normaliser, "khôngggg đượcccc") == "khong duoc"
+
+
+def test_eth_is_read_as_d_bar(normaliser: Normaliser) -> None:
+    assert folds(normaliser, "Ðăng ký ðịnh danh") == "dang ky dinh danh"
+    tokens = normaliser.tokens("ðược")
+    assert tokens[0].text == "được"
