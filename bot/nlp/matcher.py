@@ -226,8 +226,10 @@ class Index:
         started = time.perf_counter()
         text = text[:MAX_INPUT]
         match, question = self._search(text, started, explain=explain)
-        if match.outcome is ANSWER or question.strange:
-            return match  # words we don't know at all are what out-of-scope questions show
+        if match.outcome is ANSWER or question.strange or self._torn(match, question):
+            # Words we don't know at all (how out-of-scope questions show), or siblings the
+            # question can't tell apart: no part of it decides.
+            return match
         focused = self._focus(text, match, started)
         return focused or match
 
@@ -469,6 +471,12 @@ class Index:
             if dot / norm > best:
                 best, best_text = dot / norm, text
         return best_text
+
+    def _torn(self, match: Match, question: Question) -> bool:
+        """Whether the question was asked back because it can't tell two siblings apart."""
+        if match.outcome is not ASK or match.score < self.settings.answer_at:
+            return False
+        return self._sibling(list(match.ranked), question) is not None
 
     def _sibling(self, ranked: list[Scored], question: Question) -> str | None:
         """A close runner-up sharing the question's main words with the best entry, when the

@@ -12,9 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.content.knowledge import duplicate_keys
 from bot.content.sections import Reader
-from bot.content.yamlio import LineDict, LineList
+from bot.content.yamlio import LineDict, LineList, duplicate_keys
 from bot.core.text import nfc
 from bot.nlp.lexicon import lexicon
 from bot.nlp.normalize import MAX_SOUND, SoundAlikes, words
