@@ -17,7 +17,7 @@ from bot.content.yamlio import LineDict, LineList, duplicate_keys
 from bot.core.text import nfc
 from bot.nlp.lexicon import lexicon
 from bot.nlp.normalize import MAX_SOUND, SoundAlikes, words
-from bot.nlp.syllables import fold_word
+from bot.nlp.syllables import fold_word, is_syllable
 
 FILE = "sound_alikes.yaml"
 MAX_TERM = 40
@@ -88,7 +88,7 @@ def _spelling(
     if not 1 <= len(found) <= MAX_SOUND:
         reader.problem(path, line, where, f"“{spelling}”: mỗi cách viết từ 1 đến {MAX_SOUND} từ")
         return None
-    if len(found) == 1 and lexicon().knows(found[0]):
+    if len(found) == 1 and is_syllable(fold_word(found[0])) and lexicon().knows(found[0]):
         reader.problem(
             path,
             line,
