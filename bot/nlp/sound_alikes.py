@@ -53,28 +53,33 @@ def load_sound_alikes(reader: Reader) -> SoundTable:
     owner: dict[tuple[str, ...], str] = {}
     for raw_term, value in (table or {}).items():
         line = table.line_of(raw_term) if table is not None else None
+        where = f"terms.{raw_term}"
         term = words(str(raw_term))
         if not term or len(str(raw_term)) > MAX_TERM:
-            reader.problem(
-                path, line, f"terms.{raw_term}", f"thuật ngữ phải có chữ, tối đa {MAX_TERM} ký tự"
-            )
-            continue
-        if not isinstance(value, (list, LineList)) or not value:
-            reader.problem(path, line, f"terms.{raw_term}", "cần một danh sách các cách viết")
-            continue
-        for spelling in value:
-            folded = _spelling(reader, path, line, f"terms.{raw_term}", spelling)
-            if folded is None:
-                continue
-            if folded in owner and owner[folded] != raw_term:
-                where = f"terms.{raw_term}"
-                reader.problem(
-                    path, line, where, f"“{spelling}” đã là cách viết của {owner[folded]}"
-                )
-                continue
-            owner[folded] = str(raw_term)
-            spellings[folded] = tuple(term)
+            reader.problem(path, line, where, f"thuật ngữ phải có chữ, tối đa {MAX_TERM} ký tự")
+        elif not isinstance(value, (list, LineList)) or not value:
+            reader.problem(path, line, where, "cần một danh sách các cách viết")
+        else:
+            for folded, spelling in _spellings(reader, path, line, where, value):
+                if owner.get(folded, raw_term) != raw_term:
+                    problem = f"“{spelling}” đã là cách viết của {owner[folded]}"
+                    reader.problem(path, line, where, problem)
+                    continue
+                owner[folded] = str(raw_term)
+                spellings[folded] = tuple(term)
     return SoundTable(spellings)
+
+
+def _spellings(
+    reader: Reader, path: Path, line: int | None, where: str, value: list[object]
+) -> list[tuple[tuple[str, ...], str]]:
+    """The usable spellings of one term: (folded words, as written)."""
+    out = []
+    for spelling in value:
+        folded = _spelling(reader, path, line, where, spelling)
+        if folded is not None:
+            out.append((folded, str(spelling)))
+    return out
 
 
 def _spelling(

@@ -45,7 +45,7 @@ def _key(raw: object) -> str | None:
     return key if _WORD.match(key) else None
 
 
-def load_teencode(reader: Reader) -> Teencode:  # noqa: C901
+def load_teencode(reader: Reader) -> Teencode:
     """Read ``teencode.yaml`` (optional); every problem names its line."""
     path = reader.root / FILE
     if not path.exists():
