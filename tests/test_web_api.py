@@ -369,3 +369,18 @@ async def test_erasing_my_data_erases_the_history(client: Client, app: App) -> N
     async with app.db.transaction() as s:
         left = await s.scalar(select(func.count()).select_from(WebHistory))
     assert left == 0
+
+
+async def test_a_page_opening_with_no_history_gets_the_menu(client: Client, app: App) -> None:
+    """Someone known whose history is gone (or who never had one) sees the menu, not a blank."""
+    from storage.repos.delivery import WebHistoryRepo
+
+    user = WebUser(client)
+    await user.consent()
+    async with app.db.transaction() as s:
+        await WebHistoryRepo(s).forget(await user.external_id(app))
+    replies = (await user.chat({"start": True}))["replies"]
+    labels = [b["label"] for r in replies for b in r["buttons"]]
+    assert "Bài học" in labels and "Hỏi đáp" in labels
+    items = (await (await client.get("/api/history", headers=user.headers())).json())["items"]
+    assert [i["from"] for i in items] == ["bot"] * len(replies)  # the greeting is not "said"
