@@ -82,7 +82,7 @@ async def home(ctx: Context, pressed: TeamHome | None = None) -> None:
     if scope is None:
         return
     questions = QuestionRepo(ctx.session)
-    citizens = len(await repo.citizens(scope.team.id if scope.team else None))
+    citizens = await repo.citizen_count(scope.team.id if scope.team else None)
     if scope.team is None:
         text = ctx.t(
             "followup.home_all", citizens=citizens, waiting=await questions.open_count(None)

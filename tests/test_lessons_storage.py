@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 
 from storage.db import Database
-from storage.models import QuizAnswer, SkillCompletion, User
+from storage.models import QuizAnswer, SkillCompletion, Team, TeamMembership, User
 from storage.repos.lessons import LessonRepo
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
@@ -17,7 +17,7 @@ T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 
 async def make_user(db: Database, external_id: str, channel: str = "zalo") -> int:
     async with db.transaction() as session:
-        user = User(channel=channel, external_id=external_id)
+        user = User(channel=channel, external_id=external_id, consent_at=T0)
         session.add(user)
         await session.flush()
         return user.id
@@ -136,10 +136,15 @@ async def test_report_queries_completions_and_stuck(any_db: Database) -> None:
         since = await repo.completed_since(T0)
         assert sorted(c.user_id for c in since) == sorted([done, later_passed])
         assert await repo.completed_since(T0 + timedelta(days=1)) == []
-        assert [c.user_id for c in await repo.completed_since(T0, user_ids=[done])] == [done]
         stuck = await repo.stuck(T0 + timedelta(days=2))
         assert sorted(s.user_id for s in stuck) == sorted([idle, failed])
         by_user = {s.user_id: s for s in stuck}
         assert by_user[idle].status == "reading" and by_user[idle].finished_at is None
         assert by_user[failed].status == "failed" and by_user[failed].channel == "telegram"
-        assert [s.user_id for s in await repo.stuck(T0 + timedelta(days=2), [idle])] == [idle]
+        team = Team(name="Tổ", commune="Xã", village="Thôn", code="TEAM01")
+        session.add(team)
+        await session.flush()
+        session.add(TeamMembership(user_id=idle, team_id=team.id, joined_by="code"))
+        await session.flush()
+        assert [s.user_id for s in await repo.stuck(T0 + timedelta(days=2), team.id)] == [idle]
+        assert [s.user_id for s in await repo.completed_since(T0, team.id)] == []

@@ -151,16 +151,17 @@ async def _list(config: Config, args: argparse.Namespace) -> int:
         repo = TeamRepo(session)
         teams = await repo.all()
         sizes = await repo.sizes()
-        admin_queue = await QuestionRepo(session).open_count(None)
+        waiting = await QuestionRepo(session).open_counts()
+        admin_queue = waiting.get(None, 0)
         print(f"admin queue: {admin_queue} questions waiting (citizens without a team)")
         if not teams:
             print("no team yet: trolyso team add NAME --commune X --village Y")
         for team in teams:
             citizens, staff = sizes.get(team.id, (0, 0))
-            waiting = await QuestionRepo(session).open_count(team.id)
             print(
                 f"{team.code}  {team.name} ({team.village}, {team.commune}): "
-                f"{citizens} citizens, {staff} members, {waiting} questions waiting"
+                f"{citizens} citizens, {staff} members, "
+                f"{waiting.get(team.id, 0)} questions waiting"
             )
     return 0
 
@@ -179,7 +180,7 @@ async def _show(config: Config, args: argparse.Namespace) -> int:
             return _fail(f"team show: no team with code {args.code}")
         repo = TeamRepo(session)
         print(f"{team.name} ({team.village}, {team.commune}), join code {team.code}")
-        print(f"citizens: {len(await repo.citizens(team.id))}")
+        print(f"citizens: {await repo.citizen_count(team.id)}")
         staff = await repo.staff(team.id)
         print(f"members ({len(staff)}):")
         for user in staff:
@@ -406,11 +407,9 @@ async def _report(config: Config, args: argparse.Namespace) -> tuple[int, str, b
 
     snapshot = load_snapshot(config.path(config.content.dir))
     async with session_for(config) as session:
-        team = None
-        if args.team:
-            team = await _team(session, args.team)
-            if team is None:
-                return _fail(f"report: no team with code {args.team}"), "", b"", 0
+        team = await _team(session, args.team)
+        if team is None:
+            return _fail(f"report: no team with code {args.team}"), "", b"", 0
         days = config.teams.stuck_days
         report = await build_report(session, snapshot, team, utcnow(), days)
     text = strip_markup(summary_text(report, snapshot))
@@ -418,11 +417,86 @@ async def _report(config: Config, args: argparse.Namespace) -> tuple[int, str, b
     return 0, text, csv_bytes(report, snapshot), len(report.rows)
 
 
+REPORT_BLOCK = 100  # teams whose rows are in memory at once in ``report --all``
+
+
+async def _report_all(config: Config, args: argparse.Namespace) -> int:
+    """Every team's summary line, streamed block by block, then the totals; the CSV (with a
+    team column, team by team) is written as it goes. Memory holds one block of teams."""
+    import csv
+
+    from bot.channels.plain import strip_markup
+    from bot.commands.run import prepare_database
+    from bot.content.snapshot import load_snapshot
+    from bot.reports.build import (
+        Report,
+        add_up,
+        build_team_reports,
+        build_unassigned_report,
+    )
+    from bot.reports.table import csv_header, csv_rows
+    from bot.reports.text import summary_text
+    from storage.db import Database
+    from storage.models import utcnow
+    from storage.repos.lists import chunks
+    from storage.repos.teams import TeamRepo
+
+    snapshot = load_snapshot(config.path(config.content.dir))
+    messages = snapshot.messages
+    days = config.teams.stuck_days
+    now = utcnow()
+    total = Report(None, [], {}, {}, 0, 0, [], citizens=0)
+    out = args.csv.open("w", encoding="utf-8-sig", newline="") if args.csv else None
+    writer = csv.writer(out) if out is not None else None
+    if writer is not None:
+        writer.writerow(csv_header(snapshot, with_team=True))
+
+    def emit(report: Report) -> None:
+        add_up(total, report)
+        if writer is not None:
+            writer.writerows(csv_rows(report, snapshot, with_team=True))
+        if report.team is None:
+            return
+        line = messages(
+            "followup.team_line",
+            code=report.team.code,
+            team=report.team.name,
+            citizens=report.citizens,
+            basic=report.basic_five,
+            done=sum(report.bot.values()) + sum(report.guided.values()),
+            stuck=len(report.stuck),
+        )
+        print(strip_markup(line), flush=False)
+
+    await prepare_database(config)
+    db = Database(config.database.url)
+    try:
+        async with db.transaction() as session:
+            teams = await TeamRepo(session).all()
+        for block in chunks(teams, REPORT_BLOCK):
+            async with db.transaction() as session:  # short read transactions
+                for report in await build_team_reports(session, snapshot, block, now, days):
+                    emit(report)
+        async with db.transaction() as session:
+            emit(await build_unassigned_report(session, snapshot, now, days))
+    finally:
+        await db.dispose()
+        if out is not None:
+            out.close()
+    print()
+    print(strip_markup(summary_text(total, snapshot)))
+    if args.csv:
+        print(f"\nCSV of {total.citizens} citizens written to {args.csv}")
+    return 0
+
+
 def report_command(config: Config, args: argparse.Namespace) -> int:
     """Print a team's report, and write its CSV."""
     from bot.content.problems import ContentError
 
     try:
+        if args.all:
+            return asyncio.run(_report_all(config, args))
         code, text, table, citizens = asyncio.run(_report(config, args))
     except ContentError as exc:
         print("Nội dung có lỗi:", file=sys.stderr)

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
-from storage.models import Team, User
+from storage.models import Team
 from storage.models.lessons import FAILED
 from storage.models.teams import COUNT_BASIC_FIVE, COUNT_CITIZEN, COUNT_COMPLETION, COUNT_GUIDED
-from storage.repos.lessons import LessonRepo
-from storage.repos.teams import ProgressRepo, TeamRepo
+from storage.repos.lessons import LessonRepo, StuckRow
+from storage.repos.scope import EVERY_TEAM, NO_TEAM, Scope
+from storage.repos.teams import Citizen, ProgressRepo, SkillRecords, TeamRepo
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,7 +28,7 @@ VIETNAM = timezone(timedelta(hours=7), "ICT")  # no daylight saving time
 class CitizenRow:
     """One citizen of a report and where they stand on each skill."""
 
-    user: User
+    user: Citizen
     team: Team | None
     joined_at: datetime
     passed: dict[str, float] = field(default_factory=dict)  # skill id -> best score
@@ -61,9 +63,24 @@ class Report:
     basic_five: int
     deleted: int
     stuck: list[Stuck]
+    citizens: int = -1  # when rows were not kept (totals over every team): how many
+
+    def __post_init__(self) -> None:
+        if self.citizens < 0:
+            self.citizens = len(self.rows)
 
 
-def display_name(user: User, messages: Messages) -> str:
+class Named(Protocol):
+    """Anything with a user's id and display name (a ``User``, a report's ``Citizen``)."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def display_name(self) -> str | None: ...
+
+
+def display_name(user: Named, messages: Messages) -> str:
     """The name members see for a user."""
     name = (user.display_name or "").strip()
     return name or messages("followup.unnamed", id=user.id)
@@ -76,13 +93,117 @@ async def build_report(
     now: datetime,
     stuck_days: int,
 ) -> Report:
-    """Gather a team's citizens, their completions, in-person guidance and who is stuck."""
-    team_id = team.id if team is not None else None
-    rows = await _rows(session, team_id)
-    anonymous = await ProgressRepo(session).anonymous(team_id)
+    """Gather a team's citizens, their completions, in-person guidance and who is stuck.
+
+    Every query joins on the team, so a team's report costs the same in a village as in a
+    country; ``team`` None (every citizen) loads everyone: over many teams use
+    ``build_team_reports`` block by block.
+    """
+    teams = TeamRepo(session)
+    progress = ProgressRepo(session)
+    scope: Scope = team.id if team is not None else EVERY_TEAM
+    by_team = {team.id: team} if team is not None else {t.id: t for t in await teams.all()}
+    return _assemble(
+        snapshot,
+        team,
+        by_team,
+        await teams.citizen_rows(scope),
+        await progress.records(scope),
+        await LessonRepo(session).stuck_rows(now, scope),
+        await progress.anonymous(team.id if team is not None else None),
+        now,
+        stuck_days,
+    )
+
+
+async def build_team_reports(
+    session: AsyncSession,
+    snapshot: Snapshot,
+    block: Sequence[Team],
+    now: datetime,
+    stuck_days: int,
+) -> list[Report]:
+    """``build_report`` of each team of a block (at most ``MAX_LIST`` teams) in five queries,
+    for reports over every team with bounded memory."""
+    ids = [t.id for t in block]
+    progress = ProgressRepo(session)
+    citizens = await TeamRepo(session).citizen_rows(ids)
+    records = await progress.records(ids)
+    stuck = await LessonRepo(session).stuck_rows(now, ids)
+    anonymous = await progress.anonymous_of_teams(ids)
+    team_of = {c.id: c.team_id for c in citizens}
+    parts: dict[int | None, tuple[list[Citizen], SkillRecords, list[StuckRow]]] = {
+        t.id: ([], SkillRecords([], [], []), []) for t in block
+    }
+    for citizen in citizens:
+        parts[citizen.team_id][0].append(citizen)
+    for name in ("completions", "guided", "open_attempts"):
+        for item in getattr(records, name):
+            getattr(parts[team_of[item.user_id]][1], name).append(item)
+    for attempt in stuck:
+        parts[attempt.team_id][2].append(attempt)
+    by_team = {t.id: t for t in block}
+    return [
+        _assemble(
+            snapshot,
+            team,
+            by_team,
+            parts[team.id][0],
+            parts[team.id][1],
+            parts[team.id][2],
+            anonymous.get(team.id, {}),
+            now,
+            stuck_days,
+        )
+        for team in block
+    ]
+
+
+async def build_unassigned_report(
+    session: AsyncSession, snapshot: Snapshot, now: datetime, stuck_days: int
+) -> Report:
+    """The report of the consented citizens who belong to no team."""
+    progress = ProgressRepo(session)
+    return _assemble(
+        snapshot,
+        None,
+        {},
+        await TeamRepo(session).citizen_rows(NO_TEAM),
+        await progress.records(NO_TEAM),
+        await LessonRepo(session).stuck_rows(now, NO_TEAM),
+        await progress.anonymous_without_team(),
+        now,
+        stuck_days,
+    )
+
+
+def add_up(total: Report, part: Report) -> None:
+    """Add ``part``'s counts to ``total`` (whose rows and stuck list stay empty)."""
+    total.citizens += part.citizens
+    for skill, n in part.bot.items():
+        total.bot[skill] = total.bot.get(skill, 0) + n
+    for skill, n in part.guided.items():
+        total.guided[skill] = total.guided.get(skill, 0) + n
+    total.basic_five += part.basic_five
+    total.deleted += part.deleted
+
+
+def _assemble(
+    snapshot: Snapshot,
+    team: Team | None,
+    by_team: dict[int, Team],
+    citizens: Sequence[Citizen],
+    records: SkillRecords,
+    stuck_attempts: Sequence[StuckRow],
+    anonymous: dict[tuple[str, str], int],
+    now: datetime,
+    stuck_days: int,
+) -> Report:
+    """The report of these citizens from their records."""
+    rows = _rows(citizens, records, by_team)
     bot = _anonymous_counts(anonymous, COUNT_COMPLETION)
     guided = _anonymous_counts(anonymous, COUNT_GUIDED)
-    stuck = await _stuck(session, snapshot, rows, now, stuck_days)
+    stuck = _stuck(snapshot, rows, stuck_attempts, now, stuck_days)
     basic = anonymous.get((COUNT_BASIC_FIVE, ""), 0)
     for row in rows.values():
         for skill in row.passed:
@@ -102,28 +223,23 @@ async def build_report(
     )
 
 
-async def _rows(session: AsyncSession, team_id: int | None) -> dict[int, CitizenRow]:
-    """The citizens of a team (every team: None) with their team, completions and guidance."""
-    teams = TeamRepo(session)
-    users = await teams.citizens(team_id)
-    ids = [u.id for u in users]
-    memberships = await teams.memberships(ids)
-    by_team = {t.id: t for t in await teams.all()}
+def _rows(
+    citizens: Sequence[Citizen], records: SkillRecords, by_team: dict[int, Team]
+) -> dict[int, CitizenRow]:
+    """The citizens with their team, completions, guidance and lessons in progress."""
     rows: dict[int, CitizenRow] = {}
-    for user in users:
-        membership = memberships.get(user.id)
-        rows[user.id] = CitizenRow(
-            user=user,
-            team=by_team.get(membership.team_id) if membership else None,
-            joined_at=membership.joined_at if membership else user.first_seen,
+    for citizen in citizens:
+        rows[citizen.id] = CitizenRow(
+            user=citizen,
+            team=by_team.get(citizen.team_id) if citizen.team_id is not None else None,
+            joined_at=citizen.joined_at or citizen.first_seen,
         )
-    records = await ProgressRepo(session).records(ids)
     for completion in records.completions:
-        rows[completion.user_id].passed[completion.skill_id] = completion.best_score
+        rows[completion.user_id].passed[completion.skill_id] = completion.score or 0.0
     for guided in records.guided:
         rows[guided.user_id].guided.add(guided.skill_id)
-    for attempt in records.open_attempts:
-        rows[attempt.user_id].learning.add(attempt.skill_id)
+    for going in records.open_attempts:
+        rows[going.user_id].learning.add(going.skill_id)
     return rows
 
 
@@ -136,17 +252,17 @@ def _anonymous_counts(anonymous: dict[tuple[str, str], int], kind: str) -> dict[
     return counts
 
 
-async def _stuck(
-    session: AsyncSession,
+def _stuck(
     snapshot: Snapshot,
     rows: dict[int, CitizenRow],
+    attempts: Sequence[StuckRow],
     now: datetime,
     stuck_days: int,
 ) -> list[Stuck]:
     """Who failed a quiz, or left a lesson unfinished for ``stuck_days``, longest idle first."""
     stuck: list[Stuck] = []
     idle_limit = now - timedelta(days=stuck_days)
-    for attempt in await LessonRepo(session).stuck(now, list(rows)) if rows else []:
+    for attempt in attempts:
         row = rows[attempt.user_id]
         found = snapshot.lessons.get(attempt.skill_id)
         if found is None or attempt.skill_id in row.guided:

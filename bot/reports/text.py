@@ -24,7 +24,7 @@ def summary_text(report: Report, snapshot: Snapshot) -> str:
         messages(
             "followup.summary",
             team=team_title(report.team, messages),
-            citizens=len(report.rows),
+            citizens=report.citizens,
             basic=report.basic_five,
         )
     ]

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models.base import Base, UTCDateTime, utcnow
@@ -82,7 +82,22 @@ class BroadcastDelivery(Base):
     __tablename__ = "broadcast_deliveries"
     __table_args__ = (
         UniqueConstraint("broadcast_id", "user_id"),
-        Index("ix_broadcast_deliveries_work", "state", "channel", "next_attempt_at"),
+        # Only unfinished rows are indexed for the worker: finished ones are most of the table.
+        Index(
+            "ix_broadcast_deliveries_work",
+            "channel",
+            "next_attempt_at",
+            "id",
+            postgresql_where=text("state = 'pending'"),
+            sqlite_where=text("state = 'pending'"),
+        ),
+        Index(
+            "ix_broadcast_deliveries_held",
+            "claimed_by",
+            "claimed_at",
+            postgresql_where=text("state IN ('claimed', 'sending')"),
+            sqlite_where=text("state IN ('claimed', 'sending')"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -33,7 +33,8 @@ class LessonAttempt(Base):
     """One go at a skill: from its first step (or straight to the quiz on a retry) to a result."""
 
     __tablename__ = "lesson_attempts"
-    __table_args__ = (Index("ix_lesson_attempts_user_skill", "user_id", "skill_id"),)
+    # "Newest attempt of a citizen at a skill" is one probe of this index (see LessonRepo.stuck).
+    __table_args__ = (Index("ix_lesson_attempts_user_skill", "user_id", "skill_id", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))

@@ -35,7 +35,7 @@ class User(Base):
     channel: Mapped[str] = mapped_column(String(16))
     external_id: Mapped[str] = mapped_column(String(128))
     display_name: Mapped[str | None] = mapped_column(String(128))
-    role: Mapped[str] = mapped_column(String(16), default=Role.CITIZEN.value)
+    role: Mapped[str] = mapped_column(String(16), default=Role.CITIZEN.value, index=True)
     consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     first_seen: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_seen: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

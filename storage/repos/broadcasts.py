@@ -15,13 +15,10 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import (
-    ARRAY,
     CursorResult,
-    Integer,
     Select,
     Table,
     and_,
-    any_,
     case,
     delete,
     exists,
@@ -60,6 +57,7 @@ from storage.models.broadcasts import (
     SKIPPED,
     UNREACHABLE,
 )
+from storage.repos.lists import among, chunks
 
 D = BroadcastDelivery
 
@@ -147,11 +145,8 @@ class BroadcastRepo:
         self._pg = session.get_bind().dialect.name == "postgresql"
 
     def _among(self, column: Any, ids: Sequence[int]) -> Any:
-        """``column IN ids``; on PostgreSQL ``= ANY(array)``, one prepared statement for any
-        number of ids."""
-        if self._pg:
-            return column == any_(literal(list(ids), ARRAY(Integer)))
-        return column.in_(list(ids))
+        """``column IN ids`` (at most ``MAX_LIST`` ids; see ``storage/repos/lists.py``)."""
+        return among(column, ids, self._pg)
 
     # --- audiences and creation -------------------------------------------------------------
 
@@ -168,14 +163,22 @@ class BroadcastRepo:
         return query
 
     async def count(self, audience: Audience) -> AudienceCount:
-        """The size of an audience, and who in it would be skipped."""
-        sub = self.audience_query(audience).add_columns(
-            _opted_out().label("out"), User.unreachable_at.is_not(None).label("gone")
+        """The size of an audience, and who in it would be skipped (counted in SQL)."""
+        out = _opted_out()
+        gone = User.unreachable_at.is_not(None)
+        query = (
+            self.audience_query(audience)
+            .with_only_columns(
+                func.count(),
+                func.sum(case((out, 1), else_=0)),
+                func.sum(case((and_(gone, ~out), 1), else_=0)),
+            )
+            .order_by(None)
         )
-        rows = (await self.session.execute(sub)).all()
-        opted = sum(1 for r in rows if r.out)
-        gone = sum(1 for r in rows if r.gone and not r.out)
-        return AudienceCount(total=len(rows), opted_out=opted, unreachable=gone)
+        total, opted, unreachable = (await self.session.execute(query)).one()
+        return AudienceCount(
+            total=int(total or 0), opted_out=int(opted or 0), unreachable=int(unreachable or 0)
+        )
 
     async def create(
         self,
@@ -438,29 +441,32 @@ class BroadcastRepo:
                 )
                 if not counted:
                     values["attempts"] = D.attempts - 1
-            await self.session.execute(
-                update(D)
-                .where(self._among(D.id, ids), D.state == SENDING, D.claimed_by == owner)
-                .values(**values)
-            )
-        if blocked:
+            for block in chunks(ids):
+                await self.session.execute(
+                    update(D)
+                    .where(self._among(D.id, block), D.state == SENDING, D.claimed_by == owner)
+                    .values(**values)
+                )
+        for block in chunks(blocked):
             await self.session.execute(
                 update(User)
-                .where(self._among(User.id, blocked), User.unreachable_at.is_(None))
+                .where(self._among(User.id, block), User.unreachable_at.is_(None))
                 .values(unreachable_at=now)
             )
 
     async def release(self, owner: str, ids: Sequence[int] | None = None) -> int:
         """Give back claimed rows not sent yet (all of this owner's when ``ids`` is None)."""
         query = update(D).where(D.claimed_by == owner, D.state == CLAIMED)
-        if ids is not None:
-            if not ids:
-                return 0
-            query = query.where(self._among(D.id, ids))
-        result = await self.session.execute(
-            query.values(state=PENDING, claimed_by=None, claimed_at=None)
-        )
-        return _rowcount(result)
+        values = {"state": PENDING, "claimed_by": None, "claimed_at": None}
+        if ids is None:
+            return _rowcount(await self.session.execute(query.values(**values)))
+        released = 0
+        for block in chunks(ids):
+            result = await self.session.execute(
+                query.where(self._among(D.id, block)).values(**values)
+            )
+            released += _rowcount(result)
+        return released
 
     async def unstart(self, owner: str, ids: Sequence[int]) -> int:
         """Back to pending: rows marked ``sending`` whose platform call was never started (the

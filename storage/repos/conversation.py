@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 
 from storage.models import ConversationState, OfferedButton, utcnow
+from storage.repos.lists import chunks
 
 TOKEN_BYTES = 6  # 8 base64url characters; a token is never more than 16
 PENDING = "offered_buttons"  # Session.info: offered rows of this transaction not yet written
@@ -40,10 +41,12 @@ class ConversationRepo:
     async def states(self, user_ids: Iterable[int]) -> dict[int, ConversationState]:
         """The states of several users (one query), created empty when missing."""
         ids = list(dict.fromkeys(user_ids))
-        result = await self.session.execute(
-            select(ConversationState).where(ConversationState.user_id.in_(ids))
-        )
-        found = {state.user_id: state for state in result.scalars()}
+        found: dict[int, ConversationState] = {}
+        for block in chunks(ids):
+            result = await self.session.execute(
+                select(ConversationState).where(ConversationState.user_id.in_(block))
+            )
+            found.update((state.user_id, state) for state in result.scalars())
         missing = [
             ConversationState(user_id=i, flow=None, data={}, last_buttons=[])
             for i in ids
@@ -81,12 +84,15 @@ class ConversationRepo:
         if not wanted:
             return {}
         await self.session.run_sync(_write_offers)
-        result = await self.session.execute(
-            select(OfferedButton.user_id, OfferedButton.token, OfferedButton.payload).where(
-                OfferedButton.token.in_([t for _, t in wanted])
+        found: dict[tuple[int, str], str] = {}
+        for block in chunks(sorted({t for _, t in wanted})):
+            result = await self.session.execute(
+                select(OfferedButton.user_id, OfferedButton.token, OfferedButton.payload).where(
+                    OfferedButton.token.in_(block)
+                )
             )
-        )
-        return {(u, t): p for u, t, p in result.all() if (u, t) in wanted}
+            found.update(((u, t), p) for u, t, p in result.all() if (u, t) in wanted)
+        return found
 
     async def forget_offers_before(self, cutoff: datetime) -> int:
         """Delete offered buttons older than ``cutoff``; returns how many."""

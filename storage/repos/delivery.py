@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import SeenEvent, WebHistory, WebOutbox
+from storage.repos.lists import chunks
 
 
 class SeenEventRepo:
@@ -56,10 +57,8 @@ class WebOutboxRepo:
             .scalars()
             .all()
         )
-        if rows:
-            await self.session.execute(
-                delete(WebOutbox).where(WebOutbox.id.in_([r.id for r in rows]))
-            )
+        for block in chunks([r.id for r in rows]):
+            await self.session.execute(delete(WebOutbox).where(WebOutbox.id.in_(block)))
         return [r.reply for r in rows]
 
 

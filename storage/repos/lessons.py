@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, NamedTuple
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, exists, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
-from storage.models import LessonAttempt, LessonStep, QuizAnswer, SkillCompletion, User, utcnow
+from storage.models import (
+    LessonAttempt,
+    LessonStep,
+    QuizAnswer,
+    SkillCompletion,
+    TeamMembership,
+    utcnow,
+)
 from storage.models.lessons import ABANDONED, FAILED, OPEN_STATUSES, PASSED, QUIZ, READING
+from storage.repos.scope import EVERY_TEAM, Scope, of_citizens
 
 
 @dataclass(frozen=True)
@@ -21,6 +31,20 @@ class SkillStatus:
     passed: bool
     in_progress: bool
     best_score: float | None = None
+
+
+class StuckRow(NamedTuple):
+    """What a report needs of a stuck attempt, and the citizen's team (None: no team)."""
+
+    id: int
+    user_id: int
+    skill_id: str
+    status: str
+    step_id: str | None
+    updated_at: datetime
+    correct: int | None
+    total: int | None
+    team_id: int | None
 
 
 class LessonRepo:
@@ -275,40 +299,88 @@ class LessonRepo:
     # --- for team reports ---------------------------------------------------------------------
 
     async def completed_since(
-        self, since: datetime, user_ids: Sequence[int] | None = None
+        self, since: datetime, team_id: int | None = None
     ) -> list[SkillCompletion]:
-        """Completions first passed since ``since`` (optionally of some users), oldest first."""
+        """Completions first passed since ``since`` (of one team's citizens when given), oldest
+        first."""
         query = select(SkillCompletion).where(SkillCompletion.first_passed_at >= since)
-        if user_ids is not None:
-            query = query.where(SkillCompletion.user_id.in_(list(user_ids)))
+        if team_id is not None:
+            query = query.join(
+                TeamMembership, TeamMembership.user_id == SkillCompletion.user_id
+            ).where(TeamMembership.team_id == team_id)
         result = await self.session.execute(query.order_by(SkillCompletion.first_passed_at))
         return list(result.scalars())
 
-    async def stuck(
-        self, idle_before: datetime, user_ids: Sequence[int] | None = None
-    ) -> list[LessonAttempt]:
-        """Attempts left unfinished with no activity since ``idle_before``, or failed and never
-        passed afterwards: the newest such attempt per citizen and skill."""
-        passed = select(SkillCompletion.id).where(
+    def stuck_query(
+        self, idle_before: datetime, teams: Scope = EVERY_TEAM, *columns: Any
+    ) -> Select[Any]:
+        """SELECT the attempts of ``stuck`` (or just ``columns`` of them): the newest attempt of
+        each citizen and skill (no newer one that was not abandoned, found through the
+        (user, skill, id) index, never by aggregating every attempt), idle since
+        ``idle_before`` or failed, and not passed since."""
+        newer = aliased(LessonAttempt)
+        replaced = exists().where(
+            newer.user_id == LessonAttempt.user_id,
+            newer.skill_id == LessonAttempt.skill_id,
+            newer.id > LessonAttempt.id,
+            newer.status != ABANDONED,
+        )
+        passed = exists().where(
             SkillCompletion.user_id == LessonAttempt.user_id,
             SkillCompletion.skill_id == LessonAttempt.skill_id,
         )
-        newest = (
-            select(func.max(LessonAttempt.id))
-            .where(LessonAttempt.status != ABANDONED)
-            .group_by(LessonAttempt.user_id, LessonAttempt.skill_id)
+        query = select(*(columns or (LessonAttempt,))).where(
+            LessonAttempt.status.in_((*OPEN_STATUSES, FAILED)),
+            LessonAttempt.updated_at < idle_before,
+            ~replaced,
+            ~passed,
         )
-        query = (
-            select(LessonAttempt)
-            .join(User, User.id == LessonAttempt.user_id)
-            .where(
-                LessonAttempt.id.in_(newest),
-                ~passed.exists(),
-                LessonAttempt.updated_at < idle_before,
-                LessonAttempt.status.in_((*OPEN_STATUSES, FAILED)),
-            )
+        return of_citizens(query, LessonAttempt.user_id, teams)
+
+    async def stuck(self, idle_before: datetime, teams: Scope = EVERY_TEAM) -> list[LessonAttempt]:
+        """Attempts left unfinished with no activity since ``idle_before``, or failed and never
+        passed afterwards: the newest such attempt per citizen and skill, of the consented
+        citizens of ``teams`` (a team id, a block of team ids, or every team)."""
+        query = self.stuck_query(idle_before, teams).order_by(
+            LessonAttempt.updated_at, LessonAttempt.id
         )
-        if user_ids is not None:
-            query = query.where(LessonAttempt.user_id.in_(list(user_ids)))
-        result = await self.session.execute(query.order_by(LessonAttempt.updated_at))
-        return list(result.scalars())
+        return list((await self.session.execute(query)).scalars())
+
+    def _stuck_rows(self, idle_before: datetime, teams: Scope) -> Select[Any]:
+        return self.stuck_query(
+            idle_before,
+            teams,
+            LessonAttempt.id,
+            LessonAttempt.user_id,
+            LessonAttempt.skill_id,
+            LessonAttempt.status,
+            LessonAttempt.step_id,
+            LessonAttempt.updated_at,
+            LessonAttempt.correct,
+            LessonAttempt.total,
+            TeamMembership.team_id,
+        )
+
+    async def stuck_rows(self, idle_before: datetime, teams: Scope = EVERY_TEAM) -> list[StuckRow]:
+        """``stuck`` as plain rows (what reports need, no ORM object), oldest activity first."""
+        query = self._stuck_rows(idle_before, teams).order_by(
+            LessonAttempt.updated_at, LessonAttempt.id
+        )
+        return [StuckRow(*row) for row in await self.session.execute(query)]
+
+    async def stream_stuck(
+        self, idle_before: datetime, teams: Scope = EVERY_TEAM, batch: int = 5000
+    ) -> AsyncIterator[StuckRow]:
+        """``stuck`` as plain rows with each citizen's team, by citizen, streamed through a
+        server-side cursor: bounded memory over every team, and no ORM object per row. Over
+        every team on PostgreSQL, nested loops are off for the rest of the transaction."""
+        query = self._stuck_rows(idle_before, teams).order_by(
+            LessonAttempt.user_id, LessonAttempt.skill_id
+        )
+        if self.session.get_bind().dialect.name == "postgresql" and teams is None:
+            # Over every citizen PostgreSQL underestimates the anti-joins (user and skill are
+            # correlated) and probes indexes a million times; hash joins take half the time.
+            await self.session.execute(text("SET LOCAL enable_nestloop = off"))
+        result = await self.session.stream(query.execution_options(yield_per=batch))
+        async for row in result:
+            yield StuckRow(*row)

@@ -12,6 +12,7 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, NamedTuple
 
 from sqlalchemy import Select, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,6 +33,8 @@ from storage.models import (
 )
 from storage.models.lessons import OPEN_STATUSES
 from storage.models.teams import ANSWERED, JOINED_BY_INVITE, OPEN
+from storage.repos.lists import among, chunks, is_pg
+from storage.repos.scope import Scope, of_citizens
 
 # Letters and digits that cannot be mistaken for each other (no 0/O, 1/I).
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
@@ -140,12 +143,15 @@ class TeamRepo:
 
     async def memberships(self, user_ids: Sequence[int]) -> dict[int, TeamMembership]:
         """Membership rows of these users, by user id."""
-        if not user_ids:
-            return {}
-        result = await self.session.execute(
-            select(TeamMembership).where(TeamMembership.user_id.in_(list(user_ids)))
-        )
-        return {m.user_id: m for m in result.scalars()}
+        found: dict[int, TeamMembership] = {}
+        for block in chunks(list(user_ids)):
+            result = await self.session.execute(
+                select(TeamMembership).where(
+                    among(TeamMembership.user_id, block, is_pg(self.session))
+                )
+            )
+            found.update((m.user_id, m) for m in result.scalars())
+        return found
 
     async def join(
         self, user_id: int, team_id: int, joined_by: str, now: datetime | None = None
@@ -184,6 +190,24 @@ class TeamRepo:
         """The citizens of a team (all consented citizens when ``team_id`` is None)."""
         return list((await self.session.execute(self.citizens_query(team_id))).scalars())
 
+    async def citizen_rows(self, teams: Scope) -> list[Citizen]:
+        """The consented citizens of ``teams`` with their team, by id: one query, plain rows."""
+        query = select(
+            User.id,
+            User.display_name,
+            User.channel,
+            User.first_seen,
+            TeamMembership.team_id,
+            TeamMembership.joined_at,
+        ).select_from(User)
+        query = of_citizens(query, User.id, teams).order_by(User.id)
+        return [Citizen(*row) for row in await self.session.execute(query)]
+
+    async def citizen_count(self, team_id: int | None) -> int:
+        """How many citizens ``citizens(team_id)`` would return, counted in SQL."""
+        query = self.citizens_query(team_id).with_only_columns(func.count()).order_by(None)
+        return int(await self.session.scalar(query) or 0)
+
     async def staff(self, team_id: int) -> list[User]:
         """The members and leads of a team."""
         result = await self.session.execute(
@@ -202,20 +226,24 @@ class TeamRepo:
         return list(result.scalars())
 
     async def sizes(self) -> dict[int, tuple[int, int]]:
-        """Per team id: (citizens, members and leads)."""
-        result = await self.session.execute(
+        """Per team id: (citizens, members and leads).
+
+        Two cheap counts rather than a join of every membership with every user: members per
+        team (the team index alone), then the few non-citizens per team (the role index).
+        """
+        totals = await self.session.execute(
+            select(TeamMembership.team_id, func.count()).group_by(TeamMembership.team_id)
+        )
+        sizes = {team_id: (int(n), 0) for team_id, n in totals.all()}
+        others = await self.session.execute(
             select(TeamMembership.team_id, User.role, func.count())
             .join(User, User.id == TeamMembership.user_id)
+            .where(User.role.in_([r for r in Role if r != Role.CITIZEN]))  # the role index
             .group_by(TeamMembership.team_id, User.role)
         )
-        sizes: dict[int, tuple[int, int]] = {}
-        for team_id, role, count in result.all():
-            citizens, staff = sizes.get(team_id, (0, 0))
-            if role == Role.CITIZEN:
-                citizens += count
-            elif role in TEAM_STAFF:
-                staff += count
-            sizes[team_id] = (citizens, staff)
+        for team_id, role, n in others.all():
+            citizens, staff = sizes[team_id]
+            sizes[team_id] = (citizens - n, staff + (n if role in TEAM_STAFF else 0))
         return sizes
 
     async def remove_member(self, team_id: int, user: User) -> bool:
@@ -360,6 +388,15 @@ class QuestionRepo:
         )
         return list(result.scalars())
 
+    async def open_counts(self) -> dict[int | None, int]:
+        """Open questions per team id (``None``: the admin queue), one GROUP BY."""
+        result = await self.session.execute(
+            select(TeamQuestion.team_id, func.count())
+            .where(TeamQuestion.status == OPEN)
+            .group_by(TeamQuestion.team_id)
+        )
+        return {team_id: int(n) for team_id, n in result.all()}
+
     async def open_count(self, team_id: int | None) -> int:
         """How many questions wait in a queue."""
         query = self._queue(team_id).with_only_columns(func.count(TeamQuestion.id))
@@ -386,13 +423,32 @@ class QuestionRepo:
         return list(result.scalars())
 
 
+class Citizen(NamedTuple):
+    """A citizen as reports show them, with their team (None: no team)."""
+
+    id: int
+    display_name: str | None
+    channel: str
+    first_seen: datetime
+    team_id: int | None
+    joined_at: datetime | None
+
+
+class SkillRow(NamedTuple):
+    """A citizen and a skill (a completion's best score)."""
+
+    user_id: int
+    skill_id: str
+    score: float | None = None
+
+
 @dataclass(frozen=True)
 class SkillRecords:
     """What a group of citizens did, for reports: bot completions, in-person guidance, open work."""
 
-    completions: list[SkillCompletion]
-    guided: list[GuidedSkill]
-    open_attempts: list[LessonAttempt]
+    completions: list[SkillRow]
+    guided: list[SkillRow]
+    open_attempts: list[SkillRow]
 
 
 class ProgressRepo:
@@ -431,30 +487,35 @@ class ProgressRepo:
 
     async def guided(self, user_ids: Sequence[int]) -> list[GuidedSkill]:
         """In-person guidance records of these citizens."""
-        if not user_ids:
-            return []
-        result = await self.session.execute(
-            select(GuidedSkill).where(GuidedSkill.user_id.in_(list(user_ids)))
-        )
-        return list(result.scalars())
-
-    async def records(self, user_ids: Sequence[int]) -> SkillRecords:
-        """Completions, guidance and open lesson attempts of these citizens."""
-        ids = list(user_ids)
-        if not ids:
-            return SkillRecords([], [], [])
-        completions = await self.session.execute(
-            select(SkillCompletion).where(SkillCompletion.user_id.in_(ids))
-        )
-        attempts = await self.session.execute(
-            select(LessonAttempt).where(
-                LessonAttempt.user_id.in_(ids), LessonAttempt.status.in_(OPEN_STATUSES)
+        found: list[GuidedSkill] = []
+        for block in chunks(list(user_ids)):
+            result = await self.session.execute(
+                select(GuidedSkill).where(among(GuidedSkill.user_id, block, is_pg(self.session)))
             )
-        )
+            found.extend(result.scalars())
+        return found
+
+    async def records(self, teams: Scope) -> SkillRecords:
+        """Completions, guidance and open lesson attempts of the consented citizens of
+        ``teams`` (joined on the team, never a list of citizen ids), as plain rows."""
+
+        async def rows(*columns: Any, where: Any = None) -> list[SkillRow]:
+            query = select(*columns)
+            if where is not None:
+                query = query.where(where)
+            query = of_citizens(query, columns[0], teams)
+            return [SkillRow(*row) for row in await self.session.execute(query)]
+
         return SkillRecords(
-            completions=list(completions.scalars()),
-            guided=await self.guided(ids),
-            open_attempts=list(attempts.scalars()),
+            completions=await rows(
+                SkillCompletion.user_id, SkillCompletion.skill_id, SkillCompletion.best_score
+            ),
+            guided=await rows(GuidedSkill.user_id, GuidedSkill.skill_id),
+            open_attempts=await rows(
+                LessonAttempt.user_id,
+                LessonAttempt.skill_id,
+                where=LessonAttempt.status.in_(OPEN_STATUSES),
+            ),
         )
 
     async def add_anonymous(
@@ -468,6 +529,34 @@ class ProgressRepo:
             if n > 0
         )
         await self.session.flush()
+
+    async def anonymous_without_team(self) -> dict[tuple[str, str], int]:
+        """Anonymous counts of citizens who had no team."""
+        result = await self.session.execute(
+            select(AnonymousCount.kind, AnonymousCount.skill_id, func.sum(AnonymousCount.count))
+            .where(AnonymousCount.team_id.is_(None))
+            .group_by(AnonymousCount.kind, AnonymousCount.skill_id)
+        )
+        return {(kind, skill): int(total or 0) for kind, skill, total in result.all()}
+
+    async def anonymous_of_teams(
+        self, team_ids: Sequence[int]
+    ) -> dict[int | None, dict[tuple[str, str], int]]:
+        """``anonymous`` of each team of a block (at most ``MAX_LIST`` teams), one query."""
+        query = (
+            select(
+                AnonymousCount.team_id,
+                AnonymousCount.kind,
+                AnonymousCount.skill_id,
+                func.sum(AnonymousCount.count),
+            )
+            .where(among(AnonymousCount.team_id, team_ids, is_pg(self.session)))
+            .group_by(AnonymousCount.team_id, AnonymousCount.kind, AnonymousCount.skill_id)
+        )
+        out: dict[int | None, dict[tuple[str, str], int]] = {}
+        for team_id, kind, skill, total in (await self.session.execute(query)).all():
+            out.setdefault(team_id, {})[(kind, skill)] = int(total or 0)
+        return out
 
     async def anonymous(self, team_id: int | None) -> dict[tuple[str, str], int]:
         """Summed anonymous counts of a team (of every team when ``team_id`` is None)."""

@@ -9,6 +9,7 @@ from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import User, utcnow
+from storage.repos.lists import chunks
 
 LAST_SEEN_STEP = timedelta(minutes=10)  # how precisely "last seen" is kept
 
@@ -48,11 +49,11 @@ class UserRepo:
         query, plus one insert when some are new. Returns the users by (channel, external id)."""
         keys = list(dict.fromkeys((channel, external) for channel, external, _ in senders))
         found: dict[tuple[str, str], User] = {}
-        if keys:
+        for block in chunks(keys):
             result = await self.session.execute(
-                select(User).where(tuple_(User.channel, User.external_id).in_(keys))
+                select(User).where(tuple_(User.channel, User.external_id).in_(block))
             )
-            found = {(u.channel, u.external_id): u for u in result.scalars()}
+            found.update(((u.channel, u.external_id), u) for u in result.scalars())
         now = utcnow()
         new = []
         for key in keys:

@@ -1,0 +1,47 @@
+"""Which citizens a report covers: one team, a block of teams, or every consented citizen.
+
+Per-team queries join ``team_memberships`` on its ``team_id`` index, so their cost follows the
+team's size, never the country's; a block of teams (at most ``lists.MAX_LIST`` ids) lets a
+report over every team go block by block with bounded memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy import Select
+
+from storage.models import TeamMembership, User
+from storage.repos.lists import MAX_LIST
+
+
+class NoTeam:
+    """The consented citizens who belong to no team."""
+
+
+# One team's id, a block of team ids, NO_TEAM, or None: every consented citizen.
+Scope = int | Sequence[int] | NoTeam | None
+EVERY_TEAM: Scope = None
+NO_TEAM = NoTeam()
+
+S = TypeVar("S", bound=Select[*tuple[Any, ...]])
+
+
+def of_citizens(query: S, user_id: Any, teams: Scope) -> S:
+    """``query`` limited to rows whose ``user_id`` is a consented citizen of ``teams``."""
+    if user_id is not User.id:
+        query = query.join(User, User.id == user_id)
+    query = query.where(User.role == "citizen", User.consent_at.is_not(None))
+    if teams is None:
+        return query.outerjoin(TeamMembership, TeamMembership.user_id == user_id)
+    if isinstance(teams, NoTeam):
+        query = query.outerjoin(TeamMembership, TeamMembership.user_id == user_id)
+        return query.where(TeamMembership.user_id.is_(None))
+    query = query.join(TeamMembership, TeamMembership.user_id == user_id)
+    if isinstance(teams, int):
+        return query.where(TeamMembership.team_id == teams)
+    block = list(teams)
+    if len(block) > MAX_LIST:
+        raise ValueError(f"a block of {len(block)} teams; at most {MAX_LIST}")
+    return query.where(TeamMembership.team_id.in_(block))
