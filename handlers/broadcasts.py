@@ -118,7 +118,7 @@ async def compose(ctx: Context, _: BroadcastNew | None = None) -> None:
         buttons.append(ctx.button("broadcast.compose.all_teams", BroadcastTeam(None)))
         ctx.enter(FLOW, Draft(step="team"))
         key = "broadcast.compose.pick_team_more" if len(teams) > MAX_TEAM_BUTTONS else None
-        ctx.send(Reply.with_buttons(ctx.t(key or "broadcast.compose.pick_team"), buttons))
+        ctx.say(key or "broadcast.compose.pick_team", *buttons)
         return
     team = await own_team(ctx)
     if team is None:
@@ -130,15 +130,12 @@ async def compose(ctx: Context, _: BroadcastNew | None = None) -> None:
 async def _choose_kind(ctx: Context, team: Team | None) -> None:
     ctx.enter(FLOW, Draft(step="kind", team=team.id if team else None))
     audience = team.name if team else ctx.t("broadcast.compose.everyone")
-    ctx.send(
-        Reply.with_buttons(
-            ctx.t("broadcast.compose.what", audience=audience),
-            [
-                ctx.button("broadcast.compose.lesson", BroadcastKind("lesson")),
-                ctx.button("broadcast.compose.announcement", BroadcastKind("text")),
-                _cancel_button(ctx),
-            ],
-        )
+    ctx.say(
+        "broadcast.compose.what",
+        ctx.button("broadcast.compose.lesson", BroadcastKind("lesson")),
+        ctx.button("broadcast.compose.announcement", BroadcastKind("text")),
+        _cancel_button(ctx),
+        audience=audience,
     )
 
 
@@ -183,7 +180,7 @@ async def pick_kind(ctx: Context, pressed: BroadcastKind) -> None:
     ctx.enter(FLOW, replace(draft, step="group"))
     groups = [g for g in ctx.content.groups if ctx.content.lessons.by_group(g.id)]
     buttons = [ctx.labelled(g.title, BroadcastGroup(g.id)) for g in groups]
-    ctx.send(Reply.with_buttons(ctx.t("broadcast.compose.pick_group"), [*buttons]))
+    ctx.say("broadcast.compose.pick_group", *buttons)
 
 
 @router.button(BroadcastGroup, roles=STAFF)
@@ -196,7 +193,7 @@ async def pick_group(ctx: Context, pressed: BroadcastGroup) -> None:
         return
     ctx.enter(FLOW, replace(found[0], step="lesson"))
     buttons = [ctx.labelled(s.title, BroadcastLesson(s.id)) for s in skills]
-    ctx.send(Reply.with_buttons(ctx.t("broadcast.compose.pick_lesson"), buttons))
+    ctx.say("broadcast.compose.pick_lesson", *buttons)
 
 
 @router.button(BroadcastLesson, roles=STAFF)
@@ -208,15 +205,12 @@ async def pick_lesson(ctx: Context, pressed: BroadcastLesson) -> None:
         ctx.say("broadcast.compose.expired", menu_button(ctx))
         return
     ctx.enter(FLOW, replace(found[0], step="audience", kind=KIND_LESSON, skill=skill.id))
-    ctx.send(
-        Reply.with_buttons(
-            ctx.t("broadcast.compose.audience", title=skill.title),
-            [
-                ctx.button("broadcast.compose.audience_all", BroadcastAudience("all")),
-                ctx.button("broadcast.compose.audience_missing", BroadcastAudience("missing")),
-                _cancel_button(ctx),
-            ],
-        )
+    ctx.say(
+        "broadcast.compose.audience",
+        ctx.button("broadcast.compose.audience_all", BroadcastAudience("all")),
+        ctx.button("broadcast.compose.audience_missing", BroadcastAudience("missing")),
+        _cancel_button(ctx),
+        title=skill.title,
     )
 
 
@@ -314,7 +308,7 @@ async def _preview(ctx: Context, draft: Draft) -> None:
         return
     skipped = count.total - count.reachable
     ctx.enter(FLOW, replace(draft, step="preview"))
-    ctx.send(Reply(text=ctx.t("broadcast.compose.preview_head")))
+    ctx.say("broadcast.compose.preview_head")
     ctx.send(Reply(text=body))
     ctx.send(
         Reply.with_buttons(

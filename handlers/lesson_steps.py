@@ -118,7 +118,7 @@ async def show_list(ctx: Context) -> None:
             buttons.append(ctx.labelled(label, LessonStart(skill.id)))
         replies.append(Reply.with_buttons(heading, buttons))
     if not replies:
-        ctx.send(Reply.with_buttons(ctx.t("lesson.list.empty"), menu_buttons(ctx)))
+        ctx.say("lesson.list.empty", *menu_buttons(ctx))
         return
     first = replies[0]
     replies[0] = Reply(ctx.t("lesson.list.title") + "\n\n" + first.text, first.buttons)
@@ -252,12 +252,7 @@ async def over(ctx: Context, *, question: bool) -> None:
     """A button that is no longer valid: say so, and show where the citizen is now."""
     place = await current(ctx)
     if place is None:
-        ctx.send(
-            Reply.with_buttons(
-                ctx.t("lesson.old"),
-                [ctx.button("menu.lessons", LessonList()), menu_button(ctx)],
-            )
-        )
+        ctx.say("lesson.old", ctx.button("menu.lessons", LessonList()), menu_button(ctx))
         return
     ctx.say("lesson.over_question" if question else "lesson.over_step")
     await show_current(ctx, place)

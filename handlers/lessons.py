@@ -13,7 +13,7 @@ from __future__ import annotations
 from bot.content.lessons import Skill
 from bot.core.context import Context
 from bot.core.events import TextMessage
-from bot.core.replies import LETTERS, Reply
+from bot.core.replies import LETTERS
 from bot.core.router import Router
 from handlers.lesson_steps import (
     FLOW,
@@ -223,14 +223,14 @@ async def lesson_stop(ctx: Context, pressed: LessonStop) -> None:
 async def _stop(ctx: Context, attempt_id: int | None) -> None:
     place = await current(ctx)
     if place is None:
-        ctx.send(Reply.with_buttons(ctx.t("lesson.not_in_lesson"), menu_buttons(ctx)))
+        ctx.say("lesson.not_in_lesson", *menu_buttons(ctx))
         return
     if attempt_id is not None and attempt_id != place.attempt.id:
         await over(ctx, question=False)  # the stop button of another lesson
         return
     await repo_of(ctx).leave(place.attempt, ctx.services.clock())
     ctx.leave()
-    ctx.send(Reply.with_buttons(ctx.t("lesson.stopped"), menu_buttons(ctx)))
+    ctx.say("lesson.stopped", *menu_buttons(ctx))
 
 
 async def _in_lesson(ctx: Context) -> bool:
@@ -289,4 +289,4 @@ async def offer_resume(ctx: Context) -> None:
         ctx.button("lesson.continue", LessonResume(place.attempt.id)),
         ctx.button("lesson.stop_button", LessonStop(place.attempt.id)),
     ]
-    ctx.send(Reply.with_buttons(ctx.t("lesson.offer", title=place.skill.title), buttons))
+    ctx.say("lesson.offer", *buttons, title=place.skill.title)

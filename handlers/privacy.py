@@ -118,14 +118,10 @@ async def _questions_asked(ctx: Context) -> int:
 @router.command("deletedata")
 async def confirm_delete(ctx: Context, _: PrivacyDelete | None = None) -> None:
     """Ask to confirm before deleting everything."""
-    ctx.send(
-        Reply.with_buttons(
-            ctx.t("privacy.confirm"),
-            [
-                ctx.button("privacy.confirm_yes", PrivacyErase()),
-                ctx.button("privacy.confirm_no", PrivacyKeep()),
-            ],
-        )
+    ctx.say(
+        "privacy.confirm",
+        ctx.button("privacy.confirm_yes", PrivacyErase()),
+        ctx.button("privacy.confirm_no", PrivacyKeep()),
     )
 
 

@@ -264,4 +264,4 @@ async def queue(ctx: Context, pressed: TeamQueue) -> None:
                 [ctx.button("question.answer_button", AnswerQuestion(question.id))],
             )
         )
-    ctx.send(Reply.with_buttons(ctx.t("menu.title"), [home_button(ctx, scope)]))
+    ctx.say("menu.title", home_button(ctx, scope))

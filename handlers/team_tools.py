@@ -76,7 +76,7 @@ async def home(ctx: Context, pressed: TeamHome | None = None) -> None:
         buttons = [ctx.labelled(t.name, TeamHome(t.id)) for t in teams[:PAGE]]
         buttons.append(ctx.button("followup.all_teams", TeamHome(ALL)))
         buttons.append(ctx.button("followup.admin_queue", TeamQueue(ALL)))
-        ctx.send(Reply.with_buttons(ctx.t("followup.admin_pick", teams=len(teams)), buttons))
+        ctx.say("followup.admin_pick", *buttons, teams=len(teams))
         return
     scope = await team_scope(ctx, wanted)
     if scope is None:
@@ -234,7 +234,7 @@ async def _send_file(
         team_id=scope.team.id if scope.team else None,
     )
     ctx.send(Reply(text=caption, document=ref))
-    ctx.send(Reply.with_buttons(ctx.t("menu.title"), [home_button(ctx, scope), menu_button(ctx)]))
+    ctx.say("menu.title", home_button(ctx, scope), menu_button(ctx))
 
 
 def _file_stem(scope: Scope) -> str:

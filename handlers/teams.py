@@ -247,7 +247,7 @@ async def contact_team(ctx: Context, _: MenuContact | None = None) -> None:
     if team is None:
         if await repo.communes():
             buttons.append(ctx.button("teams.choose_button", TeamChoose()))
-        ctx.send(Reply.with_buttons(ctx.t("teams.contact_no_team"), [*buttons, menu_button(ctx)]))
+        ctx.say("teams.contact_no_team", *buttons, menu_button(ctx))
         return
     ctx.send(
         Reply.with_buttons(
