@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import io
 import logging
 import sys
 from collections.abc import Coroutine
@@ -22,16 +21,12 @@ from bot.commands.db import session_for
 from bot.config import Config
 
 if TYPE_CHECKING:
-    from PIL import ImageFont
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from bot.content.messages import Messages
     from storage.models import Team, User
 
 log = logging.getLogger(__name__)
-
-POSTER_SIZE = (1240, 1748)  # A5 portrait at 150 dpi
-MARGIN = 90
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -316,61 +311,6 @@ async def telegram_link(config: Config, code: str) -> str | None:
     return f"https://t.me/{username}?start={code}" if username else None
 
 
-def _wrap(text: str, font: ImageFont.FreeTypeFont, width: int) -> list[str]:
-    lines: list[str] = []
-    for paragraph in text.splitlines() or [""]:
-        line = ""
-        for word in paragraph.split():
-            candidate = f"{line} {word}".strip()
-            if font.getlength(candidate) <= width or not line:
-                line = candidate
-            else:
-                lines.append(line)
-                line = word
-        lines.append(line)
-    return lines
-
-
-def poster_png(config: Config, messages: Messages, team: Team, link: str | None) -> bytes:
-    """A printable A5 poster: heading, team, place, QR code, one-line instruction, the code."""
-    import qrcode
-    from PIL import Image, ImageDraw
-
-    from bot.reports.fonts import load_font
-
-    width, height = POSTER_SIZE
-    image = Image.new("RGB", POSTER_SIZE, "white")
-    draw = ImageDraw.Draw(image)
-    inner = width - 2 * MARGIN
-
-    def centred(text: str, font: ImageFont.FreeTypeFont, y: int, fill: str = "black") -> int:
-        for line in _wrap(text, font, inner):
-            box = draw.textbbox((0, 0), line, font=font)
-            draw.text(((width - (box[2] - box[0])) / 2, y), line, font=font, fill=fill)
-            y += int(font.size * 1.3)
-        return y
-
-    y = centred(messages("poster.heading"), load_font(config, 44, bold=True), 70, "#1d4ed8")
-    y = centred(team.name, load_font(config, 62, bold=True), y + 20)
-    place = messages("poster.place", village=team.village, commune=team.commune)
-    y = centred(place, load_font(config, 36), y + 4, "#333333")
-    qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=4)
-    qr.add_data(link or team.code)
-    qr.make(fit=True)
-    side = min(inner - 40, height - y - 420)
-    qr.box_size = max(1, side // (qr.modules_count + 2 * qr.border))  # whole pixels per module
-    qr_image = qr.make_image(fill_color="black", back_color="white").get_image().convert("RGB")
-    side = qr_image.width
-    image.paste(qr_image, ((width - side) // 2, y + 20))
-    y += side + 50
-    key = "poster.instruction_link" if link else "poster.instruction_code"
-    y = centred(messages(key), load_font(config, 34), y)
-    centred(messages("poster.code_line", code=team.code), load_font(config, 58, bold=True), y + 24)
-    out = io.BytesIO()
-    image.save(out, format="PNG", dpi=(150, 150))
-    return out.getvalue()
-
-
 async def _qr_target(config: Config, code: str) -> tuple[Team | None, str | None]:
     async with session_for(config) as session:
         team = await _team(session, code)
@@ -380,6 +320,8 @@ async def _qr_target(config: Config, code: str) -> tuple[Team | None, str | None
 
 def qr_command(config: Config, args: argparse.Namespace) -> int:
     """Write the team's QR poster."""
+    from bot.reports.poster import poster_png
+
     team, link = asyncio.run(_qr_target(config, args.code))
     if team is None:
         return _fail(f"team qr: no team with code {args.code}")
