@@ -130,3 +130,9 @@ def add_channels(app: App) -> None:
         from bot.channels.zalo import ZaloChannel
 
         app.channels["zalo"] = ZaloChannel.from_config(app.core, config)
+    if config.secrets.zalo_oa_app_id:
+        from bot.channels.zalo_oa.channel import ZaloOAChannel
+        from bot.zalo_oa import accounts_from_config
+
+        accounts = accounts_from_config(config, app.db)
+        app.channels["zalo_oa"] = ZaloOAChannel.from_config(app.core, config, accounts)

@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "bot.commands.broadcast",
     "bot.commands.content",
     "bot.commands.scam",
+    "bot.commands.zalo_oa",
 )
 
 SECRET_LOGGERS = (

@@ -65,6 +65,19 @@ class ZaloConfig:
 
 
 @dataclass(frozen=True)
+class ZaloOAConfig:
+    """Zalo Official Accounts (OA Open API v3): one Zalo App (``ZALO_OA_APP_ID``) that many OAs
+    authorise. ``redirect_url`` is the public address of ``GET /zalo-oa/oauth`` (default:
+    ``web.public_url`` + ``/zalo-oa/oauth``); ``rate_per_second`` paces each OA's broadcasts."""
+
+    openapi_url: str = "https://openapi.zalo.me"
+    oauth_url: str = "https://oauth.zaloapp.com"
+    webhook_path: str = "/zalo-oa/webhook"
+    redirect_url: str = ""
+    rate_per_second: float = 5.0
+
+
+@dataclass(frozen=True)
 class TeamsConfig:
     """Village teams and follow-up: deep links, when a citizen counts as stuck, file links."""
 
@@ -124,6 +137,10 @@ class Secrets:
     zalo_token: str = field(default="", repr=False)
     zalo_webhook_secret: str = field(default="", repr=False)
     web_session_key: str = field(default="", repr=False)
+    zalo_oa_app_id: str = ""
+    zalo_oa_app_secret: str = field(default="", repr=False)
+    zalo_oa_secret_key: str = field(default="", repr=False)
+    zalo_oa_token_key: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True)
@@ -135,6 +152,7 @@ class Config:
     content: ContentConfig = field(default_factory=ContentConfig)
     telegram: TelegramConfig = field(default_factory=TelegramConfig)
     zalo: ZaloConfig = field(default_factory=ZaloConfig)
+    zalo_oa: ZaloOAConfig = field(default_factory=ZaloOAConfig)
     teams: TeamsConfig = field(default_factory=TeamsConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     broadcast: BroadcastConfig = field(default_factory=BroadcastConfig)
@@ -228,6 +246,7 @@ def _validate(config: Config) -> None:
     if bot_name and not (bot_name.isascii() and bot_name.replace("_", "").isalnum()):
         raise ConfigError("config: teams.telegram_bot must be a bot username like trolyso_bot")
     _validate_broadcast(config.broadcast)
+    _validate_zalo_oa(config.zalo_oa)
 
 
 def _validate_urls(config: Config) -> None:
@@ -244,6 +263,19 @@ def _validate_urls(config: Config) -> None:
     ):
         if url and not url.startswith("https://") and not url.startswith("http://127.0.0.1"):
             raise ConfigError(f"config: {key} must be an https:// address")
+
+
+def _validate_zalo_oa(oa: ZaloOAConfig) -> None:
+    """Checks of the ``zalo_oa`` section."""
+    for key in ("openapi_url", "oauth_url"):
+        if not getattr(oa, key).startswith(("http://", "https://")):
+            raise ConfigError(f"config: zalo_oa.{key} must start with http:// or https://")
+    if not oa.webhook_path.startswith("/") or oa.webhook_path.rstrip("/") in ("", "/zalo-oa/oauth"):
+        raise ConfigError("config: zalo_oa.webhook_path must be a path like /zalo-oa/webhook")
+    if oa.redirect_url and not oa.redirect_url.startswith(("https://", "http://127.0.0.1")):
+        raise ConfigError("config: zalo_oa.redirect_url must be an https:// address")
+    if oa.rate_per_second < 0:
+        raise ConfigError("config: zalo_oa.rate_per_second must be 0 or more")
 
 
 def _validate_broadcast(broadcast: BroadcastConfig) -> None:
@@ -298,6 +330,10 @@ def load_config(path: Path | None = None, env: typing.Mapping[str, str] | None =
         zalo_token=env.get("ZALO_BOT_TOKEN", "").strip(),
         zalo_webhook_secret=env.get("ZALO_WEBHOOK_SECRET", "").strip(),
         web_session_key=env.get("WEB_SESSION_KEY", "").strip(),
+        zalo_oa_app_id=env.get("ZALO_OA_APP_ID", "").strip(),
+        zalo_oa_app_secret=env.get("ZALO_OA_APP_SECRET", "").strip(),
+        zalo_oa_secret_key=env.get("ZALO_OA_SECRET_KEY", "").strip(),
+        zalo_oa_token_key=env.get("ZALO_OA_TOKEN_KEY", "").strip(),
     )
     if 0 < len(secrets.web_session_key) < 32:
         raise ConfigError(

@@ -28,6 +28,8 @@ from handlers.start import AFTER_CONSENT, BEFORE_CONSENT
 from storage.models import TEAM_STAFF, Role, Team
 from storage.models.teams import JOINED_BY_CHOICE, JOINED_BY_CODE, JOINED_BY_LINK
 from storage.repos.teams import TeamRepo, clean_code
+from storage.repos.zalo_oa import CHANNEL as OA_CHANNEL
+from storage.repos.zalo_oa import ZaloOARepo
 
 router = Router("teams")
 
@@ -97,8 +99,26 @@ async def use_code(ctx: Context, code: str, how: str) -> bool:
     return True
 
 
+async def served_teams(ctx: Context) -> list[Team]:
+    """The teams served by the account the citizen wrote to (a commune's Zalo OA), if any."""
+    if ctx.user.channel != OA_CHANNEL:
+        return []
+    oa_id = ctx.user.external_id.partition(":")[0]
+    return await ZaloOARepo(ctx.session).teams(oa_id)
+
+
 async def offer_teams(ctx: Context, text_key: str = "teams.choose_commune") -> bool:
-    """Ask for the commune (or the village when there is one commune); False if no team exists."""
+    """Ask for the commune (or the village when there is one commune); False if no team exists.
+
+    A citizen writing to a commune's Zalo OA is offered that OA's villages straight away.
+    """
+    served = await served_teams(ctx)
+    if served:
+        buttons = [ctx.labelled(t.village, TeamPick(t.id)) for t in served[:MAX_CHOICES]]
+        buttons.append(ctx.button("teams.no_village", TeamSkip()))
+        text = ctx.t("teams.choose_village", commune=served[0].commune)
+        ctx.send(Reply.with_buttons(f"{ctx.t(text_key)}\n{text}", buttons))
+        return True
     repo = TeamRepo(ctx.session)
     communes = await repo.communes()
     if not communes:

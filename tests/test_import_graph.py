@@ -155,6 +155,7 @@ REPOSITORY_USERS = {
         "handlers.team_questions",
     },
     "storage.repos.broadcasts": {"handlers.broadcasts"},
+    "storage.repos.zalo_oa": {"handlers.teams", "handlers.team_tools"},  # an OA's villages
     "storage.repos.users": None,  # anyone
 }
 EVERYTHING = {"handlers.privacy"}

@@ -77,6 +77,7 @@ REASONS = (
     "skipped:already_passed",
     "skipped:no_consent",
     "skipped:cancelled",
+    "skipped:zalo_window",
     "failed:blocked",
     "failed:error",
     "failed:interrupted",

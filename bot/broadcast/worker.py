@@ -39,6 +39,7 @@ import logging
 import os
 import secrets
 import socket
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from datetime import datetime, timedelta
@@ -51,10 +52,10 @@ from sqlalchemy.orm.exc import StaleDataError
 from bot.broadcast.compose import reply_for, report_text
 from bot.broadcast.timing import Pace, QuietHours
 from bot.core.dispatcher import tokenise
-from bot.core.ports import DeliveryError, RetryAfter, Uncertain, Unreachable
+from bot.core.ports import DeliveryError, NotAllowed, RetryAfter, Uncertain, Unreachable
 from bot.core.replies import Reply
 from storage.models import Broadcast
-from storage.models.broadcasts import BLOCKED, ERROR, FAILED, PENDING, SENT, UNCERTAIN
+from storage.models.broadcasts import BLOCKED, ERROR, FAILED, PENDING, SENT, SKIPPED, UNCERTAIN
 from storage.repos.broadcasts import BroadcastRepo, Claimed, Outcome, Ready
 from storage.repos.conversation import ConversationRepo
 
@@ -340,14 +341,37 @@ class BroadcastWorker:
             self._bodies[broadcast_id] = cached
         return cached
 
+    def lane_pace(self, channel: Outbound, external_id: str) -> Pace | None:
+        """The pace of a recipient's lane inside a channel, for channels whose accounts have
+        limits of their own (a Zalo OA each: ``channel.lane(external_id)`` gives its key and
+        rate); None for channels with a single lane."""
+        lane = getattr(channel, "lane", None)
+        found = lane(external_id) if callable(lane) else None
+        if found is None:
+            return None
+        key, rate = found
+        if key not in self.paces:
+            self.paces[key] = Pace(rate)
+        return self.paces[key]
+
     async def _send(self, channel: Outbound, pace: Pace, row: Ready, reply: Reply) -> None:
         """One platform call and its result, recorded at once."""
+        lane = self.lane_pace(channel, row.external_id)
+        if lane is not None:
+            held = lane.resume_at - time.monotonic()
+            if held > 0:  # the lane was told to slow down: no call, back in the queue
+                retry_at = self.services.clock() + timedelta(seconds=held)
+                await self._record([Outcome(row.id, PENDING, retry_at=retry_at, counted=False)])
+                return
+            await lane.take(1)
         try:
             await channel.send(row.external_id, [reply])
             outcome = Outcome(row.id, SENT)
             self.sent += 1
+        except NotAllowed as exc:  # the platform's rules forbid it now: not tried, not retried
+            outcome = Outcome(row.id, SKIPPED, exc.reason[:32])
         except RetryAfter as exc:
-            pace.hold(exc.seconds)
+            (lane or pace).hold(exc.seconds)
             retry_at = self.services.clock() + timedelta(seconds=exc.seconds)
             outcome = Outcome(row.id, PENDING, retry_at=retry_at, counted=False)
         except Unreachable:

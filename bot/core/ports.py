@@ -58,6 +58,16 @@ class Unreachable(DeliveryError):
     """The user can no longer be reached (they blocked the bot); do not try again."""
 
 
+class NotAllowed(DeliveryError):
+    """The platform's rules forbid this push now (Zalo OA: the citizen has not written in the
+    last 7 days). Nothing was sent, it is not retried, and the user stays reachable; ``reason``
+    names the rule for reports (``zalo_window``)."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(detail or reason)
+        self.reason = reason
+
+
 class Uncertain(DeliveryError):
     """The request reached the platform but no answer came back (a timeout, a connection lost
     after sending): the message may have been delivered. Never send it again."""

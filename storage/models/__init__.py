@@ -17,6 +17,7 @@ from storage.models.teams import (
     TeamQuestion,
 )
 from storage.models.users import ROLES, STAFF, TEAM_STAFF, Role, User
+from storage.models.zalo_oa import ZaloOA, ZaloOAImage, ZaloOATeam, ZaloOAuthState
 
 __all__ = [
     "ROLES",
@@ -46,5 +47,9 @@ __all__ = [
     "User",
     "WebHistory",
     "WebOutbox",
+    "ZaloOA",
+    "ZaloOAImage",
+    "ZaloOATeam",
+    "ZaloOAuthState",
     "utcnow",
 ]
