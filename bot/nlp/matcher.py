@@ -38,7 +38,7 @@ from bot.core.text import MAX_INPUT
 from bot.nlp import index as passes
 from bot.nlp.index import Postings, bigrams
 from bot.nlp.lexicon import Lexicon, lexicon
-from bot.nlp.normalize import Normaliser, Token, phrases, words
+from bot.nlp.normalize import Normaliser, Token, words
 from bot.nlp.settings import Settings
 from bot.nlp.sound_alikes import SoundTable
 from bot.nlp.spelling import Speller, typo_deletes
@@ -91,6 +91,18 @@ class Match:
     unknown: tuple[str, ...] = ()
     corrected: tuple[tuple[str, str], ...] = ()
     seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class Reading:
+    """A question's words after normalisation and correction, with a weight for each."""
+
+    folds: list[str]
+    starts: list[bool]  # whether each word starts a phrase
+    weights: list[float]  # 1, or less for a corrected word
+    accent: list[float]  # 1, or less for a word typed with marks the content never uses
+    info: list[float]  # how much each word says about the topic
+    changes: list[tuple[str, str]]  # the corrections made
 
 
 @dataclass(frozen=True)
@@ -224,48 +236,47 @@ class Index:
         for ``trolyso ask``).
         """
         started = time.perf_counter()
-        text = text[:MAX_INPUT]
-        match, question = self._search(text, started, explain=explain)
+        reading = self._reading(text[:MAX_INPUT])
+        question = self._question(reading)
+        match = self._search(question, started, explain=explain)
         if match.outcome is ANSWER or question.strange or self._torn(match, question):
             # Words we don't know at all (how out-of-scope questions show), or siblings the
             # question can't tell apart: no part of it decides.
             return match
-        focused = self._focus(text, match, started)
+        focused = self._focus(reading, match, started)
         return focused or match
 
-    def _focus(self, text: str, whole: Match, started: float) -> Match | None:
+    def _focus(self, reading: Reading, whole: Match, started: float) -> Match | None:
         """A long question answered by one of its parts ("hôm qua đi bán heo ở chợ về, bà ck
-        nhầm tiền rồi"): each window of a few words is judged as a question of its own, and
-        one that is answered with an entry near the top for the whole question answers it."""
+        nhầm tiền rồi"): each window of a few words is judged as a question of its own (among
+        the whole question's candidates), and one answered with the whole question's best
+        entry answers it."""
         s = self.settings
-        found = [w for phrase in phrases(text) for w in phrase]
-        if len(found) <= s.window or not whole.ranked or whole.score < s.window_whole:
+        size = len(reading.folds)
+        if size <= s.window or not whole.ranked or whole.score < s.window_whole:
             return None
         near = [r.entry_id for r in whole.ranked[: s.window_top] if r.entry_id in self.entries]
         docs = [self.doc_of[entry_id] for entry_id in near]
         within = [self.doc_of[r.entry_id] for r in whole.ranked]
         best: Match | None = None
-        for start in range(0, len(found) - s.window + s.window_step, s.window_step):
-            window = " ".join(found[start : start + s.window])
-            if not self._shares_words(window, docs):
+        for start in range(0, size - s.window + s.window_step, s.window_step):
+            end = start + s.window
+            if not self._shares_words(reading.folds[start:end], docs):
                 continue  # cheap check first: the window must hold words of a near entry
-            part, _ = self._search(window, started, within=within)
+            part = self._search(self._question(reading, start, end), started, within=within)
             if part.outcome is not ANSWER or part.entry_id not in near:
                 continue
-            if part.score < s.window_answer_at:
-                continue
-            if best is None or part.score > best.score:
+            if part.score >= s.window_answer_at and (best is None or part.score > best.score):
                 best = part
         if best is None:
             return None
         return replace(whole, outcome=ANSWER, entry_id=best.entry_id, choices=(), score=best.score)
 
-    def _shares_words(self, text: str, docs: Sequence[int]) -> bool:
-        """Whether ``text`` holds at least two words of one of ``docs``."""
-        folds = {token.fold for token in self.normaliser.tokens(text)}
+    def _shares_words(self, folds: Sequence[str], docs: Sequence[int]) -> bool:
+        """Whether the words hold at least two words of one of ``docs``."""
         for doc in docs:
             shared = 0
-            for fold in folds:
+            for fold in set(folds):
                 post = self.postings.get(fold)
                 if post is not None and post.find(doc) >= 0:
                     shared += 1
@@ -275,16 +286,15 @@ class Index:
 
     def _search(
         self,
-        text: str,
+        question: Question,
         started: float,
         *,
         explain: bool = False,
         within: Sequence[int] | None = None,
-    ) -> tuple[Match, Question]:
-        """Rank the entries for ``text`` as one question (only the documents ``within``, when
-        given: the candidates of the whole question a window is part of) and decide."""
+    ) -> Match:
+        """Rank the entries for one question (only the documents ``within``, when given: the
+        candidates of the whole question a window is part of) and decide."""
         s = self.settings
-        question = self._read(text)
         query = question.terms
         scores = self._bm25(query) if within is None else self._bm25_within(query, within)
         top = heapq.nlargest(s.candidates, scores.items(), key=lambda kv: kv[1])
@@ -317,30 +327,42 @@ class Index:
                 replace(r, best_question=self.nearest_question(r.entry_id, query))
                 for r in ranked[:5]
             ]
-        return self._decide(ranked, question, started), question
+        return self._decide(ranked, question, started)
 
     def _read(self, text: str) -> Question:
-        """The question's terms, each with its weight when it matches and in the question's size.
+        """The question ``text`` as the matcher reads it."""
+        return self._question(self._reading(text))
 
-        Words that say little about the topic weigh less in both: context words (kinship,
-        politeness, time: ``context`` in teencode.yaml) and real Vietnamese words the content
-        never uses ("heo", "chợ"), so a long question about one thing is as sure as its short
-        form. A string that is no Vietnamese word and no content word weighs fully: that is how
+    def _reading(self, text: str) -> Reading:
+        """The question's words, corrected, with their weights.
+
+        Words that say little about the topic weigh less: context words (kinship, politeness,
+        time: ``context`` in teencode.yaml) and real Vietnamese words the content never uses
+        ("heo", "chợ"), so a long question about one thing is as sure as its short form. A
+        string that is no Vietnamese word and no content word weighs fully: that is how
         out-of-scope questions show.
         """
-        s = self.settings
         tokens, starts = self.speller.resolve(self.normaliser.slots(text))
         real = [self._is_word(t) for t in tokens]
         accent = self._accent_weights(tokens)
-        folds = [t.fold for t in tokens]
-        fixed = self.speller.correct(folds, starts, real)
+        fixed = self.speller.correct([t.fold for t in tokens], starts, real)
         if len(fixed.folds) == len(tokens):
             info = [self._information(t, r) for t, r in zip(tokens, real, strict=True)]
         else:  # a word was split in two: marks no longer line up
             accent = [1.0] * len(fixed.folds)
             info = [self._information(Token(f), f in self.lexicon.folded) for f in fixed.folds]
-        folds, starts, weights = fixed.folds, fixed.starts, fixed.weights
-        _compounds(folds, starts, info, self.vocab)
+        _compounds(fixed.folds, fixed.starts, info, self.vocab)
+        return Reading(fixed.folds, fixed.starts, fixed.weights, accent, info, fixed.changes)
+
+    def _question(self, reading: Reading, start: int = 0, end: int | None = None) -> Question:
+        """The terms of the words ``start:end`` of a reading (a window: no context fixes), each
+        with its weight when it matches and in the question's size."""
+        s = self.settings
+        end = len(reading.folds) if end is None else end
+        folds = reading.folds[start:end]
+        starts = [True, *reading.starts[start + 1 : end]]
+        weights, accent = reading.weights[start:end], reading.accent[start:end]
+        info = reading.info[start:end]
         terms: dict[str, tuple[float, float]] = {}
         for word, weight, fit, part in zip(folds, weights, accent, info, strict=True):
             old = terms.get(word, (0.0, 0.0))
@@ -353,8 +375,8 @@ class Index:
             fit = min(accent[i - 1], accent[i])
             old = terms.get(gram, (0.0, 0.0))
             terms[gram] = (max(old[0], weight * fit), max(old[1], weight))
-        if s.context_fix:
-            for term, weight in self.speller.context_fixes(folds, starts, fixed.changes):
+        if s.context_fix and start == 0 and end == len(reading.folds):
+            for term, weight in self.speller.context_fixes(folds, starts, reading.changes):
                 if term not in terms:
                     terms[term] = (weight, 0.0)  # an alternative reading: adds matches, not size
         unknown = tuple(w for w in dict.fromkeys(folds) if w not in self.vocab)
@@ -366,7 +388,8 @@ class Index:
         strange = sum(
             1 for f, part in zip(folds, info, strict=True) if f not in self.vocab and part >= 1.0
         )
-        return Question(terms, " ".join(folds), unknown, tuple(fixed.changes), keyword, strange)
+        changes = tuple(reading.changes)
+        return Question(terms, " ".join(folds), unknown, changes, keyword, strange)
 
     def _is_word(self, token: Token) -> bool:
         """Whether a token is a Vietnamese word (exactly as typed, when typed with marks)."""
