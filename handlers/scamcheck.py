@@ -22,7 +22,7 @@ from bot.core.flows import Flow
 from bot.core.replies import Button, Reply
 from bot.core.router import Router
 from bot.core.text import fold
-from bot.scamcheck import Verdict, check, has_link, looks_forwarded
+from bot.scamcheck import Verdict, asks_about, check, has_link, looks_forwarded
 from handlers.menu import menu_button
 from handlers.payloads import LessonStart, ScamStart
 
@@ -122,17 +122,16 @@ def _to_check(ctx: Context) -> str | None:
         return None
     text = event.text
     rest = _without_trigger(ctx, text)
-    triggered = bool(rest and rest.strip())
-    if rest is not None and triggered:
-        text = rest
-    pasted_message = has_link(text, rules) or looks_forwarded(text, rules)
-    if not triggered and not pasted_message:
-        return None
-    verdict = check(text, rules)
-    if pasted_message and not verdict.found and not triggered:
-        return None  # maybe a question that names a site: the answers take it
-    if triggered and not pasted_message and not verdict.scam and not verdict.has_phone:
+    if rest is not None and rest.strip():  # "tin này có phải lừa đảo không: <message>"
+        verdict = check(rest, rules)
+        pasted = has_link(rest, rules) or looks_forwarded(rest, rules) or verdict.has_phone
+        if pasted or (verdict.scam and not asks_about(rest, rules)):
+            return rest
         return None  # a question about scams, with no message in it: the answers know
+    if not (has_link(text, rules) or looks_forwarded(text, rules)) or asks_about(text, rules):
+        return None  # a question, maybe about a message: the answers serve it better
+    if not check(text, rules).found:
+        return None  # maybe a question that names a site: the answers take it
     return text
 
 

@@ -178,9 +178,13 @@ def test_private_ip_is_not_a_sign(rules: ScamRules) -> None:
 
 
 def test_negation_needs_marks_to_agree(rules: ScamRules) -> None:
-    # "dùng" is not "đừng": "dùng mã OTP" is no negation, "đừng đọc mã OTP" is.
+    # "đừng" is a negation; "dung" typed without marks is far more often "dùng", "dụng".
     assert "asks_code" not in ids("Đừng đọc mã OTP cho ai", rules)
-    assert "asks_code" not in ids("dung doc ma OTP cho ai", rules)
+    assert "asks_code" not in ids("khong doc ma OTP cho ai", rules)
+    assert "asks_code" in ids("ung dung yeu cau doc ma OTP cho nhan vien", rules)
+    # in a message typed with marks, a word without them has none: "anh" is not "ảnh"
+    assert "debt_threat" not in ids("Bà con đăng ký với anh Hòa, tiền trả qua ngân hàng", rules)
+    assert "debt_threat" in ids("Nếu không trả nợ hôm nay, tao đăng ảnh mày lên mạng", rules)
 
 
 def test_phone_numbers(rules: ScamRules) -> None:

@@ -88,6 +88,9 @@ async def test_questions_still_go_to_the_answers(chat: MemoryChannel) -> None:
     for question in [
         "vào dichvucong.gov.vn đăng nhập thế nào",  # an official address, no sign
         "tin nhắn ngân hàng báo khóa tài khoản có phải lừa đảo không",  # a question about scams
+        "lo dua ma otp cho nguoi la roi, tai khoan bi tru tien, phai lam gi",  # told, not pasted
+        "Nhân viên tổng đài bảo tôi đọc mã OTP để nâng hạn mức thẻ, có đúng không?",
+        "co ai gui link tai ung dung bao hiem xa hoi qua tin nhan, bam vao cai thi co sao khong",
     ]:
         replies = await chat.say("u1", question)
         assert FOUND not in texts(replies), question

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 
 from bot.core.text import fold
 from bot.scamcheck.links import Link, distance, find_links, registrable, skeleton, under
-from bot.scamcheck.phrases import Pattern, Word, read_words
+from bot.scamcheck.phrases import Pattern, Span, Word, read_words
 from bot.scamcheck.rules import Brand, LinkSign, ScamRules, Sign
 
 _PHONE = re.compile(r"^\s*\+?[\d\s.\-()]{9,17}\s*$")
@@ -23,6 +23,8 @@ MAX_CHARS = 4000
 LINK_WORD = "link"  # what an unofficial address becomes for the phrase rules
 OFFICIAL_WORD = "trangchinhthuc"  # what an official one becomes
 PHONE_WORD = "sodienthoai"  # what a phone number becomes
+ACCOUNT_WORD = "sotaikhoan"  # what another long number (an account number) becomes
+_ACCOUNT = re.compile(r"(?<![\d.,])\d{8,19}(?![\d.,]*\d)")
 
 
 @dataclass(frozen=True)
@@ -114,6 +116,17 @@ def _link_found(sign: LinkSign | None, **values: str) -> Found | None:
     return Found(sign.id, sign.text.format(**values), sign.strong, sign.lesson)
 
 
+def _speaks(mention: str, rules: ScamRules) -> bool:
+    """Whether a message naming ``mention`` speaks for someone who sends notices (not a news
+    site or a social network): its kind lists words that show it."""
+    kind_id = mention[5:] if mention.startswith("kind:") else None
+    if kind_id is None:
+        brand = next((b for b in rules.brands if b.id == mention), None)
+        kind_id = brand.kind if brand is not None else None
+    kind = rules.kinds.get(kind_id or "")
+    return kind is not None and bool(kind.mentions)
+
+
 def _speaker(mention: str, rules: ScamRules) -> tuple[str, bool]:
     """The name a message speaks in, and whether that kind is strict about links."""
     if mention.startswith("kind:"):
@@ -167,22 +180,27 @@ def _link_signs(links: list[Link], mentions: list[str], rules: ScamRules) -> lis
     return out
 
 
-def _negated(start: int, words: list[Word], negations: list[tuple[int, int]], window: int) -> bool:
-    sentence = words[start].sentence
-    return any(
-        end <= start and start - end <= window and words[begin].sentence == sentence
-        for begin, end in negations
-    )
+def _negated(span: Span, words: list[Word], negations: list[Span], window: int) -> bool:
+    """A negation just before the match, or in the words its ``*`` skipped."""
+    sentence = words[span.begin].sentence
+    for negation in negations:
+        if words[negation.begin].sentence != sentence:
+            continue
+        if negation.end <= span.begin and span.begin - negation.end <= window:
+            return True
+        if negation.begin in span.gaps:
+            return True
+    return False
 
 
-def _negation_spans(words: list[Word], rules: ScamRules) -> list[tuple[int, int]]:
+def _negation_spans(words: list[Word], rules: ScamRules) -> list[Span]:
     conditional = [s for p in rules.negation.unless_after for s in p.spans(words)]
     spans = []
     for pattern in rules.negation.words:
-        for begin, end in pattern.spans(words):
-            if any(e <= begin and begin - e <= 2 for _, e in conditional):
+        for span in pattern.spans(words):
+            if any(c.end <= span.begin and span.begin - c.end <= 2 for c in conditional):
                 continue  # "nếu không cung cấp ..." still asks; "ung dung" is not "đừng"
-            spans.append((begin, end))
+            spans.append(span)
     return spans
 
 
@@ -191,16 +209,21 @@ def _any(patterns: tuple[Pattern, ...], words: list[Word]) -> bool:
 
 
 def _phrase_found(
-    sign: Sign, words: list[Word], negations: list[tuple[int, int]], window: int
+    sign: Sign,
+    words: list[Word],
+    negations: list[Span],
+    window: int,
+    speakers: list[tuple[str, bool]],
 ) -> bool:
-    hit = False
-    for pattern in sign.phrases:
-        for begin, _end in pattern.spans(words):
-            if not _negated(begin, words, negations, window):
-                hit = True
-                break
-        if hit:
-            break
+    if sign.speaker == "any" and not speakers:
+        return False
+    if sign.speaker == "strict" and not any(strict for _, strict in speakers):
+        return False
+    hit = any(
+        not _negated(span, words, negations, window)
+        for pattern in sign.phrases
+        for span in pattern.spans(words)
+    )
     if not hit:
         return False
     if sign.with_ and not _any(sign.with_, words):
@@ -222,12 +245,20 @@ def check(text: str, rules: ScamRules) -> Verdict:
         position = end
     pieces.append(text[position:])
     prose, phones = _PHONE_IN_TEXT.subn(f" {PHONE_WORD} ", "".join(pieces))
+    prose = _ACCOUNT.sub(f" {ACCOUNT_WORD} ", prose)
     words = read_words(prose)
     tokens = {w.fold for w in words}
-    found: list[Found | None] = _link_signs(links, _mentioned(words, tokens, rules), rules)
+    mentions = _mentioned(words, tokens, rules)
+    speakers = [_speaker(m, rules) for m in mentions if _speaks(m, rules)]
+    found: list[Found | None] = _link_signs(links, mentions, rules)
+    if phones and speakers:
+        name = next((n for n, strict in speakers if strict), speakers[0][0])
+        found.append(
+            _link_found(rules.link_signs.get("private_contact"), brand=name, domain="", ending="")
+        )
     negations = _negation_spans(words, rules)
     for sign in rules.signs:
-        if _phrase_found(sign, words, negations, rules.negation.window):
+        if _phrase_found(sign, words, negations, rules.negation.window, speakers):
             found.append(Found(sign.id, sign.text, sign.strong, sign.lesson))
     unique: dict[str, Found] = {}
     for item in found:
@@ -266,3 +297,15 @@ def looks_forwarded(text: str, rules: ScamRules) -> bool:
     if _HEADER.match(text):
         return True
     return _any(rules.forwarded.markers, words)
+
+
+def asks_about(text: str, rules: ScamRules) -> bool:
+    """Whether the text is someone asking about a message ("... thật hay giả?", "có người bảo
+    tôi..."), which the answers serve better than a check. A sender's header ("VCB: ...")
+    means the message itself was pasted."""
+    text = text[:MAX_CHARS]
+    if _HEADER.match(text):
+        return False
+    if text.rstrip().endswith("?"):
+        return True
+    return _any(rules.forwarded.questions, read_words(text))

@@ -20,6 +20,10 @@ _BARE = re.compile(
     re.IGNORECASE | re.UNICODE,
 )
 _IP = re.compile(r"(?<![\w.])(\d{1,3}(?:\.\d{1,3}){3})(?![\w.]*\w)((?::\d{2,5})?(?:/[^\s]*)?)")
+_LOCAL = tuple(
+    ipaddress.ip_network(n)
+    for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "127.0.0.0/8", "169.254.0.0/16")
+)
 _TRAILING = ".,;:!?)]}>'\"”’…"
 
 
@@ -43,12 +47,13 @@ class Link:
 
     @property
     def is_public_ip(self) -> bool:
-        """A public IP address (a home router's 192.168.1.1 is not a warning sign)."""
+        """An IP address outside the local network (a home router's 192.168.1.1 is not a warning
+        sign; any other address where a site's name should be is)."""
         try:
             address = ipaddress.ip_address(self.host)
         except ValueError:
             return False
-        return address.is_global
+        return not any(address in network for network in _LOCAL)
 
     @property
     def encoded(self) -> bool:

@@ -36,9 +36,11 @@ LINK_SIGNS = (
     "apk",  # a link to an Android installer (.apk)
     "shortener",  # a shortened link that hides where it goes
     "odd_ending",  # an ending scammers use a lot (.top, .xyz...)
+    "private_contact",  # a message in a bank's, an office's... name gives a mobile number
 )
 PLACEHOLDERS = frozenset({"domain", "brand", "ending"})
-SIGN_KEYS = frozenset({"id", "strength", "text", "lesson", "phrases", "with", "unless"})
+SIGN_KEYS = frozenset({"id", "strength", "text", "lesson", "phrases", "with", "unless", "speaker"})
+SPEAKERS = ("any", "strict")
 LINK_SIGN_KEYS = frozenset({"strength", "text", "lesson"})
 BRAND_KEYS = frozenset({"id", "name", "kind", "names", "domains"})
 KIND_KEYS = frozenset({"id", "name", "mentions", "official", "strict"})
@@ -49,7 +51,9 @@ class Sign:
     """A warning sign found in the words of a message.
 
     It is found when one of ``phrases`` matches (and isn't cancelled by a negation just before
-    it), one of ``with_`` (when given) matches somewhere too, and none of ``unless`` does.
+    it), one of ``with_`` (when given) matches somewhere too, and none of ``unless`` does; with
+    a ``speaker`` ("any", "strict"), only in a message that speaks in the name of a kind of
+    ``domains.yaml`` (a strict one: a bank, a state office...).
     """
 
     id: str
@@ -59,6 +63,7 @@ class Sign:
     phrases: tuple[Pattern, ...] = ()
     with_: tuple[Pattern, ...] = ()
     unless: tuple[Pattern, ...] = ()
+    speaker: str | None = None
 
     @property
     def strong(self) -> bool:
@@ -124,6 +129,7 @@ class Forwarded:
 
     min_words: int = 12
     markers: tuple[Pattern, ...] = ()
+    questions: tuple[Pattern, ...] = ()  # words of someone asking about a message, not the message
 
 
 @dataclass(frozen=True)
@@ -157,13 +163,15 @@ def _unknown_keys(
             reader.problem(path, item.line_of(key), f"{where}.{key}", "trường không dùng đến")
 
 
-def _patterns(reader: Reader, path: Path, item: LineDict, key: str, where: str) -> list[Pattern]:
+def _patterns(
+    reader: Reader, path: Path, item: LineDict, key: str, where: str, *, strict: bool = False
+) -> list[Pattern]:
     out: list[Pattern] = []
     value = item.get(key)
     for index, source in enumerate(reader.strings(path, item, key, where)):
         line = value.line_of(index) if isinstance(value, LineList) else item.line_of(key)
         try:
-            out.append(compile_pattern(source))
+            out.append(compile_pattern(source, strict=strict))
         except PatternError as exc:
             reader.problem(path, line, f"{where}.{key}[{index + 1}]", f"“{source}”: {exc}")
     return out
@@ -244,6 +252,12 @@ def _load_signs(  # noqa: C901
             reader.problem(path, item.line, f"{where}.phrases", "cần ít nhất một cụm từ")
         if sign_id is None or text is None or not phrases:
             continue
+        speaker = item.get("speaker")
+        if speaker is not None and speaker not in SPEAKERS:
+            reader.problem(
+                path, item.line_of("speaker"), f"{where}.speaker", "phải là any hoặc strict"
+            )
+            continue
         seen.add(sign_id)
         signs.append(
             Sign(
@@ -254,6 +268,7 @@ def _load_signs(  # noqa: C901
                 phrases=tuple(phrases),
                 with_=tuple(_patterns(reader, path, item, "with", where)),
                 unless=tuple(_patterns(reader, path, item, "unless", where)),
+                speaker=speaker,
             )
         )
     link_signs: dict[str, LinkSign] = {}
@@ -289,7 +304,7 @@ def _load_signs(  # noqa: C901
             reader.problem(path, raw.line_of("window"), "negation.window", "phải là số từ 1 đến 8")
             window = 4
         negation = Negation(
-            words=tuple(_patterns(reader, path, raw, "words", "negation")),
+            words=tuple(_patterns(reader, path, raw, "words", "negation", strict=True)),
             unless_after=tuple(_patterns(reader, path, raw, "unless_after", "negation")),
             window=window,
         )
@@ -305,7 +320,9 @@ def _load_signs(  # noqa: C901
             )
             min_words = 12
         forwarded = Forwarded(
-            min_words=min_words, markers=tuple(_patterns(reader, path, raw, "markers", "forwarded"))
+            min_words=min_words,
+            markers=tuple(_patterns(reader, path, raw, "markers", "forwarded")),
+            questions=tuple(_patterns(reader, path, raw, "questions", "forwarded")),
         )
     elif raw is not None:
         reader.problem(path, data.line_of("forwarded"), "forwarded", "phải là bảng khóa: giá trị")
