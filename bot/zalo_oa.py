@@ -51,6 +51,7 @@ log = logging.getLogger(__name__)
 REFRESH_BEFORE = timedelta(hours=5)  # access tokens live 25 h: refreshed after about 20 h
 STATE_TTL = timedelta(minutes=10)  # the permission code is valid ten minutes
 IMAGE_TTL = timedelta(days=6)  # uploads reportedly expire after 7 days
+EVENT_STEP = timedelta(minutes=10)  # how precisely an OA's last event is kept
 LOCK_ATTEMPTS = 8  # SQLite: waits of busy_timeout (5 s) for another process's refresh
 KEY_HINT = (
     'python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
@@ -103,7 +104,7 @@ class TokenCipher:
 
 @dataclass(frozen=True)
 class Connected:
-    """An OA just stored: its id, name and the teams linked."""
+    """An OA just stored: its id (the one its token belongs to), name and the teams linked."""
 
     oa_id: str
     name: str
@@ -267,10 +268,15 @@ class Accounts:
         protect_secret(pair.access_token)
         protect_secret(pair.refresh_token)
         try:
-            name = await self.client.oa_name(pair.access_token)
+            actual, name = await self.client.oa_info(pair.access_token)
         except OAError as exc:
             log.info("zalo_oa: the OA's name could not be read (%s)", exc)
-            name = ""
+            actual, name = "", ""
+        if actual.isdigit() and actual != oa_id:
+            # The token is the other OA's (and the refresh token given is used up by now):
+            # keep it under the OA it really belongs to.
+            log.warning("zalo_oa: the token given for OA %s belongs to OA %s", oa_id, actual)
+            oa_id = actual
         now = self.clock()
         async with self.db.transaction() as session:
             repo = ZaloOARepo(session)
@@ -337,12 +343,15 @@ class Accounts:
     # --- what the channel asks ----------------------------------------------------------
 
     async def known(self, oa_id: str) -> bool:
-        """Whether the OA is stored; records that an event arrived for it."""
+        """Whether the OA is stored; records (to the ten minutes) that an event arrived."""
+        now = self.clock()
         async with self.db.transaction() as session:
             repo = ZaloOARepo(session)
-            if await repo.get(oa_id) is None:
+            row = await repo.get(oa_id)
+            if row is None:
                 return False
-            await repo.touch(oa_id, self.clock())
+            if row.last_event_at is None or now - row.last_event_at >= EVENT_STEP:
+                await repo.touch(oa_id, now)
         return True
 
     async def last_interaction(self, external_id: str) -> datetime | None:

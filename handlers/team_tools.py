@@ -12,6 +12,7 @@ checks again (``handlers.scope.team_scope``) that the team in the payload is the
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from bot.core import files
@@ -40,6 +41,7 @@ from handlers.scope import ALL, Scope, team_scope
 from storage.models import Role, User
 from storage.repos.teams import ProgressRepo, QuestionRepo, TeamRepo
 from storage.repos.users import UserRepo
+from storage.repos.zalo_oa import ZaloOARepo
 
 if TYPE_CHECKING:
     from bot.config import Config
@@ -142,7 +144,29 @@ async def stuck(ctx: Context, pressed: TeamStuck) -> None:
             )
     buttons.append(home_button(ctx, scope))
     text = stuck_text(report, ctx.content.messages, days, MAX_STUCK)
+    unreachable = await out_of_zalo_window(ctx, scope.team_id)
+    if unreachable:
+        text = f"{text}\n\n{unreachable}"
     ctx.send(Reply.with_buttons(text, buttons))
+
+
+async def out_of_zalo_window(ctx: Context, team_id: int | None) -> str:
+    """Citizens on a Zalo OA who have not written in 7 days: the OA may not message them, so
+    the team has to meet them ("cần gặp trực tiếp"). Empty when there are none."""
+    now = ctx.services.clock()
+    people = await ZaloOARepo(ctx.session).out_of_window(team_id, now - timedelta(days=7))
+    if not people:
+        return ""
+    messages = ctx.content.messages
+    lines = [messages("zalo_oa.out_of_window_title", count=len(people)).strip()]
+    for user in people[:MAX_STUCK]:
+        days = max(7, (now - user.last_seen).days)
+        lines.append(
+            messages("zalo_oa.out_of_window_line", name=display_name(user, messages), days=days)
+        )
+    if len(people) > MAX_STUCK:
+        lines.append(messages("followup.stuck_more", count=len(people) - MAX_STUCK))
+    return "\n".join(lines)
 
 
 @router.button(GuideCitizens, roles=STAFF)

@@ -7,13 +7,15 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
 
 from bot.app import App
-from bot.config import Config
+from bot.config import Config, DatabaseConfig
 from bot.core.ports import NotAllowed, RetryAfter, Unreachable
 from bot.core.replies import Reply
 from bot.zalo_oa import Accounts
@@ -28,6 +30,7 @@ from tests.fake_zalo_oa import (
     OACitizen,
     Sent,
     oa_channel,
+    oa_config,
     signed,
     start_bot,
 )
@@ -311,3 +314,68 @@ async def test_add_with_a_bad_refresh_token_fails_and_stores_nothing(
         await accounts(bot).add("1111111111111111111", "not-a-token", [])
     async with db.transaction() as session:
         assert len((await session.execute(select(ZaloOA))).scalars().all()) == 1
+
+
+async def test_qr_poster_of_a_team_on_an_oa_carries_the_oa_link_and_name(
+    config: Config, tmp_path: Path, fake: FakeOA
+) -> None:
+    import io
+
+    import zxingcpp
+    from PIL import Image
+
+    from bot.commands.run import prepare_database
+    from bot.commands.team import _qr_target
+    from bot.content.messages import messages_from
+    from bot.reports.poster import poster_png
+    from bot.zalo_oa import accounts_from_config
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'poster.db'}"
+    cfg = oa_config(replace(config, database=DatabaseConfig(url=url)), fake)
+    await prepare_database(cfg)
+    db = Database(url)
+    try:
+        async with db.transaction() as session:
+            await TeamRepo(session).create("Tổ CNS thôn Đông", "xã Đông Hòa", "thôn Đông", "DONG01")
+            await TeamRepo(session).create("Tổ CNS thôn Nam", "xã Đông Hòa", "thôn Nam", "NAM001")
+        linked = accounts_from_config(cfg, db)
+        await linked.add(OA_ID, fake.new_oa(), ["DONG01"])
+        await linked.client.close()
+    finally:
+        await db.dispose()
+    team, link, name = await _qr_target(cfg, "DONG01")
+    assert team is not None and link == f"https://zalo.me/{OA_ID}" and name == "UBND xã Đông Hòa"
+    png = poster_png(cfg, messages_from(cfg.path(cfg.content.dir)), team, link, name)
+    with Image.open(io.BytesIO(png)) as image:
+        assert [r.text for r in zxingcpp.read_barcodes(image)] == [link]
+    other, other_link, other_name = await _qr_target(cfg, "NAM001")
+    assert other is not None and other_name is None and other_link != link
+
+
+async def test_follow_up_list_shows_oa_citizens_outside_the_window(
+    bot: App, fake: FakeOA, db: Database
+) -> None:
+    from bot.channels.memory import RICH, MemoryChannel
+
+    citizen = OACitizen(bot, fake)
+    sent = await citizen.follow()
+    sent = await citizen.tap(sent, "Đồng ý")
+    await citizen.tap(sent, "thôn Đông")
+    async with db.transaction() as session:
+        await session.execute(
+            update(User)
+            .where(User.channel == "zalo_oa")
+            .values(last_seen=utcnow() - timedelta(days=9), display_name="Bác Tư")
+        )
+        team = await TeamRepo(session).by_code("DONG01")
+        assert team is not None
+        invite = await TeamRepo(session).invite(team.id, "member", timedelta(days=1))
+    member = MemoryChannel(bot.core, name="memory", capabilities=RICH)
+    bot.channels[member.name] = member
+    await member.say("lan", "/start", display_name="Chị Lan")
+    await member.press("lan", "Đồng ý")
+    await member.say("lan", invite.code)
+    await member.say("lan", "tổ của tôi")
+    replies = await member.press("lan", "Ai cần giúp")
+    text = "\n".join(r.text for r in replies)
+    assert "Cần gặp trực tiếp" in text and "Bác Tư" in text and "9 ngày" in text

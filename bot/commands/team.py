@@ -311,22 +311,30 @@ async def telegram_link(config: Config, code: str) -> str | None:
     return f"https://t.me/{username}?start={code}" if username else None
 
 
-async def _qr_target(config: Config, code: str) -> tuple[Team | None, str | None]:
+async def _qr_target(config: Config, code: str) -> tuple[Team | None, str | None, str | None]:
+    """The team, the QR code's link, and the name of the Zalo OA serving it (if any): a team
+    on an OA gets the OA's link (``https://zalo.me/<OA_ID>``), others the Telegram deep link."""
+    from storage.repos.zalo_oa import ZaloOARepo
+
     async with session_for(config) as session:
         team = await _team(session, code)
-    link = await telegram_link(config, team.code) if team is not None else None
-    return team, link
+        oa = await ZaloOARepo(session).of_team(team.id) if team is not None else None
+    if team is None:
+        return None, None, None
+    if oa is not None:
+        return team, f"https://zalo.me/{oa.oa_id}", oa.name or f"Zalo OA {oa.oa_id}"
+    return team, await telegram_link(config, team.code), None
 
 
 def qr_command(config: Config, args: argparse.Namespace) -> int:
     """Write the team's QR poster."""
     from bot.reports.poster import poster_png
 
-    team, link = asyncio.run(_qr_target(config, args.code))
+    team, link, oa_name = asyncio.run(_qr_target(config, args.code))
     if team is None:
         return _fail(f"team qr: no team with code {args.code}")
     try:
-        png = poster_png(config, _messages(config), team, link)
+        png = poster_png(config, _messages(config), team, link, oa_name)
     except FileNotFoundError as exc:
         return _fail(f"team qr: {exc}")
     out: Path = args.out or Path(f"to-{team.code}.png")

@@ -116,7 +116,10 @@ def add_command(config: Config, args: argparse.Namespace) -> int:
     except OAError as exc:
         return _fail(f"zalo-oa add: chưa gọi được Zalo ({exc}); thử lại sau ít phút.")
     teams = ", ".join(f"{t.name} ({t.code})" for t in connected.teams) or "chưa gắn tổ nào"
-    print(f"Đã lưu Zalo OA {connected.name or '(chưa rõ tên)'} ({oa_id}); tổ: {teams}.")
+    if connected.oa_id != oa_id:
+        print(f"Lưu ý: refresh token này là của OA {connected.oa_id}, không phải {oa_id}.")
+    name = connected.name or "(chưa rõ tên)"
+    print(f"Đã lưu Zalo OA {name} ({connected.oa_id}); tổ: {teams}.")
     print("Token đã được làm mới và lưu mã hóa trong cơ sở dữ liệu.")
     return 0
 

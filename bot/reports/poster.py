@@ -34,8 +34,14 @@ def _wrap(text: str, font: ImageFont.FreeTypeFont, width: int) -> list[str]:
     return lines
 
 
-def poster_png(config: Config, messages: Messages, team: Team, link: str | None) -> bytes:
-    """A printable A5 poster: heading, team, place, QR code, one-line instruction, the code."""
+def poster_png(
+    config: Config, messages: Messages, team: Team, link: str | None, oa_name: str | None = None
+) -> bytes:
+    """A printable A5 poster: heading, team, place, QR code, one-line instruction, the code.
+
+    With ``oa_name`` (the team is served by a commune's Zalo OA) the QR code is the OA's link
+    and the instruction names the OA, so villagers know where to find the bot.
+    """
     import qrcode
     from PIL import Image, ImageDraw
 
@@ -64,8 +70,11 @@ def poster_png(config: Config, messages: Messages, team: Team, link: str | None)
     side = qr_image.width
     image.paste(qr_image, ((width - side) // 2, y + 20))
     y += side + 50
-    key = "poster.instruction_link" if link else "poster.instruction_code"
-    y = centred(messages(key), load_font(config, 34), y)
+    if oa_name is not None:
+        instruction = messages("poster.instruction_oa", name=oa_name)
+    else:
+        instruction = messages("poster.instruction_link" if link else "poster.instruction_code")
+    y = centred(instruction, load_font(config, 34), y)
     centred(messages("poster.code_line", code=team.code), load_font(config, 58, bold=True), y + 24)
     out = io.BytesIO()
     image.save(out, format="PNG", dpi=(150, 150))

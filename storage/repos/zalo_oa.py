@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Team, TeamMembership, User
+from storage.models import Role, Team, TeamMembership, User
 from storage.models.zalo_oa import ZaloOA, ZaloOAImage, ZaloOATeam, ZaloOAuthState
 
 CHANNEL = "zalo_oa"  # users.channel of citizens on an OA; their external id is "<oa>:<user>"
@@ -31,10 +31,6 @@ class ZaloOARepo:
         """Every stored OA, oldest first."""
         result = await self.session.execute(select(ZaloOA).order_by(ZaloOA.id))
         return list(result.scalars())
-
-    async def count(self) -> int:
-        """How many OAs are stored."""
-        return len(await self.all())
 
     async def locked(self, oa_id: str, now: datetime, *, for_update: bool) -> ZaloOA | None:
         """The OA row, locked until the transaction ends (the refresh's single flight).
@@ -207,7 +203,7 @@ class ZaloOARepo:
         may not message them; the team has to meet them in person."""
         query: Any = select(User).where(
             User.channel == CHANNEL,
-            User.role == "citizen",
+            User.role == Role.CITIZEN,
             User.consent_at.is_not(None),
             User.last_seen < before,
         )

@@ -192,11 +192,15 @@ class OAClient:
             raise OAApiError("upload/image", -1, "no attachment_id")
         return attachment
 
-    async def oa_name(self, token: str) -> str:
-        """The OA's display name (``getoa``); empty when not given."""
+    async def oa_info(self, token: str) -> tuple[str, str]:
+        """The OA's id and display name (``getoa``): whose token this is; empty when not given."""
         result = await self.get("/v2.0/oa/getoa", token)
-        name = result.get("name") if isinstance(result, dict) else None
-        return name.strip()[:128] if isinstance(name, str) else ""
+        info = result if isinstance(result, dict) else {}
+        oa_id, name = info.get("oa_id"), info.get("name")
+        return (
+            str(oa_id).strip()[:32] if isinstance(oa_id, (str, int)) else "",
+            name.strip()[:128] if isinstance(name, str) else "",
+        )
 
     # --- OAuth v4 -----------------------------------------------------------------------
 

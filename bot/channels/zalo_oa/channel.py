@@ -359,6 +359,7 @@ class ZaloOAChannel(Adapter):
             return _page(messages("zalo_oa.oauth_failed"), status=502)
         if connected is None:
             return _page(messages("zalo_oa.oauth_expired"), status=400)
+        oa_id = getattr(connected, "oa_id", "") or oa_id
         log.info("zalo_oa: OA %s connected", oa_id)
         name = getattr(connected, "name", "") or oa_id
         return _page(messages("zalo_oa.oauth_done", name=name, oa_id=oa_id))
