@@ -1,8 +1,8 @@
 """A bot process that only delivers broadcasts, for the kill -9 test.
 
-``python -m tests.broadcast_child DB_URL CONTENT_DIR LOG_FILE RATE``: the fake platform
-"delivers" a message by appending the citizen's id to LOG_FILE (the kernel keeps what was
-written when the process is killed), after a short network-like wait.
+``python -m tests.broadcast_child DB_URL CONTENT_DIR LOG_FILE RATE [LEASE]``: the fake platform
+"delivers" a message by appending the citizen's id and the time to LOG_FILE (the kernel keeps
+what was written when the process is killed), after a short network-like wait.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -34,20 +35,23 @@ class FileChannel(Channel):
 
     async def send(self, external_id: str, replies: Sequence[Reply]) -> None:
         await asyncio.sleep(0.003)
-        os.write(self.fd, f"{external_id}\n".encode())
+        os.write(self.fd, f"{external_id} {time.time():.4f}\n".encode())
 
 
-async def main(url: str, content: str, log: str, rate: float) -> None:
+async def main(url: str, content: str, log: str, rate: float, lease: float) -> None:
     config = Config(
         database=DatabaseConfig(url=url), content=ContentConfig(dir=content, watch=False)
     )
     services = Services(config=config, store=ContentStore(config.path(content)), db=Database(url))
     from bot.broadcast.worker import BroadcastWorker
 
-    broadcast = replace(fast_config(), rate_per_second=BroadcastRates(other=rate))
+    broadcast = replace(
+        fast_config(), rate_per_second=BroadcastRates(other=rate), lease_seconds=lease
+    )
     worker = BroadcastWorker(services, {CHANNEL: FileChannel(log)}, config=broadcast)
     await worker.run()
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])))
+    lease = float(sys.argv[5]) if len(sys.argv) > 5 else fast_config().lease_seconds
+    asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4]), lease))

@@ -37,7 +37,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _lines(path: Path) -> list[str]:
-    return path.read_text(encoding="utf-8").split() if path.exists() else []
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    return [line.split()[0] for line in text.splitlines() if line.strip()]  # "id time" lines
 
 
 async def _kill_mid_broadcast(app: App, tmp_path: Path, run: int, cut: int, n: int) -> None:

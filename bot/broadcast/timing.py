@@ -1,12 +1,25 @@
-"""When broadcasts may go out: quiet hours in local time, and the pace per channel."""
+"""When broadcasts may go out: quiet hours in local time, and the pace of each sending lane.
+
+A lane is one bot token (a channel) or one Official Account (a lane inside a channel).
+``Pace`` keeps a lane's pace in this process (SQLite: one process); ``SharedPace`` keeps it in
+PostgreSQL, so every process together sends at the configured rate and a platform's "retry
+after" pauses the lane for all of them.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import time
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from typing import TYPE_CHECKING, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+if TYPE_CHECKING:
+    from storage.db import Database
+
+log = logging.getLogger(__name__)
 
 VIETNAM = "Asia/Ho_Chi_Minh"
 
@@ -61,6 +74,23 @@ class QuietHours:
         return end.astimezone(UTC)
 
 
+class Pacer(Protocol):
+    """What the worker needs of a lane's pace."""
+
+    resume_at: float  # time.monotonic() before which this process sends nothing on the lane
+
+    def hold(self, seconds: float) -> None:
+        """The platform said "retry after ``seconds``"."""
+
+    async def take(self, most: int) -> int:
+        """Wait until at least one send is allowed; take up to ``most`` and return how many."""
+
+
+def default_burst(rate: float) -> float:
+    """Sends a lane may save up: a fifth of a second's worth, at least one."""
+    return max(1.0, rate / 5)
+
+
 class Pace:
     """A token bucket: ``rate`` sends per second (0 = no limit), and pauses a platform asks for.
 
@@ -70,7 +100,7 @@ class Pace:
 
     def __init__(self, rate: float, burst: float | None = None) -> None:
         self.rate = rate
-        self.burst = max(1.0, burst if burst is not None else rate / 5)
+        self.burst = burst if burst is not None else default_burst(rate)
         self.tokens = 1.0
         self.stamp = time.monotonic()
         self.resume_at = 0.0
@@ -100,6 +130,55 @@ class Pace:
                 self.tokens -= n
                 return n
             await asyncio.sleep((1.0 - self.tokens) / self.rate)
+
+
+class SharedPace:
+    """A lane's token bucket in PostgreSQL (``storage/repos/lanes.py``), shared by every process.
+
+    Each ``take`` is one short transaction on the lane's row, using the database's clock; a
+    pause asked by the platform is written there too, so every process waits it out.
+    """
+
+    def __init__(self, db: Database, lane: str, rate: float, burst: float | None = None) -> None:
+        self.db = db
+        self.lane = lane[:64]
+        self.rate = rate
+        self.burst = burst if burst is not None else default_burst(rate)
+        self.resume_at = 0.0
+        self._writes: set[asyncio.Task[None]] = set()
+
+    def hold(self, seconds: float) -> None:
+        """Pause this process at once, and every process through the lane's row."""
+        self.resume_at = max(self.resume_at, time.monotonic() + max(0.0, seconds))
+        task = asyncio.ensure_future(self._hold(seconds))
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
+
+    async def _hold(self, seconds: float) -> None:
+        from storage.repos.lanes import LaneRepo
+
+        try:
+            async with self.db.transaction() as session:
+                await LaneRepo(session).hold(self.lane, seconds)
+        except Exception:
+            log.exception("could not share the pause of lane %s", self.lane)
+
+    async def take(self, most: int) -> int:
+        """Wait until the lane allows a send; take up to ``most`` and return how many."""
+        from storage.repos.lanes import LaneRepo
+
+        while True:
+            now = time.monotonic()
+            if now < self.resume_at:
+                await asyncio.sleep(self.resume_at - now)
+                continue
+            if self.rate <= 0:
+                return most
+            async with self.db.transaction() as session:
+                taken = await LaneRepo(session).take(self.lane, self.rate, self.burst, most)
+            if taken.granted:
+                return taken.granted
+            await asyncio.sleep(min(1.0, max(0.002, taken.wait)))
 
 
 _WHEN = re.compile(

@@ -50,7 +50,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from bot.broadcast.compose import reply_for, report_text
-from bot.broadcast.timing import Pace, QuietHours
+from bot.broadcast.timing import Pace, Pacer, QuietHours, SharedPace
 from bot.core.dispatcher import tokenise
 from bot.core.ports import DeliveryError, NotAllowed, RetryAfter, Uncertain, Unreachable
 from bot.core.replies import Reply
@@ -174,7 +174,7 @@ class BroadcastWorker:
         )
         self.lease = timedelta(seconds=self.config.lease_seconds)
         self.write = Writer(services)
-        self.paces: dict[str, Pace] = {}
+        self.paces: dict[str, Pacer] = {}
         self.sent = 0
         self._results: list[Outcome] = []
         self._unrecorded: list[Outcome] = []
@@ -247,11 +247,19 @@ class BroadcastWorker:
 
     # --- one channel ----------------------------------------------------------------------------
 
-    def pace(self, channel: str) -> Pace:
-        """The pace of a channel (created on first use from ``broadcast.rate_per_second``)."""
+    def pace(self, channel: str) -> Pacer:
+        """The pace of a channel's lane (created on first use from
+        ``broadcast.rate_per_second``)."""
         if channel not in self.paces:
-            self.paces[channel] = Pace(self.config.rate_per_second.of(channel))
+            self.paces[channel] = self._new_pace(channel, self.config.rate_per_second.of(channel))
         return self.paces[channel]
+
+    def _new_pace(self, lane: str, rate: float) -> Pacer:
+        """A lane's pace: in PostgreSQL, shared by every process (one token bucket row per
+        lane); in this process on SQLite."""
+        if rate > 0 and not self.services.db.is_sqlite:
+            return SharedPace(self.services.db, lane, rate)
+        return Pace(rate)
 
     async def _lane(self, name: str) -> None:
         """Send the due deliveries of one channel, batch by batch, until none is left."""
@@ -293,7 +301,7 @@ class BroadcastWorker:
     async def _start(
         self,
         channel: Outbound,
-        pace: Pace,
+        pace: Pacer,
         group: Sequence[Claimed],
         in_flight: set[asyncio.Task[None]],
     ) -> None:
@@ -341,7 +349,7 @@ class BroadcastWorker:
             self._bodies[broadcast_id] = cached
         return cached
 
-    def lane_pace(self, channel: Outbound, external_id: str) -> Pace | None:
+    def lane_pace(self, channel: Outbound, external_id: str) -> Pacer | None:
         """The pace of a recipient's lane inside a channel, for channels whose accounts have
         limits of their own (a Zalo OA each: ``channel.lane(external_id)`` gives its key and
         rate); None for channels with a single lane."""
@@ -351,10 +359,10 @@ class BroadcastWorker:
             return None
         key, rate = found
         if key not in self.paces:
-            self.paces[key] = Pace(rate)
+            self.paces[key] = self._new_pace(key, rate)
         return self.paces[key]
 
-    async def _send(self, channel: Outbound, pace: Pace, row: Ready, reply: Reply) -> None:
+    async def _send(self, channel: Outbound, pace: Pacer, row: Ready, reply: Reply) -> None:
         """One platform call and its result, recorded at once."""
         lane = self.lane_pace(channel, row.external_id)
         if lane is not None:

@@ -2,7 +2,7 @@
 
 from storage.models.answers import QuestionLog
 from storage.models.base import Base, utcnow
-from storage.models.broadcasts import Broadcast, BroadcastDelivery, BroadcastOptOut
+from storage.models.broadcasts import Broadcast, BroadcastDelivery, BroadcastOptOut, SendLane
 from storage.models.conversation import ConversationState, OfferedButton
 from storage.models.delivery import SeenEvent, WebHistory, WebOutbox
 from storage.models.keys import ServerKey
@@ -38,6 +38,7 @@ __all__ = [
     "QuizAnswer",
     "Role",
     "SeenEvent",
+    "SendLane",
     "ServerKey",
     "SharedFile",
     "SkillCompletion",

@@ -9,13 +9,15 @@
   ``claimed_by``/``claimed_at`` are its lease; not sent yet), ``sending`` (the platform call may
   have started), then ``sent``, ``failed`` (``reason``) or ``skipped`` (``reason``).
 - ``broadcast_optouts``: citizens who said "dừng nhận tin"; they are skipped until "nhận tin".
+- ``send_lanes``: the pace of each sending lane (a bot token, an Official Account) shared by
+  every process: a token bucket (``tokens`` at ``stamp``) and a pause the platform asked for.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models.base import Base, UTCDateTime, utcnow
@@ -125,3 +127,14 @@ class BroadcastOptOut(Base):
         ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
     )
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class SendLane(Base):
+    """A token bucket for one sending lane, updated atomically by every process (PostgreSQL)."""
+
+    __tablename__ = "send_lanes"
+
+    lane: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tokens: Mapped[float] = mapped_column(Float, default=0.0)
+    stamp: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    held_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
