@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -16,6 +17,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.pool import NullPool
 
 from storage.models import Base
 
@@ -30,6 +32,18 @@ def normalise_url(url: str) -> URL:
     elif parsed.drivername in ("postgres", "postgresql", "postgresql+psycopg2"):
         parsed = parsed.set(drivername="postgresql+asyncpg")
     return parsed
+
+
+def pgbouncer_connect_args() -> dict[str, Any]:
+    """asyncpg behind PgBouncer in transaction mode (``?pgbouncer=1`` in the URL): no prepared
+    statement outlives its transaction, and each has a unique name, since the next transaction
+    may run on another server connection; PgBouncer does the pooling (``NullPool`` here) and
+    should reset server connections with ``DISCARD ALL`` (SQLAlchemy's asyncpg documentation)."""
+    return {
+        "statement_cache_size": 0,
+        "prepared_statement_cache_size": 0,
+        "prepared_statement_name_func": lambda: f"__asyncpg_{uuid.uuid4()}__",
+    }
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -53,6 +67,10 @@ class Database:
         kwargs: dict[str, Any] = {"echo": echo}
         if not self.is_sqlite:
             kwargs["pool_pre_ping"] = True
+            if str(self.url.query.get("pgbouncer", "")).lower() in ("1", "true", "yes"):
+                self.url = self.url.difference_update_query(["pgbouncer"])
+                kwargs["connect_args"] = pgbouncer_connect_args()
+                kwargs["poolclass"] = NullPool  # PgBouncer pools; see pgbouncer_connect_args
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)

@@ -186,3 +186,25 @@ async def test_housekeeping_removes_only_old_rows(any_db: Database) -> None:
     async with any_db.transaction() as s:
         assert await ConversationRepo(s).payload(user.id, new) == "a:2"
         assert (await s.execute(select(func.count(SeenEvent.id)))).scalar_one() == 0
+
+
+def test_pgbouncer_in_the_url_turns_off_prepared_statement_caches() -> None:
+    from sqlalchemy.pool import NullPool
+
+    db = Database("postgresql+asyncpg://bot@pgbouncer:6432/trolyso?pgbouncer=1")
+    assert "pgbouncer" not in db.url.query  # not passed on to asyncpg
+    assert isinstance(db.engine.pool, NullPool)
+    plain = Database("postgresql+asyncpg://bot@db:5432/trolyso")
+    assert not isinstance(plain.engine.pool, NullPool)
+
+
+async def test_pgbouncer_settings_work_on_postgres(pg_url: str) -> None:
+    from sqlalchemy import text
+
+    db = Database(f"{pg_url}?pgbouncer=1")
+    try:
+        for _ in range(3):  # no prepared statement is kept: each transaction prepares its own
+            async with db.transaction() as session:
+                assert await session.scalar(text("SELECT 41 + 1")) == 42
+    finally:
+        await db.dispose()
