@@ -32,6 +32,7 @@ from handlers.payloads import (
 from handlers.scope import ALL, Scope, team_scope
 from handlers.team_tools import home_button
 from storage.models import Role, Team, TeamQuestion
+from storage.models.zalo_oa import outside_window
 from storage.repos.teams import QuestionRepo, TeamRepo
 from storage.repos.users import UserRepo
 
@@ -226,9 +227,12 @@ async def typed_answer(ctx: Context) -> None:
     delivered = ctx.t(
         "question.delivered", team=team_name, question=question.text, answer=text, who=me
     )
-    ctx.push(question.user_id, Reply(text=delivered))
     asker = await UserRepo(ctx.session).get(question.user_id)
     name = display_name(asker, ctx.content.messages) if asker else ""
+    if asker is not None and outside_window(asker, ctx.services.clock()):
+        ctx.say("question.answer_out_of_window", menu_button(ctx), name=name)
+        return
+    ctx.push(question.user_id, Reply(text=delivered))
     ctx.say("question.answer_sent", menu_button(ctx), name=name)
 
 

@@ -379,3 +379,37 @@ async def test_follow_up_list_shows_oa_citizens_outside_the_window(
     replies = await member.press("lan", "Ai cần giúp")
     text = "\n".join(r.text for r in replies)
     assert "Cần gặp trực tiếp" in text and "Bác Tư" in text and "9 ngày" in text
+
+
+async def test_a_member_answering_a_citizen_out_of_the_window_is_told_to_meet_them(
+    bot: App, fake: FakeOA, db: Database
+) -> None:
+    from bot.channels.memory import RICH, MemoryChannel
+
+    citizen = OACitizen(bot, fake)
+    sent = await citizen.follow()
+    sent = await citizen.tap(sent, "Đồng ý")
+    await citizen.tap(sent, "thôn Đông")
+    member = MemoryChannel(bot.core, name="memory", capabilities=RICH)
+    bot.channels[member.name] = member
+    async with db.transaction() as session:
+        team = await TeamRepo(session).by_code("DONG01")
+        assert team is not None
+        invite = await TeamRepo(session).invite(team.id, "member", timedelta(days=1))
+    await member.say("lan", "/start", display_name="Chị Lan")
+    await member.press("lan", "Đồng ý")
+    await member.say("lan", invite.code)
+    await citizen.say("hỏi tổ")
+    await citizen.say("Làm sao để đổi chủ thuê bao điện thoại?")
+    assert any("Câu hỏi mới" in r.text for r in member.sent.get("lan", []))
+    async with db.transaction() as session:
+        await session.execute(
+            update(User)
+            .where(User.channel == "zalo_oa")
+            .values(last_seen=utcnow() - timedelta(days=8))
+        )
+    await member.press("lan", "Trả lời")
+    attempts = len(fake.attempts)
+    replies = await member.say("lan", "Bác mang căn cước ra cửa hàng nhà mạng.")
+    assert "quá 7 ngày chưa nhắn Zalo OA" in "\n".join(r.text for r in replies)
+    assert len(fake.attempts) == attempts  # not attempted

@@ -18,13 +18,26 @@ users, like the same person on Zalo and Telegram.
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models.base import Base, UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    from storage.models.users import User
+
+CHANNEL = "zalo_oa"
+# Zalo lets an OA message a citizen only within 7 days of their last interaction; last_seen is
+# kept to the ten minutes, so stay a little inside (the channel applies the same rule).
+WINDOW = timedelta(days=7) - timedelta(minutes=15)
+
+
+def outside_window(user: User, now: datetime) -> bool:
+    """Whether an OA may no longer message this citizen (they have not written in 7 days)."""
+    return user.channel == CHANNEL and now - user.last_seen > WINDOW
 
 
 class ZaloOA(Base):

@@ -11,9 +11,9 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Role, Team, TeamMembership, User
-from storage.models.zalo_oa import ZaloOA, ZaloOAImage, ZaloOATeam, ZaloOAuthState
+from storage.models.zalo_oa import CHANNEL, ZaloOA, ZaloOAImage, ZaloOATeam, ZaloOAuthState
 
-CHANNEL = "zalo_oa"  # users.channel of citizens on an OA; their external id is "<oa>:<user>"
+__all__ = ["CHANNEL", "ZaloOARepo"]  # CHANNEL: users.channel of citizens on an OA
 
 
 class ZaloOARepo:

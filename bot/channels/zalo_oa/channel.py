@@ -68,6 +68,7 @@ TIMESTAMP_HEADER = "X-ZEvent-Timestamp"
 MAX_BODY = 256 * 1024
 WINDOW_DAYS = 7  # Zalo: consultation messages only to citizens who interacted in 7 days
 WINDOW_MARGIN = timedelta(minutes=15)  # last_seen is kept to the 10 minutes: stay inside
+# (the same rule as storage.models.zalo_oa.WINDOW, which the team tools use)
 RATE_PAUSE = 60.0  # seconds a lane waits after -32
 QUOTA_PAUSE = 1800.0  # seconds after -211 (out of quota)
 MAX_IMAGE = 1024 * 1024  # upload/image: jpg or png, at most 1 MB
