@@ -32,7 +32,7 @@ class Settings:
     whole_scale: float = 0.14  # ...and entry cosine / whole_scale: both must be strong
     answer_at: float = 1.0  # answer directly from this confidence...
     margin: float = 0.05  # ...when the runner-up's BM25 is at least this share behind
-    ask_at: float = 0.7  # below this, fall back
+    ask_at: float = 0.8  # below this, fall back
     context_fix: float = 0.5  # weight of a likelier word next to a known word that fits nowhere
     unknown_pair: float = 1.0  # weight of an unknown word pair in the question's size
     outside_ratio: float = 0.6  # no direct answer when a topic we don't answer is this close
