@@ -6,9 +6,12 @@ team contact. Each answer is one message: it ends with "was this helpful?", and 
 the thumbs up / down, then its related entries and lesson. Every question is logged
 (``question_log``) with its outcome and feedback.
 
+An entry with ``details`` gets a "see the steps" button after the thumbs (``AnswerSteps``),
+which sends those numbered steps as their own message, with the same feedback buttons.
+
 Payloads (handlers/payloads.py): ``AnswerShow`` (a related entry), ``AnswerPick`` (a choice
 after asking back), ``AnswerNone`` (none of the choices), ``AnswerUp`` and ``AnswerDown``
-(feedback); the lesson button is ``LessonStart``.
+(feedback), ``AnswerSteps`` (the steps); the lesson button is ``LessonStart``.
 
 Other features add a button under the replies that leave a question unanswered (a fall-back,
 "none of these", or thumbs down), e.g. "send my question to the team", through the extension
@@ -31,7 +34,15 @@ from bot.nlp.matcher import ANSWER, ASK, Match
 from bot.nlp.normalize import words
 from handlers.fallback import not_understood
 from handlers.menu import menu_button, menu_buttons
-from handlers.payloads import AnswerDown, AnswerNone, AnswerPick, AnswerShow, AnswerUp, LessonStart
+from handlers.payloads import (
+    AnswerDown,
+    AnswerNone,
+    AnswerPick,
+    AnswerShow,
+    AnswerSteps,
+    AnswerUp,
+    LessonStart,
+)
 from storage.models.answers import NOT_HELPFUL
 from storage.repos.answers import AnswerRepo
 
@@ -108,10 +119,20 @@ def entry_buttons(ctx: Context, entry: Entry, log_id: int | None) -> list[Button
 
 def show_entry(ctx: Context, entry: Entry, log_id: int | None) -> None:
     """Reply with an entry: its image, then one message with the answer, "was this helpful?"
-    and the buttons: thumbs up / down first, then the related entries and the lesson."""
+    and the buttons: thumbs up / down first, "see the steps", the related entries, the lesson."""
     if entry.image and ctx.caps.images:
         ctx.send(Reply.picture(entry.image))
-    text = entry_text(ctx, entry)
+    text, buttons = _with_feedback(ctx, entry_text(ctx, entry), entry, log_id)
+    if entry.details:
+        steps = ctx.button("answers.steps_button", AnswerSteps(entry.id, log_id))
+        buttons.insert(2 if log_id is not None else 0, steps)  # after the thumbs
+    ctx.send(Reply.with_buttons(text, buttons))
+
+
+def _with_feedback(
+    ctx: Context, text: str, entry: Entry, log_id: int | None
+) -> tuple[str, list[Button]]:
+    """The text with "was this helpful?" and the thumbs, then the related entries and lesson."""
     buttons = entry_buttons(ctx, entry, log_id)
     if log_id is not None:
         text += "\n\n" + ctx.t("answers.helpful_prompt")
@@ -120,7 +141,7 @@ def show_entry(ctx: Context, entry: Entry, log_id: int | None) -> None:
             ctx.button("answers.helpful_no", AnswerDown(log_id)),
             *buttons,
         ]
-    ctx.send(Reply.with_buttons(text, buttons))
+    return text, buttons
 
 
 def fall_back(ctx: Context, key: str, log_id: int | None) -> None:
@@ -180,6 +201,21 @@ async def show_related(ctx: Context, pressed: AnswerShow) -> None:
         fall_back(ctx, "answers.gone", None)
         return
     show_entry(ctx, entry, log_id)
+
+
+@router.button(AnswerSteps)
+async def show_steps(ctx: Context, pressed: AnswerSteps) -> None:
+    """Show the numbered steps ("Xem từng bước") with the related entries and the lesson."""
+    entry = ctx.content.entry(pressed.entry)
+    if entry is None or not entry.details:
+        fall_back(ctx, "answers.gone", None)
+        return
+    log_id = pressed.log
+    if log_id is not None and await AnswerRepo(ctx.session).of_user(log_id, ctx.user.id) is None:
+        log_id = None
+    steps = ctx.t("answers.steps", title=entry.title, details=entry.details)
+    text, buttons = _with_feedback(ctx, steps, entry, log_id)
+    ctx.send(Reply.with_buttons(text, [*buttons, menu_button(ctx)]))
 
 
 @router.button(AnswerPick)

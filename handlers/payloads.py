@@ -151,6 +151,14 @@ class AnswerShow(Payload, prefix="answers:show"):
 
 
 @dataclass(frozen=True)
+class AnswerSteps(Payload, prefix="answers:steps"):
+    """An entry's numbered steps ("Xem từng bước"); feedback goes to the question's log row."""
+
+    entry: str
+    log: int | None = None
+
+
+@dataclass(frozen=True)
 class AnswerPick(Payload, prefix="answers:pick"):
     """One of the entries offered when asking back."""
 

@@ -44,9 +44,9 @@ async def test_answer_then_related_then_feedback(chat: MemoryChannel, app: App) 
     assert skill is not None
     assert len(replies) == 1, "the answer and the feedback question are one message"
     assert replies[0].text.endswith(HELPFUL)
-    assert labels(replies) == ["👍 Có", "👎 Chưa"] + [r.title for r in related if r] + [
-        f"📘 Học bài: {skill.title}"
-    ]
+    assert labels(replies) == ["👍 Có", "👎 Chưa", "📋 Xem từng bước"] + [
+        r.title for r in related if r
+    ] + [f"📘 Học bài: {skill.title}"]
 
     first_related = related[0]
     assert first_related is not None
@@ -142,7 +142,7 @@ async def test_text_only_channel_numbers_and_typed_labels(
     plain = "\n\n".join(text_chat.plain(replies))
     assert "Quên mật khẩu" in plain
     assert "**" not in plain
-    assert "1️⃣ 👍 Có" in plain
+    assert "1️⃣ 👍 Có\n2️⃣ 👎 Chưa\n3️⃣ 📋 Xem từng bước" in plain
     replies = await text_chat.say("z1", "có")  # typing the label presses it
     assert "Cảm ơn" in texts(replies)
     rows = await log_rows(app)
@@ -154,10 +154,11 @@ async def test_text_only_choices_never_look_like_the_answers_own_steps(
 ) -> None:
     await text_chat.say("z2", "xin chao")
     await text_chat.say("z2", "1")
-    replies = await text_chat.say("z2", "quen mat khau vneid")
+    await text_chat.say("z2", "quen mat khau vneid")
+    replies = await text_chat.say("z2", "3")  # "Xem từng bước"
     plain = "\n\n".join(text_chat.plain(replies))
     steps = [line for line in plain.splitlines() if line[:2] in ("1.", "2.", "3.")]
-    assert len(steps) == 3  # the answer's own steps, "1. Mở ứng dụng..."
+    assert len(steps) == 3  # the entry's own steps, "1. Mở ứng dụng..."
     assert "1️⃣ 👍 Có\n2️⃣ 👎 Chưa" in plain  # the choices, marked apart
     replies = await text_chat.say("z2", "2️⃣")  # a keycap typed (or pasted) is its number
     assert (await log_rows(app))[-1].feedback == "down"
@@ -296,3 +297,33 @@ def test_run_refuses_invalid_content(tmp_path: Path, capsys: pytest.CaptureFixtu
     err = capsys.readouterr().err
     assert "chưa khởi động" in err
     assert "content/knowledge/basics.yaml:" in err and "trùng mã" in err
+
+
+async def test_steps_button_shows_the_details(chat: MemoryChannel, app: App) -> None:
+    await consent(chat, "u1")
+    replies = await chat.say("u1", "Quên mật khẩu VNeID thì lấy lại thế nào?")
+    entry = app.store.current.entry("vneid_reset_password")
+    assert entry is not None and entry.details
+    assert labels(replies)[2] == "📋 Xem từng bước"
+    first_step = entry.details.splitlines()[1]
+    assert first_step not in texts(replies)  # short first, steps on request
+    replies = await chat.press("u1", "📋 Xem từng bước")
+    assert first_step in texts(replies)
+    assert entry.title in texts(replies)
+    assert "Menu" in " ".join(labels(replies))
+    replies = await chat.press("u1", "👍 Có")  # feedback right under the steps
+    assert (await log_rows(app))[-1].feedback == "up"
+
+
+async def test_steps_are_a_numbered_choice_on_text_only_channels(
+    text_chat: MemoryChannel, app: App
+) -> None:
+    await text_chat.say("z1", "xin chao")
+    await text_chat.say("z1", "1")
+    replies = await text_chat.say("z1", "quen mk vneid phai lam sao")
+    plain = "\n\n".join(text_chat.plain(replies))
+    assert "3️⃣ 📋 Xem từng bước" in plain
+    replies = await text_chat.say("z1", "3")
+    entry = app.store.current.entry("vneid_reset_password")
+    assert entry is not None and entry.details
+    assert entry.details.splitlines()[-1].strip("* ") in "\n".join(text_chat.plain(replies))

@@ -60,7 +60,8 @@ def test_bundled_content_is_valid_and_complete() -> None:
     assert len(ids) == 56
     for entry in snapshot.knowledge:
         assert len(entry.questions) >= 6, entry.id
-        assert len(entry.answer) <= 2000, entry.id
+        assert len(entry.answer) <= 400, entry.id  # one phone screen
+        assert entry.details is not None and len(entry.details) <= 2000, entry.id
         assert entry.file.startswith("content/knowledge/")
         for related in entry.related:
             assert snapshot.entry(related) is not None
@@ -111,15 +112,39 @@ def test_missing_answer(content: Path) -> None:
     ), found
 
 
-def test_answer_too_long_for_zalo(content: Path) -> None:
+def test_answer_longer_than_one_phone_screen(content: Path) -> None:
     long_answer = "    answer: |\n" + "".join(
         f"      Dòng số {i} của câu trả lời.\n" for i in range(90)
     )
     edit(content, BASICS, "    answer: |\n", long_answer)
     found = problems(content)
     line = line_of(content, BASICS, "    answer: |")
-    hit = [p for p in found if p.field.endswith(".answer") and "2000" in p.message]
+    hit = [p for p in found if p.field.endswith(".answer") and "400" in p.message]
+    assert "details" in hit[0].message  # tells the admin where the steps go
     assert hit and hit[0].line == line, found
+
+
+def test_details_longer_than_zalo_allows(content: Path) -> None:
+    steps = "    details: |\n" + "".join(f"      {i}. Bước số {i} rất dài.\n" for i in range(120))
+    edit(content, BASICS, "    details: |\n", steps)
+    found = problems(content)
+    line = line_of(content, BASICS, "    details: |")
+    assert any(
+        p.line == line
+        and p.field == "entries[1] (phone_basic_controls).details"
+        and "2000" in p.message
+        for p in found
+    ), found
+
+
+def test_details_markup_and_known_field(content: Path) -> None:
+    edit(content, BASICS, "    details: |\n", "    details: |\n      1. <b>Bấm</b> nút **nguồn\n")
+    found = problems(content)
+    line = line_of(content, BASICS, "    details: |")
+    details = [p for p in found if p.line == line and p.field.endswith(".details")]
+    assert any("**" in p.message for p in details), found
+    assert any("HTML" in p.message for p in details), found
+    assert not any("trường lạ" in p.message for p in found), found
 
 
 def test_bad_yaml_names_the_line(content: Path) -> None:
@@ -241,7 +266,8 @@ def test_json_schema_ships_and_files_point_to_it() -> None:
     schema = json.loads((CONTENT / "schema" / "knowledge.schema.json").read_text("utf-8"))
     entry = schema["properties"]["entries"]["items"]
     assert set(entry["required"]) >= {"id", "group", "title", "questions", "answer"}
-    assert entry["properties"]["answer"]["maxLength"] == 2000
+    assert entry["properties"]["answer"]["maxLength"] == 400  # the same limits as the loader
+    assert entry["properties"]["details"]["maxLength"] == 2000
     assert entry["properties"]["questions"]["minItems"] == 6
     for path in sorted((CONTENT / "knowledge").glob("*.yaml")):
         first = path.read_text(encoding="utf-8").splitlines()[0]

@@ -2,9 +2,11 @@
 
 Every file has a top-level ``entries`` list; each entry has a stable ``id``, a ``group`` from
 ``groups.yaml``, a ``title``, example ``questions`` (at least six), optional ``keywords``, the
-``answer`` (light ``**bold**`` markup, at most 2,000 characters for Zalo), optional ``links``,
-``image``, ``related`` entry ids and the ``skill`` (lesson) it leads to. Problems name the file,
-the line and the field, in plain Vietnamese, so admins can fix them without reading code.
+short ``answer`` (one phone screen: at most 400 characters, light ``**bold**`` markup), optional
+``details`` (the numbered steps shown on "Xem từng bước", at most 2,000 characters, Zalo's limit),
+optional ``links``, ``image``, ``related`` entry ids and the ``skill`` (lesson) it leads to.
+Problems name the file, the line and the field, in plain Vietnamese, so admins can fix them
+without reading code.
 Whether ``skill`` names a real lesson is checked by the snapshot once the lessons are loaded.
 """
 
@@ -19,7 +21,8 @@ from bot.content.sections import Reader
 from bot.content.yamlio import LineDict, LineList, duplicate_keys
 from bot.core.text import fold
 
-MAX_ANSWER = 2000  # Zalo's limit for one message
+MAX_ANSWER = 400  # one phone screen: about 8 lines of 35 characters
+MAX_DETAILS = 2000  # Zalo's limit for one message
 MAX_TITLE = 120
 MAX_QUESTION = 300
 MIN_QUESTIONS = 6
@@ -35,6 +38,7 @@ KNOWN_FIELDS = frozenset(
         "questions",
         "keywords",
         "answer",
+        "details",
         "links",
         "image",
         "related",
@@ -62,6 +66,7 @@ class Entry:
     title: str
     questions: tuple[str, ...]
     answer: str
+    details: str | None = None
     keywords: tuple[str, ...] = ()
     links: tuple[Link, ...] = ()
     image: str | None = None
@@ -113,18 +118,35 @@ def _ids(reader: Reader, path: Path, item: LineDict, key: str, where: str) -> tu
     return tuple(out)
 
 
-def _answer(reader: Reader, path: Path, item: LineDict, where: str) -> str | None:
-    answer = reader.text(path, item, "answer", where, max_len=MAX_ANSWER)
-    if answer is None:
+def _answer(
+    reader: Reader, path: Path, item: LineDict, where: str, key: str = "answer"
+) -> str | None:
+    """The short ``answer`` (required) or the ``details`` steps (optional), markup checked."""
+    required = key == "answer"
+    limit = MAX_ANSWER if required else MAX_DETAILS
+    text = reader.text(path, item, key, where, required=required)
+    if text is None:
         return None
-    line = item.line_of("answer")
-    if len(_BOLD_MARKS.findall(answer)) % 2:
-        reader.problem(
-            path, line, f"{where}.answer", "dấu ** để in đậm phải đi theo cặp (mở và đóng)"
+    line = item.line_of(key)
+    if len(text) > limit:
+        hint = (
+            "; chỉ giữ việc cần làm trước và một lời cảnh báo, chuyển các bước sang details"
+            if required
+            else ""
         )
-    if _HTML.search(answer):
-        reader.problem(path, line, f"{where}.answer", "không dùng thẻ HTML; chỉ dùng **in đậm**")
-    return answer
+        reader.problem(
+            path,
+            line,
+            f"{where}.{key}",
+            f"dài {len(text)} ký tự, quá giới hạn {limit} ký tự{hint}",
+        )
+    if len(_BOLD_MARKS.findall(text)) % 2:
+        reader.problem(
+            path, line, f"{where}.{key}", "dấu ** để in đậm phải đi theo cặp (mở và đóng)"
+        )
+    if _HTML.search(text):
+        reader.problem(path, line, f"{where}.{key}", "không dùng thẻ HTML; chỉ dùng **in đậm**")
+    return text
 
 
 def _image(reader: Reader, path: Path, item: LineDict, where: str) -> str | None:
@@ -179,6 +201,7 @@ def _entry(
     question_lines = _questions(reader, path, item, where)
     keywords = reader.strings(path, item, "keywords", where)
     answer = _answer(reader, path, item, where)
+    details = _answer(reader, path, item, where, "details")
     links = _links(reader, path, item, where)
     image = _image(reader, path, item, where)
     related = _ids(reader, path, item, "related", where)
@@ -200,6 +223,7 @@ def _entry(
         title=title,
         questions=tuple(q for q, _ in question_lines),
         answer=answer,
+        details=details,
         keywords=tuple(keywords),
         links=links,
         image=image,
