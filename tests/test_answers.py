@@ -212,7 +212,7 @@ async def test_reload_command_for_admins(tmp_path: Path, config: Config, db: Dat
         assert "chưa biết lệnh" in texts(replies)  # invisible to citizens
         await make_admin(app, "admin")
         replies = await chat.say("admin", "/reload")
-        assert "Đã nạp lại nội dung: 56 mục hỏi đáp" in texts(replies)
+        assert "Đã nạp lại nội dung: 70 mục hỏi đáp" in texts(replies)
 
         basics = content / "knowledge" / "basics.yaml"
         text = basics.read_text(encoding="utf-8")

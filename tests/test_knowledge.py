@@ -15,6 +15,23 @@ from bot.content.store import ContentStore
 ROOT = Path(__file__).resolve().parent.parent
 CONTENT = ROOT / "content"
 BASICS = "knowledge/basics.yaml"
+# Entries added after the review of 2026-12-02 (issue #16); an evaluation set uses these ids.
+NEW_2026_12 = {
+    "reorganisation_2025",
+    "vneid_procedures",
+    "traffic_fine_online",
+    "scam_fake_traffic_fine",
+    "bank_new_device_face",
+    "bank_check_balance",
+    "pension_benefits_bank",
+    "sell_farm_produce_online",
+    "scam_fake_loan_app",
+    "scam_child_hospital",
+    "scam_fake_evn_bhxh",
+    "emergency_numbers",
+    "facebook_hacked",
+    "phone_forgot_lock_google",
+}
 
 
 @pytest.fixture
@@ -56,8 +73,9 @@ def test_bundled_content_is_valid_and_complete() -> None:
         import yaml
 
         topics = {t["id"] for t in yaml.safe_load(catalog.read_text(encoding="utf-8"))["topics"]}
-        assert ids == topics
-    assert len(ids) == 56
+        assert topics <= ids
+    assert ids >= NEW_2026_12
+    assert len(ids) == 70
     for entry in snapshot.knowledge:
         assert len(entry.questions) >= 6, entry.id
         assert len(entry.answer) <= 400, entry.id  # one phone screen

@@ -99,7 +99,7 @@ def test_bundled_lessons_are_the_14_catalog_skills() -> None:
             skill = lessons.get(entry["id"])
             assert skill is not None
             assert skill.group == entry["group"]
-            assert set(skill.topics) == set(entry["topics"])
+            assert set(entry["topics"]) <= set(skill.topics)  # the catalog's, and newer entries
     for skill in lessons.skills:
         group = snapshot.group(skill.group)
         assert group is not None and skill.job == group.job
