@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.content.numbers import unknown
 from bot.content.sections import Reader
 from bot.content.yamlio import LineDict, LineList, duplicate_keys
 from bot.core.text import fold
@@ -146,6 +147,10 @@ def _answer(
         )
     if _HTML.search(text):
         reader.problem(path, line, f"{where}.{key}", "không dùng thẻ HTML; chỉ dùng **in đậm**")
+    for name in unknown(text):
+        reader.problem(
+            path, line, f"{where}.{key}", f"không có số nào tên “{name}” trong numbers.yaml"
+        )
     return text
 
 

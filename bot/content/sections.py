@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from bot.content.numbers import fill, load_numbers
 from bot.content.problems import Problem
 from bot.content.yamlio import LineDict, LineList, YamlError, load_yaml
 
@@ -15,6 +16,9 @@ class Reader:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.problems: list[Problem] = []
+        self.numbers: dict[str, str] = {}  # content/numbers.yaml, filled into texts as {name}
+        if root.is_dir():
+            load_numbers(self)
 
     def rel(self, path: Path) -> str:
         """The path as admins see it, relative to the content directory's parent."""
@@ -88,6 +92,8 @@ class Reader:
             self.problem(path, item.line_of(key), f"{where}.{key}", "phải là một đoạn chữ")
             return None
         value = value.strip()
+        if self.numbers and "{" in value:
+            value = fill(value, self.numbers)
         if max_len is not None and len(value) > max_len:
             self.problem(
                 path,
