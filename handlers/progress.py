@@ -1,4 +1,4 @@
-""" "Tiến độ của tôi": each job with the skills passed, and the five basic skills when reached."""
+""" "Tiến độ của tôi": each job with skills passed (others left out), and the five basic skills."""
 
 from __future__ import annotations
 
@@ -26,9 +26,11 @@ async def show_progress(ctx: Context, _: ProgressShow | None = None) -> None:
         if not skills:
             continue
         done = [s for s in skills if s.id in passed]
+        if not done:
+            continue  # no line of zeros: only what the citizen has learnt
         values = {"job": group.job, "title": group.title, "passed": len(done), "total": len(skills)}
         lines = [ctx.t("progress.job" if group.job else "progress.basics", **values)]
-        lines += [ctx.t("progress.skill", title=s.title) for s in done] or [ctx.t("progress.none")]
+        lines += [ctx.t("progress.skill", title=s.title) for s in done]
         blocks.append("\n".join(lines))
     going = [
         s.title

@@ -211,3 +211,19 @@ def test_a_misspelt_number_name_is_reported(tmp_path: Path) -> None:
     with pytest.raises(ContentError) as caught:
         load_snapshot(content)
     assert any("sinh_trac_1_lan" in p.message and p.line for p in caught.value.problems)
+
+
+def test_words_citizens_understand_in_messages(snapshot: Snapshot) -> None:
+    """Issue #16 item 4: no team jargon, no server commands, no button that is not there."""
+    texts = snapshot.messages.texts
+    for key, text in texts.items():
+        assert "hoàn tác" not in text, key
+        assert "Nhiệm vụ" not in text and "nhiệm vụ" not in text, key
+        if key.startswith(("broadcast.", "followup.", "teams.", "question.")):
+            assert "trolyso" not in text, key  # team members use the chat, not the server
+    assert "Bấm “Học ngay”" not in texts["broadcast.lesson_body"]  # the button says it
+    assert texts["broadcast.from_team"] == "{team}"  # "Tổ công nghệ số Tổ CNS …" no more
+    assert "menu_hint" not in " ".join(texts)  # one instruction per turn
+    help_text = texts["help.text"]
+    assert help_text.index("Cần giúp gấp") < help_text.index("Cách dùng")
+    assert "113" in help_text and "ngân hàng" in help_text and "Tổ công nghệ số" in help_text

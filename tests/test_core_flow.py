@@ -139,3 +139,10 @@ async def test_state_survives_a_new_process(chat: MemoryChannel, app: App, confi
     other.last = chat.last
     replies = await other.press("z", "Đồng ý")
     assert labels(replies) == MENU
+
+
+async def test_cuu_gives_urgent_help_before_the_usage_guide(chat: MemoryChannel) -> None:
+    await consent(chat, "u1")
+    text = texts(await chat.say("u1", "cứu"))
+    assert text.index("Cần giúp gấp") < text.index("Cách dùng")
+    assert "113" in text and "tổng đài ngân hàng" in text

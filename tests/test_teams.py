@@ -388,6 +388,7 @@ async def test_summary_stuck_guidance_chart_and_csv(chat: MemoryChannel, app: Ap
     text = texts(replies)
     assert "Người dân: 2" in text
     assert f"{phishing}: 1 (0 qua trợ lý, 1 trực tiếp)" in text
+    assert ": 0 (0 qua trợ lý, 0 trực tiếp)" not in text  # no lines of zeros
     async with app.db.transaction() as session:
         guided = (await session.execute(select(GuidedSkill))).scalar_one()
         assert (await session.execute(select(func.count(SkillCompletion.id)))).scalar_one() == 1

@@ -168,7 +168,7 @@ def test_render_numbers_buttons_and_letters_choices() -> None:
     assert "A. Có\nB. Không" in calls[1].text
     assert "1️⃣ Menu" in calls[2].text
     assert "Trả lời A hoặc B." in calls[2].text
-    assert "Trả lời số 1 để chọn." in calls[2].text
+    assert "Trả lời số" not in calls[2].text  # one instruction per turn, never stacked
 
 
 def test_oversized_text_is_split_at_paragraphs() -> None:

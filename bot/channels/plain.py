@@ -107,12 +107,12 @@ def render_plain(
     if keyed:
         numbers = [k.key for k in keyed if k.key.isdigit()]
         letters = [k.key for k in keyed if not k.key.isdigit()]
-        hints = []
+        # One instruction per turn, never stacked: the letters of a question's choices when
+        # there are some (its numbered buttons explain themselves), else the numbers and "0".
         if letters:
-            hints.append(messages("channel.answer_letters", keys=_join_keys(letters, messages)))
-        if numbers:
-            hints.append(messages("channel.answer_numbers", keys=_join_keys(numbers, messages)))
-        hint = " ".join(hints) + " " + messages("channel.menu_hint")
+            hint = messages("channel.answer_letters", keys=_join_keys(letters, messages))
+        else:
+            hint = messages("channel.answer_numbers", keys=_join_keys(numbers, messages))
         texts[-1] = f"{texts[-1]}\n\n{hint.strip()}" if texts else hint.strip()
     out: list[str] = []
     for text in texts:

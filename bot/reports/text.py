@@ -32,13 +32,18 @@ def summary_text(report: Report, snapshot: Snapshot) -> str:
         lines.append(messages("followup.summary_deleted", count=report.deleted))
     lines.append("")
     lines.append(messages("followup.summary_skills"))
+    shown = len(lines)
     for group in sorted(snapshot.groups, key=lambda g: (g.job == 0, g.job)):
-        skills = snapshot.lessons.by_group(group.id)
-        if not skills:
-            continue
+        done = [
+            skill
+            for skill in snapshot.lessons.by_group(group.id)
+            if report.bot.get(skill.id, 0) + report.guided.get(skill.id, 0)
+        ]
+        if not done:
+            continue  # no lines of zeros
         key = "followup.summary_job" if group.job else "followup.summary_basics"
         lines.append(messages(key, job=group.job, group=group.title))
-        for skill in skills:
+        for skill in done:
             bot, guided = report.bot.get(skill.id, 0), report.guided.get(skill.id, 0)
             lines.append(
                 messages(
@@ -49,6 +54,8 @@ def summary_text(report: Report, snapshot: Snapshot) -> str:
                     guided=guided,
                 )
             )
+    if len(lines) == shown:
+        lines.append(messages("followup.summary_nobody"))
     return "\n".join(lines)
 
 
