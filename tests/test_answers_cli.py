@@ -35,7 +35,7 @@ def write_config(tmp_path: Path, content: Path = CONTENT) -> Path:
 def test_validate_ok_and_broken(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     config = write_config(tmp_path)
     assert main(["--config", str(config), "validate"]) == 0
-    assert "70 knowledge entries" in capsys.readouterr().out
+    assert "70 mục hỏi đáp (70 có các bước)" in capsys.readouterr().out
 
     broken = tmp_path / "content"
     shutil.copytree(CONTENT, broken)

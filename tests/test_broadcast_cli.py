@@ -40,14 +40,14 @@ def test_broadcast_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
 
     assert main([*base, "create", *lesson, "--dry-run"]) == 0
     out = capsys.readouterr().out
-    assert "recipients: 5" in out and "dry run" in out
+    assert "Số người nhận: 5" in out and "Chạy thử" in out
     assert "dừng nhận tin" in out
     assert main([*base, "list"]) == 0
-    assert "no broadcasts yet" in capsys.readouterr().out
+    assert "Chưa có tin nào" in capsys.readouterr().out
 
     assert main([*base, "create", *lesson, "--only-missing", "--at", "2030-12-25 08:00"]) == 0
     out = capsys.readouterr().out
-    assert "broadcast 1 created" in out and "08:00 25/12/2030" in out
+    assert "Đã tạo tin số 1" in out and "08:00 25/12/2030" in out
     assert main([*base, "list"]) == 0
     out = capsys.readouterr().out
     assert "DONG01" in out and "pending=5" in out
@@ -55,7 +55,7 @@ def test_broadcast_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert "pending: 5" in capsys.readouterr().out
 
     assert main([*base, "cancel", "1"]) == 0
-    assert "cancelled" in capsys.readouterr().out
+    assert "Đã hủy tin số" in capsys.readouterr().out
     assert main([*base, "cancel", "1"]) == 1
     assert main([*base, "status", "1"]) == 0
     assert "skipped: 5 (cancelled=5)" in capsys.readouterr().out
@@ -76,5 +76,5 @@ def test_broadcast_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     capsys.readouterr()
     assert main([*base, "create", "--all", "--text", "Họp thôn tối thứ Bảy."]) == 0
     out = capsys.readouterr().out
-    assert "every citizen" in out and "broadcast 2 created" in out
+    assert "mọi người dân" in out and "Đã tạo tin số 2" in out
     assert main([*base, "status", "99"]) == 1

@@ -72,19 +72,19 @@ def test_team_lifecycle_from_the_cli(tmp_path: Path, capsys: pytest.CaptureFixtu
         "--code",
         "dong01",
     )
-    assert "join code: DONG01" in out
+    assert "Mã tham gia: DONG01" in out
     taken = cli(
         "team", "add", "X", "--commune", "Y", "--village", "Z", "--code", "DONG01", status=1
     )
     assert "already used" in taken
     assert "DONG01  Tổ CNS thôn Đông (Thôn Đông, Xã Tân Hòa)" in cli("team", "list")
-    code = cli("team", "add-member", "DONG01", "--lead").split("lead code: ")[1].split()[0]
+    code = cli("team", "add-member", "DONG01", "--lead").split("Mã mời tổ trưởng: ")[1].split()[0]
     assert len(code) == 10
-    assert f"unused lead code {code}" in cli("team", "show", "DONG01")
-    assert f"code {code} revoked" in cli("team", "remove-member", "DONG01", code)
-    assert "unused" not in cli("team", "show", "DONG01")
-    assert "admin code: " in cli("team", "add-admin")
-    assert "no team with code NOPE99" in cli("team", "show", "NOPE99", status=1)
+    assert f"mã mời tổ trưởng chưa dùng: {code}" in cli("team", "show", "DONG01")
+    assert f"Đã hủy mã {code}" in cli("team", "remove-member", "DONG01", code)
+    assert "chưa dùng" not in cli("team", "show", "DONG01")
+    assert "Mã mời quản trị viên: " in cli("team", "add-admin")
+    assert "không có tổ nào mã NOPE99" in cli("team", "show", "NOPE99", status=1)
     report = cli("report", "--team", "DONG01", "--csv", str(tmp_path / "r.csv"))
     assert "Tóm tắt: Tổ CNS thôn Đông" in report and "Người dân: 0" in report
     assert (tmp_path / "r.csv").read_bytes().startswith("\ufeffTên,Kênh".encode())
@@ -106,7 +106,7 @@ def test_qr_poster_holds_the_code_without_a_bot_name(tmp_path: Path) -> None:
     )
     poster = tmp_path / "poster.png"
     out = trolyso(config, "team", "qr", "tay123", "--out", str(poster)).stdout
-    assert "QR code: TAY123" in out
+    assert "mã QR: TAY123" in out
     assert decode(poster) == ["TAY123"]
     with Image.open(poster) as image:
         assert image.size == (1240, 1748)

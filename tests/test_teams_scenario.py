@@ -149,10 +149,10 @@ async def test_the_whole_team_scenario(
         "--code",
         "DONG01",
     )
-    assert "join code: DONG01" in out
+    assert "Mã tham gia: DONG01" in out
     assert "https://t.me/trolyso_xa_bot?start=DONG01" in out
     out = await run(cli, config, "team", "add-member", "DONG01")
-    member_code = out.split("member code: ")[1].split()[0]
+    member_code = out.split("Mã mời thành viên: ")[1].split()[0]
 
     # 2. the member joins on the web chat with that code
     member = WebUser(client, "Anh Nam")

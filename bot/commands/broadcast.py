@@ -19,38 +19,36 @@ if TYPE_CHECKING:
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``broadcast``."""
-    cmd = sub.add_parser("broadcast", help="push a lesson or an announcement to citizens")
+    cmd = sub.add_parser("broadcast", help="gửi bài học hoặc thông báo cho người dân")
     actions = cmd.add_subparsers(dest="action", required=True)
 
-    create = actions.add_parser("create", help="create a broadcast")
+    create = actions.add_parser("create", help="tạo một tin gửi")
     target = create.add_mutually_exclusive_group(required=True)
-    target.add_argument("--team", metavar="CODE", help="the team's join code")
-    target.add_argument("--all", action="store_true", help="every citizen of every team")
+    target.add_argument("--team", metavar="CODE", help="mã tham gia của tổ")
+    target.add_argument("--all", action="store_true", help="mọi người dân của mọi tổ")
     what = create.add_mutually_exclusive_group(required=True)
-    what.add_argument("--lesson", metavar="ID", help="skill id of the lesson to push")
-    what.add_argument("--text", help="a short announcement (at most 500 characters)")
-    create.add_argument(
-        "--only-missing", action="store_true", help="only citizens who have not passed it"
-    )
+    what.add_argument("--lesson", metavar="ID", help="mã bài học cần gửi (ví dụ sk_spot_phishing)")
+    what.add_argument("--text", help="thông báo ngắn (tối đa 500 ký tự)")
+    create.add_argument("--only-missing", action="store_true", help="chỉ người chưa đạt bài này")
     create.add_argument(
         "--at",
         metavar="TIME",
-        help='local time to send, e.g. "08:00", "08:00 25/12" or "2026-12-25 08:00"',
+        help='giờ gửi (giờ Việt Nam), ví dụ "08:00", "08:00 25/12" hoặc "2026-12-25 08:00"',
     )
     create.add_argument(
-        "--dry-run", action="store_true", help="show the message and the count; create nothing"
+        "--dry-run", action="store_true", help="chỉ xem nội dung và số người nhận, không tạo tin"
     )
     create.set_defaults(handler=create_command)
 
-    listing = actions.add_parser("list", help="the latest broadcasts")
+    listing = actions.add_parser("list", help="các tin gửi gần đây")
     listing.add_argument("--limit", type=int, default=20)
     listing.set_defaults(handler=list_command)
 
-    status = actions.add_parser("status", help="one broadcast's deliveries")
+    status = actions.add_parser("status", help="tình hình gửi của một tin")
     status.add_argument("id", type=int)
     status.set_defaults(handler=status_command)
 
-    cancel = actions.add_parser("cancel", help="stop a broadcast; unsent messages are skipped")
+    cancel = actions.add_parser("cancel", help="dừng một tin; phần chưa gửi sẽ bỏ qua")
     cancel.add_argument("id", type=int)
     cancel.set_defaults(handler=cancel_command)
 
@@ -86,7 +84,7 @@ async def _create(config: Config, args: argparse.Namespace) -> int:
     if args.at:
         parsed = parse_when(args.at, now, quiet.tz)
         if parsed is None:
-            print(f'--at: not a time: {args.at!r} (try "08:00" or "2026-12-25 08:00")')
+            print(f'--at: không hiểu giờ {args.at!r} (ví dụ "08:00" hoặc "2026-12-25 08:00")')
             return 2
         at = parsed
     async with session_for(config) as session:
@@ -94,21 +92,21 @@ async def _create(config: Config, args: argparse.Namespace) -> int:
         if args.team:
             team = await TeamRepo(session).by_code(args.team)
             if team is None:
-                print(f"no team with code {args.team!r} (see `trolyso team list`)")
+                print(f"Không có tổ nào mã {args.team!r} (xem `trolyso team list`)")
                 return 2
         team_name = team.name if team else None
         if args.lesson:
             skill = snapshot.lessons.get(args.lesson)
             if skill is None:
                 known = ", ".join(s.id for s in snapshot.lessons.skills)
-                print(f"no lesson {args.lesson!r}; lessons: {known}")
+                print(f"Không có bài học {args.lesson!r}; các bài học: {known}")
                 return 2
             kind, title = KIND_LESSON, skill.title
             body = lesson_body(messages, skill, team_name)
         else:
             text = args.text.strip()
             if not text or len(text) > MAX_ANNOUNCEMENT:
-                print(f"--text must have 1 to {MAX_ANNOUNCEMENT} characters")
+                print(f"--text phải dài từ 1 đến {MAX_ANNOUNCEMENT} ký tự")
                 return 2
             kind, title = KIND_ANNOUNCEMENT, title_of(text)
             body = announcement_body(messages, text, team_name)
@@ -119,20 +117,20 @@ async def _create(config: Config, args: argparse.Namespace) -> int:
         )
         repo = BroadcastRepo(session)
         count = await repo.count(audience)
-        where = f"team {team.code} ({team.name})" if team else "every citizen"
+        where = f"tổ {team.code} ({team.name})" if team else "mọi người dân"
         start = quiet.ends(at) if quiet.active(at) else at
         if audience.only_missing:
-            where += ", only those who have not passed it"
-        print(f"to: {where}")
+            where += ", chỉ người chưa đạt bài này"
+        print(f"Gửi cho: {where}")
         print(
-            f"recipients: {count.reachable}"
-            f" (skipped: {count.opted_out} opted out, {count.unreachable} unreachable)"
+            f"Số người nhận: {count.reachable}"
+            f" (bỏ qua: {count.opted_out} đã dừng nhận tin, {count.unreachable} đã chặn trợ lý)"
         )
-        print(f"sending from: {local_label(start, quiet.tz)} ({config.broadcast.timezone})")
-        print("message:")
+        print(f"Bắt đầu gửi: {local_label(start, quiet.tz)} ({config.broadcast.timezone})")
+        print("Nội dung:")
         print(body)
         if args.dry_run:
-            print("dry run: nothing created")
+            print("Chạy thử: chưa tạo tin nào.")
             await session.rollback()
             return 0
         broadcast = await repo.create(
@@ -144,7 +142,7 @@ async def _create(config: Config, args: argparse.Namespace) -> int:
             created_by=None,
             now=now,
         )
-        print(f"broadcast {broadcast.id} created")
+        print(f"Đã tạo tin số {broadcast.id}")
     return 0
 
 
@@ -155,7 +153,7 @@ def create_command(config: Config, args: argparse.Namespace) -> int:
 
 def _summary(tally: dict[str, int]) -> str:
     parts = [f"{k}={v}" for k, v in sorted(tally.items())]
-    return " ".join(parts) or "no recipients"
+    return " ".join(parts) or "chưa có người nhận"
 
 
 async def _list(config: Config, limit: int) -> int:
@@ -167,7 +165,7 @@ async def _list(config: Config, limit: int) -> int:
         repo = BroadcastRepo(session)
         items = await repo.recent(limit)
         if not items:
-            print("no broadcasts yet")
+            print("Chưa có tin nào.")
         for b in items:
             team = await TeamRepo(session).get(b.team_id) if b.team_id else None
             tally = await repo.tally(b.id)
@@ -192,14 +190,14 @@ async def _status(config: Config, broadcast_id: int) -> int:
         repo = BroadcastRepo(session)
         b = await repo.get(broadcast_id)
         if b is None:
-            print(f"no broadcast {broadcast_id}")
+            print(f"Không có tin số {broadcast_id}")
             return 1
         tally = await repo.tally(b.id)
         tz = _tz(config)
-        print(f"broadcast {b.id}: {b.kind} “{b.title}”, status {b.status}")
-        print(f"audience: {b.audience}; scheduled {local_label(b.scheduled_at, tz)}")
+        print(f"Tin số {b.id}: {b.kind} “{b.title}”, trạng thái {b.status}")
+        print(f"Người nhận: {b.audience}; hẹn gửi {local_label(b.scheduled_at, tz)}")
         if b.finished_at:
-            print(f"finished {local_label(b.finished_at, tz)}")
+            print(f"Xong lúc {local_label(b.finished_at, tz)}")
         for state in ("pending", "claimed", "sending", "sent", "failed", "skipped"):
             if tally.get(state):
                 reasons = [
@@ -223,12 +221,12 @@ async def _cancel(config: Config, broadcast_id: int) -> int:
     async with session_for(config) as session:
         repo = BroadcastRepo(session)
         if await repo.get(broadcast_id) is None:
-            print(f"no broadcast {broadcast_id}")
+            print(f"Không có tin số {broadcast_id}")
             return 1
         if not await repo.cancel(broadcast_id):
-            print(f"broadcast {broadcast_id} is already over")
+            print(f"Tin số {broadcast_id} đã kết thúc rồi")
             return 1
-        print(f"broadcast {broadcast_id} cancelled; messages not sent yet are skipped")
+        print(f"Đã hủy tin số {broadcast_id}; phần chưa gửi sẽ được bỏ qua")
     return 0
 
 

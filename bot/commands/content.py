@@ -32,29 +32,27 @@ if TYPE_CHECKING:
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``validate``, ``ask``, ``eval`` and ``unanswered``."""
-    validate = sub.add_parser("validate", help="check the content files (file:line problems)")
-    validate.add_argument("--content", type=Path, help="content folder (default from config)")
+    validate = sub.add_parser("validate", help="kiểm tra các tệp nội dung (báo lỗi theo tệp:dòng)")
+    validate.add_argument("--content", type=Path, help="thư mục nội dung (mặc định theo config)")
     validate.set_defaults(handler=validate_command)
 
-    ask = sub.add_parser("ask", help="show what the bot would answer to a question, and why")
-    ask.add_argument("question", nargs="?", help="the question, in quotes")
-    ask.add_argument(
-        "--jsonl", action="store_true", help="read questions from stdin, one JSON line each"
-    )
-    ask.add_argument("--content", type=Path, help="content folder (default from config)")
+    ask = sub.add_parser("ask", help="xem bot sẽ trả lời một câu hỏi thế nào, và vì sao")
+    ask.add_argument("question", nargs="?", help="câu hỏi, đặt trong dấu ngoặc kép")
+    ask.add_argument("--jsonl", action="store_true", help="đọc câu hỏi từ stdin, mỗi dòng một JSON")
+    ask.add_argument("--content", type=Path, help="thư mục nội dung (mặc định theo config)")
     ask.set_defaults(handler=ask_command)
 
-    evaluate = sub.add_parser("eval", help="score the matcher on a labelled questions file")
-    evaluate.add_argument("file", type=Path, help="YAML with questions: [{q, expected, style}]")
-    evaluate.add_argument("--content", type=Path, help="content folder (default from config)")
-    evaluate.add_argument("--no-misses", action="store_true", help="don't list the misses")
+    evaluate = sub.add_parser("eval", help="chấm bộ so khớp trên một tệp câu hỏi có đáp án")
+    evaluate.add_argument("file", type=Path, help="YAML có questions: [{q, expected, style}]")
+    evaluate.add_argument("--content", type=Path, help="thư mục nội dung (mặc định theo config)")
+    evaluate.add_argument("--no-misses", action="store_true", help="không liệt kê các câu sai")
     evaluate.set_defaults(handler=eval_command)
 
     unanswered = sub.add_parser(
-        "unanswered", help="export questions that fell back or got a thumbs down (CSV)"
+        "unanswered", help="xuất các câu bot chưa trả lời được hoặc bị bấm 👎 (CSV)"
     )
-    unanswered.add_argument("--since", help="only questions from this date (YYYY-MM-DD)")
-    unanswered.add_argument("--out", type=Path, help="CSV file to write (default: stdout)")
+    unanswered.add_argument("--since", help="chỉ các câu từ ngày này (YYYY-MM-DD)")
+    unanswered.add_argument("--out", type=Path, help="tệp CSV để ghi (mặc định: in ra màn hình)")
     unanswered.set_defaults(handler=unanswered_command)
 
 
@@ -83,10 +81,11 @@ def validate_command(config: Config, args: argparse.Namespace) -> int:
     if snapshot is None:
         return 1
     print(
-        f"content OK: {len(snapshot.knowledge)} knowledge entries, "
-        f"{len(snapshot.lessons.skills)} lessons, {len(snapshot.teencode.words)} teencode words, "
-        f"{len(snapshot.messages.texts)} messages "
-        f"(matcher index built in {snapshot.index.build_seconds * 1000:.0f} ms)"
+        f"Nội dung hợp lệ: {len(snapshot.knowledge)} mục hỏi đáp "
+        f"({sum(1 for e in snapshot.knowledge if e.details)} có các bước), "
+        f"{len(snapshot.lessons.skills)} bài học, {len(snapshot.teencode.words)} từ viết tắt, "
+        f"{len(snapshot.messages.texts)} câu chữ "
+        f"(dựng bộ so khớp trong {snapshot.index.build_seconds * 1000:.0f} ms)"
     )
     return 0
 
@@ -153,7 +152,7 @@ def ask_command(config: Config, args: argparse.Namespace) -> int:
         sys.stdout.flush()
         return 0
     if not args.question:
-        print('usage: trolyso ask "câu hỏi"  (or --jsonl with questions on stdin)', file=sys.stderr)
+        print('cách dùng: trolyso ask "câu hỏi"  (hoặc --jsonl, câu hỏi từ stdin)', file=sys.stderr)
         return 2
     print(explain(index.search(args.question, explain=True), snapshot))
     return 0
@@ -167,7 +166,7 @@ def eval_command(config: Config, args: argparse.Namespace) -> int:
     if snapshot is None:
         return 1
     if not args.file.is_file():
-        print(f"no such file: {args.file}", file=sys.stderr)
+        print(f"không có tệp: {args.file}", file=sys.stderr)
         return 2
     questions, problems = load_labelled(args.file)
     for problem in problems:
@@ -176,7 +175,7 @@ def eval_command(config: Config, args: argparse.Namespace) -> int:
         {q.expected for q in questions if q.expected and snapshot.entry(q.expected) is None}
     )
     if unknown:
-        print("expected ids not in the content: " + ", ".join(unknown), file=sys.stderr)
+        print("các mã đáp án không có trong nội dung: " + ", ".join(unknown), file=sys.stderr)
     report = evaluate(snapshot.index, questions)
     print(format_report(report, misses=not args.no_misses))
     return 1 if problems else 0
@@ -227,7 +226,7 @@ def unanswered_command(config: Config, args: argparse.Namespace) -> int:
         try:
             since = datetime.strptime(args.since, "%Y-%m-%d").replace(tzinfo=UTC)
         except ValueError:
-            print("--since must look like 2025-01-31", file=sys.stderr)
+            print("--since phải có dạng 2025-01-31", file=sys.stderr)
             return 2
     rows = asyncio.run(unanswered_rows(config, since))
     buffer = io.StringIO()
@@ -236,7 +235,7 @@ def unanswered_command(config: Config, args: argparse.Namespace) -> int:
     writer.writerows(rows)
     if args.out:
         args.out.write_text(buffer.getvalue(), encoding="utf-8-sig")  # BOM: Excel reads UTF-8
-        print(f"{len(rows)} question(s) written to {args.out}", file=sys.stderr)
+        print(f"Đã ghi {len(rows)} câu hỏi vào {args.out}", file=sys.stderr)
     else:
         sys.stdout.write(buffer.getvalue())
     return 0

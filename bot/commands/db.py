@@ -33,9 +33,9 @@ async def session_for(config: Config) -> AsyncIterator[AsyncSession]:
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``db``."""
-    db = sub.add_parser("db", help="database schema")
+    db = sub.add_parser("db", help="cơ sở dữ liệu")
     actions = db.add_subparsers(dest="action", required=True)
-    up = actions.add_parser("upgrade", help="upgrade the schema to the newest version")
+    up = actions.add_parser("upgrade", help="nâng cấp cơ sở dữ liệu lên phiên bản mới nhất")
     up.set_defaults(handler=upgrade_command)
 
 
@@ -44,5 +44,5 @@ def upgrade_command(config: Config, args: argparse.Namespace) -> int:
     from storage.migrate import upgrade
 
     asyncio.run(upgrade(config.database.url))
-    print("database upgraded")
+    print("Đã nâng cấp cơ sở dữ liệu.")
     return 0

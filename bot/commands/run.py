@@ -17,12 +17,12 @@ log = logging.getLogger(__name__)
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``run`` and ``chat``."""
-    run = sub.add_parser(
-        "run", help="start the bot (web chat, and Telegram/Zalo when tokens are set)"
-    )
+    run = sub.add_parser("run", help="chạy bot (khung chat web; Telegram, Zalo khi đã đặt token)")
     run.set_defaults(handler=run_command)
-    chat = sub.add_parser("chat", help="talk to the bot in this terminal")
-    chat.add_argument("--user", default=None, help="console user id (default: your login)")
+    chat = sub.add_parser("chat", help="trò chuyện với bot ngay trong cửa sổ lệnh")
+    chat.add_argument(
+        "--user", default=None, help="mã người dùng trong cửa sổ lệnh (mặc định: tên đăng nhập máy)"
+    )
     chat.set_defaults(handler=chat_command)
 
 
@@ -34,7 +34,7 @@ async def prepare_database(config: Config) -> None:
     if normalise_url(config.database.url).get_backend_name() == "sqlite":
         await upgrade(config.database.url)
     elif not await current_is_head(config.database.url):
-        raise SystemExit("database is not up to date: run `trolyso db upgrade` first")
+        raise SystemExit("Cơ sở dữ liệu chưa được nâng cấp: chạy `trolyso db upgrade` trước.")
 
 
 async def serve(config: Config) -> None:

@@ -31,55 +31,67 @@ log = logging.getLogger(__name__)
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``team`` and ``report``."""
-    team = sub.add_parser("team", help="village teams: create, list, members, QR poster")
+    team = sub.add_parser(
+        "team", help="tổ công nghệ số: tạo tổ, danh sách, thành viên, áp phích mã QR"
+    )
     actions = team.add_subparsers(dest="action", required=True)
 
-    add = actions.add_parser("add", help="create a team")
-    add.add_argument("name", help='the team\'s name, e.g. "Tổ CNS thôn Đông"')
-    add.add_argument("--commune", required=True, help="its commune or ward (xã/phường)")
-    add.add_argument("--village", required=True, help="its village (thôn/tổ dân phố)")
-    add.add_argument("--code", help="join code to use (default: a random 6-character code)")
+    add = actions.add_parser("add", help="tạo một tổ")
+    add.add_argument("name", help='tên tổ, ví dụ "Tổ công nghệ số thôn Đông"')
+    add.add_argument("--commune", required=True, help="xã/phường của tổ")
+    add.add_argument("--village", required=True, help="thôn/tổ dân phố của tổ")
+    add.add_argument("--code", help="mã tham gia muốn dùng (mặc định: mã ngẫu nhiên 6 ký tự)")
     add.set_defaults(handler=add_command)
 
-    listing = actions.add_parser("list", help="every team with its code and size")
+    listing = actions.add_parser("list", help="mọi tổ, kèm mã và số người")
     listing.set_defaults(handler=list_command)
 
-    show = actions.add_parser("show", help="a team's members, open invites and questions")
-    show.add_argument("code", help="the team's join code")
+    show = actions.add_parser(
+        "show", help="thành viên, mã mời chưa dùng và câu hỏi đang chờ của một tổ"
+    )
+    show.add_argument("code", help="mã tham gia của tổ")
     show.set_defaults(handler=show_command)
 
     member = actions.add_parser(
-        "add-member", help="print a one-time member code (or promote a known user)"
+        "add-member", help="in mã mời thành viên dùng một lần (hoặc nâng quyền một người đã có)"
     )
-    member.add_argument("code", help="the team's join code")
-    member.add_argument("--lead", action="store_true", help="make them the team lead")
-    member.add_argument(
-        "--user", metavar="CHANNEL:ID", help="promote this existing user directly instead"
-    )
+    member.add_argument("code", help="mã tham gia của tổ")
+    member.add_argument("--lead", action="store_true", help="làm tổ trưởng")
+    member.add_argument("--user", metavar="CHANNEL:ID", help="nâng quyền thẳng cho người dùng này")
     member.set_defaults(handler=add_member_command)
 
     remove = actions.add_parser(
-        "remove-member", help="take a member out of a team, or revoke an unused member code"
+        "remove-member", help="cho một thành viên rời tổ, hoặc hủy mã mời chưa dùng"
     )
-    remove.add_argument("code", help="the team's join code")
-    remove.add_argument("who", help="user id, CHANNEL:ID, or an unused member code")
+    remove.add_argument("code", help="mã tham gia của tổ")
+    remove.add_argument("who", help="số người dùng, KÊNH:MÃ, hoặc mã mời chưa dùng")
     remove.set_defaults(handler=remove_member_command)
 
-    admin = actions.add_parser("add-admin", help="print a one-time admin code")
-    admin.add_argument("--user", metavar="CHANNEL:ID", help="promote this existing user directly")
+    admin = actions.add_parser("add-admin", help="in mã mời quản trị viên dùng một lần")
+    admin.add_argument("--user", metavar="CHANNEL:ID", help="nâng quyền thẳng cho người dùng này")
     admin.set_defaults(handler=add_admin_command)
 
-    qr = actions.add_parser("qr", help="write a printable PNG with the team's QR code")
-    qr.add_argument("code", help="the team's join code")
-    qr.add_argument("--out", type=Path, help="PNG file to write (default: to-CODE.png)")
+    qr = actions.add_parser("qr", help="tạo ảnh PNG có mã QR của tổ để in")
+    qr.add_argument("code", help="mã tham gia của tổ")
+    qr.add_argument("--out", type=Path, help="tệp PNG để ghi (mặc định: to-MÃ.png)")
     qr.set_defaults(handler=qr_command)
 
-    report = sub.add_parser("report", help="a team's follow-up report (and CSV)")
+    report = sub.add_parser("report", help="báo cáo theo dõi của một tổ (và bảng CSV)")
     scope = report.add_mutually_exclusive_group(required=True)
-    scope.add_argument("--team", metavar="CODE", help="the team's join code")
-    scope.add_argument("--all", action="store_true", help="every citizen of every team")
-    report.add_argument("--csv", type=Path, metavar="FILE", help="write citizens x skills here")
+    scope.add_argument("--team", metavar="CODE", help="mã tham gia của tổ")
+    scope.add_argument("--all", action="store_true", help="mọi người dân của mọi tổ")
+    report.add_argument(
+        "--csv", type=Path, metavar="FILE", help="ghi bảng người dân × kỹ năng vào tệp này"
+    )
     report.set_defaults(handler=report_command)
+
+
+ROLES = {"member": "thành viên", "lead": "tổ trưởng", "admin": "quản trị viên"}
+
+
+def _role(role: str) -> str:
+    """A role as admins read it in the guide."""
+    return ROLES.get(role, role)
 
 
 def _fail(message: str) -> int:
@@ -125,12 +137,12 @@ async def _add(config: Config, args: argparse.Namespace) -> int:
             team = await TeamRepo(session).create(args.name, args.commune, args.village, args.code)
         except ValueError as exc:
             return _fail(f"team add: {exc}")
-        print(f"team {team.name!r} ({team.village}, {team.commune}) created")
-        print(f"join code: {team.code}")
+        print(f"Đã tạo tổ {team.name!r} ({team.village}, {team.commune})")
+        print(f"Mã tham gia: {team.code}")
         link = await telegram_link(config, team.code)
         if link:
-            print(f"Telegram link: {link}")
-        print(f"poster: trolyso team qr {team.code}")
+            print(f"Liên kết Telegram: {link}")
+        print(f"Áp phích: trolyso team qr {team.code}")
     return 0
 
 
@@ -148,15 +160,15 @@ async def _list(config: Config, args: argparse.Namespace) -> int:
         sizes = await repo.sizes()
         waiting = await QuestionRepo(session).open_counts()
         admin_queue = waiting.get(None, 0)
-        print(f"admin queue: {admin_queue} questions waiting (citizens without a team)")
+        print(f"Câu hỏi chờ quản trị viên: {admin_queue} (người dân chưa vào tổ nào)")
         if not teams:
-            print("no team yet: trolyso team add NAME --commune X --village Y")
+            print("Chưa có tổ nào: trolyso team add TÊN --commune XÃ --village THÔN")
         for team in teams:
             citizens, staff = sizes.get(team.id, (0, 0))
             print(
                 f"{team.code}  {team.name} ({team.village}, {team.commune}): "
-                f"{citizens} citizens, {staff} members, "
-                f"{waiting.get(team.id, 0)} questions waiting"
+                f"{citizens} người dân, {staff} thành viên, "
+                f"{waiting.get(team.id, 0)} câu hỏi đang chờ"
             )
     return 0
 
@@ -172,20 +184,20 @@ async def _show(config: Config, args: argparse.Namespace) -> int:
     async with session_for(config) as session:
         team = await _team(session, args.code)
         if team is None:
-            return _fail(f"team show: no team with code {args.code}")
+            return _fail(f"team show: không có tổ nào mã {args.code}")
         repo = TeamRepo(session)
-        print(f"{team.name} ({team.village}, {team.commune}), join code {team.code}")
-        print(f"citizens: {await repo.citizen_count(team.id)}")
+        print(f"{team.name} ({team.village}, {team.commune}), mã tham gia {team.code}")
+        print(f"Người dân: {await repo.citizen_count(team.id)}")
         staff = await repo.staff(team.id)
-        print(f"members ({len(staff)}):")
+        print(f"Thành viên ({len(staff)}):")
         for user in staff:
             name = user.display_name or "-"
-            print(f"  #{user.id} {user.role:6} {user.channel}:{user.external_id} {name}")
+            print(f"  #{user.id} {_role(user.role):13} {user.channel}:{user.external_id} {name}")
         for invite in await repo.open_invites(team.id):
             until = invite.expires_at.strftime("%Y-%m-%d")
-            print(f"  unused {invite.role} code {invite.code} (valid until {until})")
+            print(f"  mã mời {_role(invite.role)} chưa dùng: {invite.code} (hạn {until})")
         waiting = await QuestionRepo(session).open_count(team.id)
-        print(f"questions waiting: {waiting}")
+        print(f"Câu hỏi đang chờ: {waiting}")
     return 0
 
 
@@ -195,11 +207,11 @@ def show_command(config: Config, args: argparse.Namespace) -> int:
 
 
 async def _print_invite(config: Config, code: str, role: str, days: int) -> None:
-    print(f"{role} code: {code} (one-time, valid {days} days)")
-    print("the new member types this code in the chat (Zalo, Telegram or web)")
+    print(f"Mã mời {_role(role)}: {code} (dùng một lần, trong {days} ngày)")
+    print("Người được mời gõ mã này vào khung chat với Trợ lý số (Zalo, Telegram, trang web).")
     link = await telegram_link(config, code)
     if link:
-        print(f"or opens on Telegram: {link}")
+        print(f"Hoặc mở trên Telegram: {link}")
 
 
 async def _add_member(config: Config, args: argparse.Namespace) -> int:
@@ -210,16 +222,16 @@ async def _add_member(config: Config, args: argparse.Namespace) -> int:
     async with session_for(config) as session:
         team = await _team(session, args.code)
         if team is None:
-            return _fail(f"team add-member: no team with code {args.code}")
+            return _fail(f"team add-member: không có tổ nào mã {args.code}")
         repo = TeamRepo(session)
         if args.user:
             user = await _find_user(session, args.user)
             if user is None:
-                return _fail(f"team add-member: no user {args.user}")
+                return _fail(f"team add-member: không có người dùng {args.user}")
             if user.role != "admin":
                 user.role = role
             await repo.join(user.id, team.id, JOINED_BY_INVITE)
-            print(f"user #{user.id} is now {user.role} of {team.name}")
+            print(f"Người dùng #{user.id} nay là {_role(user.role)} của {team.name}")
             return 0
         days = config.teams.invite_days
         invite = await repo.invite(team.id, role, timedelta(days=days))
@@ -238,18 +250,18 @@ async def _remove_member(config: Config, args: argparse.Namespace) -> int:
     async with session_for(config) as session:
         team = await _team(session, args.code)
         if team is None:
-            return _fail(f"team remove-member: no team with code {args.code}")
+            return _fail(f"team remove-member: không có tổ nào mã {args.code}")
         repo = TeamRepo(session)
         user = await _find_user(session, args.who)
         if user is not None and await repo.remove_member(team.id, user):
-            print(f"user #{user.id} is no longer a member of {team.name}")
+            print(f"Người dùng #{user.id} không còn là thành viên của {team.name}")
             return 0
         invites = {i.code for i in await repo.open_invites(team.id)}
         if user is None and args.who.upper() in invites:
             await repo.revoke(args.who)
-            print(f"code {args.who.upper()} revoked")
+            print(f"Đã hủy mã {args.who.upper()}")
             return 0
-        return _fail(f"team remove-member: {args.who} is not a member of {team.name}")
+        return _fail(f"team remove-member: {args.who} không phải thành viên của {team.name}")
 
 
 def remove_member_command(config: Config, args: argparse.Namespace) -> int:
@@ -264,9 +276,9 @@ async def _add_admin(config: Config, args: argparse.Namespace) -> int:
         if args.user:
             user = await _find_user(session, args.user)
             if user is None:
-                return _fail(f"team add-admin: no user {args.user}")
+                return _fail(f"team add-admin: không có người dùng {args.user}")
             user.role = "admin"
-            print(f"user #{user.id} is now an admin")
+            print(f"Người dùng #{user.id} nay là quản trị viên")
             return 0
         days = config.teams.invite_days
         invite = await TeamRepo(session).invite(None, "admin", timedelta(days=days))
@@ -332,14 +344,14 @@ def qr_command(config: Config, args: argparse.Namespace) -> int:
 
     team, link, oa_name = asyncio.run(_qr_target(config, args.code))
     if team is None:
-        return _fail(f"team qr: no team with code {args.code}")
+        return _fail(f"team qr: không có tổ nào mã {args.code}")
     try:
         png = poster_png(config, _messages(config), team, link, oa_name)
     except FileNotFoundError as exc:
         return _fail(f"team qr: {exc}")
     out: Path = args.out or Path(f"to-{team.code}.png")
     out.write_bytes(png)
-    print(f"poster written to {out} (QR code: {link or team.code})")
+    print(f"Đã ghi áp phích vào {out} (mã QR: {link or team.code})")
     return 0
 
 
@@ -359,7 +371,7 @@ async def _report(config: Config, args: argparse.Namespace) -> tuple[int, str, b
     async with session_for(config) as session:
         team = await _team(session, args.team)
         if team is None:
-            return _fail(f"report: no team with code {args.team}"), "", b"", 0
+            return _fail(f"report: không có tổ nào mã {args.team}"), "", b"", 0
         days = config.teams.stuck_days
         report = await build_report(session, snapshot, team, utcnow(), days)
     text = strip_markup(summary_text(report, snapshot))
@@ -436,7 +448,7 @@ async def _report_all(config: Config, args: argparse.Namespace) -> int:
     print()
     print(strip_markup(summary_text(total, snapshot)))
     if args.csv:
-        print(f"\nCSV of {total.citizens} citizens written to {args.csv}")
+        print(f"\nĐã ghi bảng CSV của {total.citizens} người dân vào {args.csv}")
     return 0
 
 
@@ -458,5 +470,5 @@ def report_command(config: Config, args: argparse.Namespace) -> int:
     print(text)
     if args.csv:
         args.csv.write_bytes(table)
-        print(f"\nCSV of {citizens} citizens written to {args.csv}")
+        print(f"\nĐã ghi bảng CSV của {citizens} người dân vào {args.csv}")
     return 0
