@@ -66,13 +66,15 @@ def _numbered(text: str, keyed: Sequence[Keyed], messages: Messages) -> str:
     lines = [f"{mark(k.key)} {k.button.label}" for k in keyed]
     numbers = [k.key for k in keyed if k.key.isdigit()]
     letters = [k.key for k in keyed if not k.key.isdigit()]
-    hints = []
+    # One instruction, never stacked (as bot/channels/plain.py): the letters of a question's
+    # choices when there are some, else the numbers and "0" for the menu.
     if letters:
-        hints.append(messages("channel.answer_letters", keys=_keys_text(letters, messages)))
-    if numbers:
-        hints.append(messages("channel.answer_numbers", keys=_keys_text(numbers, messages)))
-    hints.append(messages("channel.menu_hint"))
-    return "\n\n".join(p for p in (text, "\n".join(lines), " ".join(hints)) if p)
+        hint = messages("channel.answer_letters", keys=_keys_text(letters, messages))
+    elif numbers:
+        hint = messages("channel.answer_numbers", keys=_keys_text(numbers, messages))
+    else:
+        hint = ""
+    return "\n\n".join(p for p in (text, "\n".join(lines), hint) if p)
 
 
 def render(
