@@ -49,6 +49,10 @@ class App:
         app.router.add_routes(file_routes(self.core))
         for channel in self.channels.values():
             app.router.add_routes(channel.routes())
+        if self.config.web.enabled:
+            from bot.dashboard.app import PREFIX, dashboard_app
+
+            app.add_subapp(PREFIX, dashboard_app(self.services))
         return app
 
     async def start(self, *, serve_http: bool = True) -> None:
@@ -75,6 +79,8 @@ class App:
 
     def needs_http(self) -> bool:
         """Whether any channel serves HTTP routes."""
+        if self.config.web.enabled:  # the dashboard
+            return True
         return any(channel.routes() for channel in self.channels.values())
 
     async def stop(self) -> None:

@@ -10,6 +10,7 @@ def all_routers() -> list[Router]:
     from handlers import (
         answers,
         broadcasts,
+        dashboard_link,
         fallback,
         lessons,
         menu,
@@ -30,6 +31,7 @@ def all_routers() -> list[Router]:
         progress.router,
         team_tools.router,
         team_questions.router,
+        dashboard_link.router,
         privacy.router,
         broadcasts.router,
         scamcheck.router,  # pasted links and forwarded messages, before the answers

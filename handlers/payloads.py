@@ -278,6 +278,11 @@ class TeamCsv(Payload, prefix="fu:csv"):
 
 
 @dataclass(frozen=True)
+class DashboardOpen(Payload, prefix="fu:dash"):
+    """A one-time link to the web dashboard (staff only)."""
+
+
+@dataclass(frozen=True)
 class TeamCode(Payload, prefix="fu:code"):
     """The team's join code (a member's own team when none is given)."""
 

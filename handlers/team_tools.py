@@ -23,6 +23,7 @@ from bot.reports.build import Report, build_report, display_name
 from bot.reports.chart import chart_png
 from bot.reports.table import csv_bytes
 from bot.reports.text import stuck_text, summary_text, team_title
+from handlers.dashboard_link import dashboard_button
 from handlers.menu import menu_button
 from handlers.payloads import (
     BroadcastNew,
@@ -78,6 +79,7 @@ async def home(ctx: Context, pressed: TeamHome | None = None) -> None:
         buttons = [ctx.labelled(t.name, TeamHome(t.id)) for t in teams[:PAGE]]
         buttons.append(ctx.button("followup.all_teams", TeamHome(ALL)))
         buttons.append(ctx.button("followup.admin_queue", TeamQueue(ALL)))
+        buttons.append(dashboard_button(ctx))
         ctx.say("followup.admin_pick", *buttons, teams=len(teams))
         return
     scope = await team_scope(ctx, wanted)
@@ -109,6 +111,7 @@ async def home(ctx: Context, pressed: TeamHome | None = None) -> None:
         buttons.insert(3, ctx.button("followup.guide_button", GuideCitizens(t, 0)))
         buttons.append(ctx.button("followup.code_button", TeamCode(t)))
     buttons.append(ctx.button("followup.broadcast_button", BroadcastNew()))
+    buttons.append(dashboard_button(ctx))
     buttons.append(menu_button(ctx))
     ctx.send(Reply.with_buttons(text, buttons))
 

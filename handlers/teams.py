@@ -88,7 +88,11 @@ async def use_code(ctx: Context, code: str, how: str) -> bool:
     if invite is None:
         return False
     invited = await repo.get(invite.team_id) if invite.team_id is not None else None
-    keys: dict[str, str] = {Role.MEMBER: "teams.invite_member", Role.LEAD: "teams.invite_lead"}
+    keys: dict[str, str] = {
+        Role.MEMBER: "teams.invite_member",
+        Role.LEAD: "teams.invite_lead",
+        Role.COMMUNE: "teams.invite_commune",
+    }
     key = keys.get(invite.role, "teams.invite_admin")
     ctx.send(
         Reply.with_buttons(

@@ -57,6 +57,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     member.add_argument("code", help="mã tham gia của tổ")
     member.add_argument("--lead", action="store_true", help="làm tổ trưởng")
+    member.add_argument(
+        "--commune",
+        action="store_true",
+        help="làm cán bộ xã/phường: trang quản lý hiện mọi tổ của xã/phường",
+    )
     member.add_argument("--user", metavar="CHANNEL:ID", help="nâng quyền thẳng cho người dùng này")
     member.set_defaults(handler=add_member_command)
 
@@ -218,7 +223,7 @@ async def _add_member(config: Config, args: argparse.Namespace) -> int:
     from storage.models.teams import JOINED_BY_INVITE
     from storage.repos.teams import TeamRepo
 
-    role = "lead" if args.lead else "member"
+    role = "commune" if args.commune else "lead" if args.lead else "member"
     async with session_for(config) as session:
         team = await _team(session, args.code)
         if team is None:

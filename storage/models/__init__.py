@@ -4,6 +4,7 @@ from storage.models.answers import QuestionLog
 from storage.models.base import Base, utcnow
 from storage.models.broadcasts import Broadcast, BroadcastDelivery, BroadcastOptOut, SendLane
 from storage.models.conversation import ConversationState, OfferedButton
+from storage.models.dashboard import DashboardAttempt, DashboardLink, DashboardSession
 from storage.models.delivery import SeenEvent, WebHistory, WebOutbox
 from storage.models.keys import ServerKey
 from storage.models.lessons import LessonAttempt, LessonStep, QuizAnswer, SkillCompletion
@@ -29,6 +30,9 @@ __all__ = [
     "BroadcastDelivery",
     "BroadcastOptOut",
     "ConversationState",
+    "DashboardAttempt",
+    "DashboardLink",
+    "DashboardSession",
     "GuidedSkill",
     "LessonAttempt",
     "LessonStep",

@@ -12,16 +12,18 @@ from storage.models.base import Base, UTCDateTime, utcnow
 
 
 class Role(StrEnum):
-    """What a user may do: citizens use the bot; members and leads serve one team; admins all."""
+    """What a user may do: citizens use the bot; members and leads serve one team; a commune
+    official belongs to one team and oversees every team of its commune; admins all."""
 
     CITIZEN = "citizen"
     MEMBER = "member"
     LEAD = "lead"
     ADMIN = "admin"
+    COMMUNE = "commune"
 
 
 ROLES = tuple(Role)
-TEAM_STAFF = frozenset({Role.MEMBER, Role.LEAD})  # staff who belong to one team
+TEAM_STAFF = frozenset({Role.MEMBER, Role.LEAD, Role.COMMUNE})  # staff who belong to one team
 STAFF = TEAM_STAFF | {Role.ADMIN}  # who may use the team tools
 
 
