@@ -226,6 +226,24 @@ async def _one_team(b: Bench) -> None:
         await QuestionRepo(s).open(b.team.id)
 
 
+async def _dashboard_team(b: Bench) -> None:
+    """The dashboard's team overview: the report, the chart and the rendered page."""
+    from bot.dashboard.views import overview_html
+
+    async with b.session() as s:
+        await overview_html(s, b.snapshot, [b.team], b.team, NOW, b.config.teams.stuck_days)
+
+
+async def _dashboard_commune(b: Bench) -> None:
+    """The dashboard's commune overview: every team of the commune, per village."""
+    from bot.dashboard.views import overview_html
+    from storage.repos.teams import TeamRepo
+
+    async with b.session() as s:
+        teams = await TeamRepo(s).in_commune(b.team.commune)
+        await overview_html(s, b.snapshot, teams, None, NOW, b.config.teams.stuck_days)
+
+
 def operations() -> list[Operation]:
     """Every timed operation, in the issue's order (add dashboard views here)."""
     from bot.commands.broadcast import create_command
@@ -244,6 +262,8 @@ def operations() -> list[Operation]:
         Operation("BroadcastRepo.count, everyone", _count_all, 2_000),
         Operation("one team's citizens, records, questions", _one_team, 50),
         Operation("trolyso team list", _cli(list_command), 500),
+        Operation("dashboard: team overview", _dashboard_team, 200),
+        Operation("dashboard: commune overview", _dashboard_commune, 500),
         Operation(
             "broadcast create --all --dry-run",
             _cli(

@@ -34,8 +34,10 @@ CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 PAGES = ["/quan-ly/", "/quan-ly/can-giup", "/quan-ly/cau-hoi", "/quan-ly/nguoi-dan"]
 PAGES += ["/quan-ly/xuat", "/quan-ly/xuat/nguoi-dan.csv", "/quan-ly/xuat/bao-cao-xa.csv"]
+PAGES += ["/quan-ly/thong-bao"]
 POSTS = ["/quan-ly/thoat", "/quan-ly/can-giup/huong-dan", "/quan-ly/can-giup/nhan-tin"]
 POSTS += ["/quan-ly/cau-hoi/tra-loi", "/quan-ly/nguoi-dan"]
+POSTS += ["/quan-ly/thong-bao/xem-truoc", "/quan-ly/thong-bao/gui"]
 
 
 @pytest.fixture
@@ -237,6 +239,18 @@ async def test_a_member_sees_only_their_team(
         data = {"csrf": token, "user": str(west_citizen.id), "text": "x", "skill": "dvc_basic"}
         response = await client.post(path, data=data, allow_redirects=False)
         assert response.status == 404, path
+    for path in ("/quan-ly/thong-bao/xem-truoc", "/quan-ly/thong-bao/gui"):
+        data = {"csrf": token, "to": str(west.id), "kind": "announcement", "text": "Họp"}
+        response = await client.post(path, data=data, allow_redirects=False)
+        assert response.status == 404, path
+        del data["to"]  # no team: a member's broadcast is for their own team only
+        if path.endswith("xem-truoc"):
+            preview = await (await client.post(path, data=data)).text()
+            assert "Sẽ gửi cho <b>1</b> người" in preview  # Bà Đông, not Ông Tây
+    async with app.db.transaction() as session:
+        from storage.models import Broadcast
+
+        assert (await session.execute(select(func.count()).select_from(Broadcast))).scalar() == 0
     assert "cit_w" not in chat.sent
     async with app.db.transaction() as session:
         question = await session.get(TeamQuestion, qid)
@@ -331,3 +345,24 @@ async def test_an_admin_sees_every_team_and_the_content_page(
     assert admin.status == 200 and "Lỗi nội dung" in await admin.text()
     async with app.db.transaction() as session:
         assert len(await TeamRepo(session).all()) == 2
+
+
+async def test_housekeeping_deletes_expired_links_and_sessions(
+    app: App, chat: MemoryChannel
+) -> None:
+    from bot.core.housekeeping import clean_once
+    from storage.repos.dashboard import DashboardRepo
+
+    team = await make_team(app)
+    await make_member(app, chat, "mem", team)
+    row = await user_row(app, "mem")
+    long_ago = app.services.clock() - timedelta(days=3)
+    async with app.db.transaction() as session:
+        repo = DashboardRepo(session)
+        await repo.issue_link(row.id, long_ago, timedelta(minutes=10))
+        await repo.open_session(row.id, long_ago, timedelta(hours=12))
+        await repo.open_session(row.id, app.services.clock(), timedelta(hours=12))
+    await clean_once(app.db)
+    async with app.db.transaction() as session:
+        assert (await session.execute(select(DashboardLink))).first() is None
+        assert len((await session.execute(select(DashboardSession))).all()) == 1

@@ -9,12 +9,14 @@ from datetime import timedelta
 from storage.db import Database
 from storage.models import utcnow
 from storage.repos.conversation import ConversationRepo
+from storage.repos.dashboard import DashboardRepo
 from storage.repos.delivery import SeenEventRepo
 
 log = logging.getLogger(__name__)
 
 BUTTONS_KEPT = timedelta(days=30)  # a button older than this answers "this button is old"
 EVENTS_KEPT = timedelta(days=2)  # platforms redeliver within minutes, not days
+DASHBOARD_KEPT = timedelta(days=1)  # expired dashboard links, sessions, sign-in attempts
 
 
 async def clean_once(db: Database) -> int:
@@ -23,6 +25,7 @@ async def clean_once(db: Database) -> int:
     async with db.transaction() as session:
         removed = await ConversationRepo(session).forget_offers_before(now - BUTTONS_KEPT)
         await SeenEventRepo(session).forget_before(now - EVENTS_KEPT)
+        await DashboardRepo(session).purge(now, DASHBOARD_KEPT)
     return removed
 
 

@@ -9,21 +9,13 @@ import jinja2
 from aiohttp import web
 
 from bot.core.services import Services
+from bot.dashboard import broadcasts
 from bot.dashboard.auth import SERVICES, guard
+from bot.dashboard.render import TEMPLATES, configure
 from bot.dashboard.views import routes
 
 HERE = Path(__file__).parent
 PREFIX = "/quan-ly"
-
-
-def _format_time(value: object) -> str:
-    from datetime import datetime
-
-    from bot.reports.build import VIETNAM
-
-    if isinstance(value, datetime):
-        return value.astimezone(VIETNAM).strftime("%H:%M %d/%m/%Y")
-    return ""
 
 
 async def stylesheet(request: web.Request) -> web.FileResponse:
@@ -37,10 +29,11 @@ def dashboard_app(services: Services) -> web.Application:
     app[SERVICES] = services
     env = aiohttp_jinja2.setup(
         app,
-        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        loader=jinja2.FileSystemLoader(TEMPLATES),
         autoescape=jinja2.select_autoescape(default=True),
     )
-    env.filters["when"] = _format_time
+    configure(env)
     app.router.add_routes(routes())
+    app.router.add_routes(broadcasts.routes())
     app.router.add_get("/static/dash.css", stylesheet)
     return app

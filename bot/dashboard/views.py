@@ -10,8 +10,8 @@ from __future__ import annotations
 import csv
 import io
 import logging
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 import aiohttp_jinja2
 from aiohttp import web
@@ -31,6 +31,7 @@ from bot.dashboard.auth import (
     viewer_of,
 )
 from bot.dashboard.charts import Bar, bar_chart
+from bot.dashboard.render import environment
 from bot.reports.build import Report, build_report, display_name
 from bot.reports.table import csv_bytes
 from storage.models import Role, Team
@@ -39,13 +40,19 @@ from storage.repos.dashboard import DashboardRepo
 from storage.repos.teams import ProgressRepo, QuestionRepo, TeamRepo, sort_key
 from storage.repos.users import UserRepo
 
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from bot.content.snapshot import Snapshot
+
 log = logging.getLogger(__name__)
 
 MAX_TEXT = 2000  # longest answer or message typed on a page
 MAX_LISTED = 200  # citizens listed on one page
 
 
-def _ctx(request: web.Request, **values: Any) -> dict[str, Any]:
+def page_context(request: web.Request, **values: Any) -> dict[str, Any]:
+    """What every page template gets: the viewer and the CSRF token of its forms."""
     viewer = viewer_of(request)
     return {"viewer": viewer, "csrf": viewer.csrf, "Role": Role, **values}
 
@@ -134,8 +141,25 @@ async def logout(request: web.Request) -> web.StreamResponse:
 async def overview(request: web.Request) -> dict[str, Any]:
     """Citizens, the five basic skills, completions per skill; per village for a commune."""
     team = _team(request)
-    reports = await _reports(request, team)
-    snapshot = request.app[SERVICES].store.current
+    viewer = viewer_of(request)
+    services = request.app[SERVICES]
+    teams = [team] if team is not None else list(viewer.teams)
+    async with services.db.transaction() as session:
+        values = await overview_values(
+            session,
+            services.store.current,
+            teams,
+            services.clock(),
+            services.config.teams.stuck_days,
+        )
+    return page_context(request, page="overview", team=team, **values)
+
+
+async def overview_values(
+    session: AsyncSession, snapshot: Snapshot, teams: list[Team], now: datetime, stuck_days: int
+) -> dict[str, Any]:
+    """What the overview shows of ``teams``: totals, the chart, one line per village."""
+    reports = [await build_report(session, snapshot, t, now, stuck_days) for t in teams]
     skills = sorted(snapshot.lessons.skills, key=lambda s: (s.job == 0, s.job))
     bars = []
     for skill in skills:
@@ -151,20 +175,32 @@ async def overview(request: web.Request) -> dict[str, Any]:
         }
         for r in reports
     ]
-    return _ctx(
-        request,
-        page="overview",
-        team=team,
-        citizens=sum(len(r.rows) for r in reports),
-        basic=sum(r.basic_five for r in reports),
-        deleted=sum(r.deleted for r in reports),
-        villages=villages,
-        chart=bar_chart(
+    messages = snapshot.messages
+    return {
+        "citizens": sum(len(r.rows) for r in reports),
+        "basic": sum(r.basic_five for r in reports),
+        "deleted": sum(r.deleted for r in reports),
+        "villages": villages,
+        "chart": bar_chart(
             bars,
-            snapshot.messages("dashboard.chart_title"),
-            (snapshot.messages("dashboard.chart_bot"), snapshot.messages("dashboard.chart_guided")),
+            messages("dashboard.chart_title"),
+            (messages("dashboard.chart_bot"), messages("dashboard.chart_guided")),
         ),
-    )
+    }
+
+
+async def overview_html(
+    session: AsyncSession,
+    snapshot: Snapshot,
+    teams: list[Team],
+    team: Team | None,
+    now: datetime,
+    stuck_days: int,
+) -> str:
+    """The overview page as HTML, without a server (the scale bench times it)."""
+    values = await overview_values(session, snapshot, teams, now, stuck_days)
+    page = environment().get_template("overview.html")
+    return page.render(viewer=None, page="overview", team=team, **values)
 
 
 # --- who needs help --------------------------------------------------------------------------
@@ -193,7 +229,7 @@ async def needs_help(request: web.Request) -> dict[str, Any]:
         for s in stuck
     ]
     done = request.query.get("ok", "")
-    return _ctx(request, page="help", team=team, items=items, done=done)
+    return page_context(request, page="help", team=team, items=items, done=done)
 
 
 async def _citizen_in_view(request: web.Request, user_id: str) -> tuple[int, Team] | None:
@@ -284,7 +320,7 @@ async def questions(request: web.Request) -> dict[str, Any]:
                     }
                 )
     done = request.query.get("ok", "")
-    return _ctx(request, page="questions", team=team, items=items, done=done)
+    return page_context(request, page="questions", team=team, items=items, done=done)
 
 
 async def answer(request: web.Request) -> web.StreamResponse:
@@ -351,7 +387,7 @@ async def citizens(request: web.Request) -> dict[str, Any]:
                 }
             )
     rows.sort(key=lambda r: (sort_key(r["village"]), sort_key(r["name"])))
-    return _ctx(
+    return page_context(
         request,
         page="citizens",
         team=team,
@@ -372,7 +408,7 @@ def _folded(text: str) -> str:
 @aiohttp_jinja2.template("exports.html")
 async def exports(request: web.Request) -> dict[str, Any]:
     """The downloads: citizens x skills, and the commune report per village."""
-    return _ctx(request, page="exports", team=_team(request))
+    return page_context(request, page="exports", team=_team(request))
 
 
 async def export_csv(request: web.Request) -> web.StreamResponse:
@@ -441,7 +477,7 @@ async def admin(request: web.Request) -> dict[str, Any]:
             since=services.clock() - timedelta(days=30), limit=100
         )
     items = [{"text": q.text, "at": q.created_at} for q in logged]
-    return _ctx(request, page="admin", team=None, problems=problems, unanswered=items)
+    return page_context(request, page="admin", team=None, problems=problems, unanswered=items)
 
 
 async def _check(root: Any) -> None:
