@@ -13,7 +13,8 @@ from bot.content.lessons import Lessons, check_links, load_lessons
 from bot.content.messages import Intents, Messages, load_intents, load_messages
 from bot.content.problems import ContentError, ordered
 from bot.content.sections import Reader
-from bot.nlp.matcher import Index, cached_index
+from bot.nlp.cache import cached_index
+from bot.nlp.matcher import Index
 from bot.nlp.sound_alikes import SoundTable, load_sound_alikes
 from bot.nlp.teencode import Teencode, load_teencode
 from bot.scamcheck.rules import ScamRules, load_scam_rules

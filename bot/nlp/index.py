@@ -20,11 +20,15 @@ from bisect import bisect_left
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from bot.nlp.normalize import Normaliser, Slot
+from bot.nlp.normalize import Normaliser, Slot, words
 from bot.nlp.settings import Settings
 from bot.nlp.spelling import Speller
-from bot.nlp.syllables import is_syllable
+from bot.nlp.syllables import accent_key, fold_word, is_syllable
+
+if TYPE_CHECKING:
+    from bot.content.knowledge import Entry
 
 QUESTION, TITLE, KEYWORD, ANSWER_TEXT = "q", "t", "k", "a"
 
@@ -230,3 +234,29 @@ def topic_names(counts: Counts, n_docs: int, s: Settings) -> frozenset[tuple[str
             )
         )
     )
+
+
+def protected_words(entries: Iterable[Entry]) -> set[str]:
+    """The content's own words, which the normaliser never "repairs"."""
+    return {
+        fold_word(w)
+        for entry in entries
+        for text in (entry.title, *entry.questions, *entry.keywords)
+        for w in words(text)
+    }
+
+
+def plain_context(context: Iterable[str], forms: Mapping[str, set[str]]) -> frozenset[str]:
+    """Context words typed without marks: those the content never uses with other marks
+    ("noi" is not discounted when the content says "nói")."""
+    keys = {accent_key(w) for w in context}
+    return frozenset(
+        fold_word(w) for w in context if forms.get(fold_word(w), set()) <= keys | {fold_word(w)}
+    )
+
+
+def entry_texts(entry: Entry) -> list[Text]:
+    """An entry's texts by kind: questions, title, keywords, answer."""
+    texts = [(QUESTION, q) for q in entry.questions]
+    texts += [(TITLE, entry.title), *((KEYWORD, k) for k in entry.keywords)]
+    return [*texts, (ANSWER_TEXT, entry.answer)]

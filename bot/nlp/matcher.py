@@ -25,72 +25,36 @@ from __future__ import annotations
 
 import heapq
 import math
-import threading
 import time
 from bisect import bisect_left
-from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from enum import Enum
 from typing import TYPE_CHECKING
 
 from bot.core.text import MAX_INPUT
 from bot.nlp import index as passes
-from bot.nlp.index import Postings, bigrams
+from bot.nlp.decide import (
+    ANSWER,
+    ASK,
+    FALLBACK,
+    OUTSIDE,
+    Deciding,
+    Decision,
+    Match,
+    Question,
+    Scored,
+)
+from bot.nlp.index import Postings, bigrams, entry_texts, plain_context, protected_words
 from bot.nlp.lexicon import Lexicon, lexicon
-from bot.nlp.normalize import Normaliser, Token, words
+from bot.nlp.normalize import Normaliser, Token
 from bot.nlp.settings import Settings
 from bot.nlp.sound_alikes import SoundTable
 from bot.nlp.spelling import Speller, typo_deletes
-from bot.nlp.syllables import accent_key, fold_word
+from bot.nlp.syllables import accent_key
 from bot.nlp.teencode import Teencode
 
 if TYPE_CHECKING:
     from bot.content.knowledge import Entry, OutOfScope
-
-OUTSIDE = "out_of_scope:"  # id prefix of the out-of-scope topics in rankings
-
-
-class Decision(Enum):
-    """What the bot does with a question; the value is what the question log stores."""
-
-    ANSWER = "answer"
-    ASK = "ask"
-    FALLBACK = "fallback"
-
-
-ANSWER, ASK, FALLBACK = Decision.ANSWER, Decision.ASK, Decision.FALLBACK
-
-
-@dataclass(frozen=True)
-class Scored:
-    """One entry's score for a question, with the parts that explain it.
-
-    ``bm25`` ranks (the BM25 score over the best one the question could get); ``whole`` is the
-    TF-IDF cosine with the entry as a whole; ``confidence`` decides whether to answer. With
-    ``search(..., explain=True)``, ``best_question`` is the nearest example question.
-    """
-
-    entry_id: str
-    bm25: float
-    whole: float
-    confidence: float
-    best_question: str = ""
-
-
-@dataclass(frozen=True)
-class Match:
-    """What to do with a question: answer ``entry_id``, ask back with ``choices``, or fall back."""
-
-    outcome: Decision
-    entry_id: str | None
-    choices: tuple[str, ...]
-    score: float
-    ranked: tuple[Scored, ...]
-    normalised: str
-    unknown: tuple[str, ...] = ()
-    corrected: tuple[tuple[str, str], ...] = ()
-    seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -106,19 +70,7 @@ class Reading:
 
 
 @dataclass(frozen=True)
-class Question:
-    """A question as the matcher reads it: term -> (weight when it matches, weight in its size)."""
-
-    terms: dict[str, tuple[float, float]]
-    normalised: str
-    unknown: tuple[str, ...]
-    corrected: tuple[tuple[str, str], ...]
-    keyword: bool  # short, and names a topic ("vneid")
-    strange: int = 0  # words unknown to the content that are no Vietnamese words either
-
-
-@dataclass(frozen=True)
-class Index:
+class Index(Deciding):
     """The searchable form of one version of the knowledge base, built by ``Index.build``.
 
     Immutable once built, but for the caches of word readings and typo candidates.
@@ -164,10 +116,10 @@ class Index:
         tc = teencode or Teencode()
         normaliser = Normaliser(
             tc,
-            _protected(by_id.values()),
+            protected_words(by_id.values()),
             sounds.spellings if sounds else None,
         )
-        documents = [_texts(entry) for entry in by_id.values()]
+        documents = [entry_texts(entry) for entry in by_id.values()]
         documents += [[(passes.QUESTION, q) for q in o.questions] for o in topics.values()]
         parsed, loose = passes.read_texts(documents, normaliser)
         counts = passes.count_terms(parsed, Speller({}, loose, {}, s), s)
@@ -197,7 +149,7 @@ class Index:
             lexicon=lexicon(),
             doc_of={doc_id: doc for doc, doc_id in enumerate((*by_id, *topics))},
             context_accents=frozenset(accent_key(w) for w in tc.context),
-            context_folds=_plain_context(tc.context, counts.accent_forms),
+            context_folds=plain_context(tc.context, counts.accent_forms),
             build_seconds=time.perf_counter() - started,
         )
 
@@ -495,130 +447,6 @@ class Index:
                 best, best_text = dot / norm, text
         return best_text
 
-    def _torn(self, match: Match, question: Question) -> bool:
-        """Whether the question was asked back because it can't tell two siblings apart."""
-        if match.outcome is not ASK or match.score < self.settings.answer_at:
-            return False
-        return self._sibling(list(match.ranked), question) is not None
-
-    def _sibling(self, ranked: list[Scored], question: Question) -> str | None:
-        """A close runner-up sharing the question's main words with the best entry, when the
-        words that tell them apart don't favour the best one ("quét mã QR" for a payment or for
-        a parcel): then both are offered."""
-        s = self.settings
-        top = ranked[0]
-        rival = next((r for r in ranked[1:] if r.entry_id in self.entries), None)
-        if rival is None or rival.bm25 < s.sibling_within * top.bm25:
-            return None
-        first, second = self.doc_of[top.entry_id], self.doc_of[rival.entry_id]
-        shared = own = other = 0.0
-        for term, (weight, _) in question.terms.items():
-            post = self.postings.get(term)
-            if post is None or not weight:
-                continue
-            mass = weight * self.question_idf.get(term, self.unknown_idf)
-            in_first, in_second = post.find(first) >= 0, post.find(second) >= 0
-            if in_first and in_second:
-                shared += mass
-            elif in_first:
-                own += mass
-            elif in_second:
-                other += mass
-        if shared < s.sibling_shared * (shared + own):
-            return None  # the best entry is found by words of its own
-        return rival.entry_id if own < s.sibling_lead * other else None
-
-    def _decide(self, ranked: list[Scored], question: Question, started: float) -> Match:
-        s = self.settings
-
-        def match(outcome: Decision, entry_id: str | None, choices: tuple[str, ...]) -> Match:
-            return Match(
-                outcome=outcome,
-                entry_id=entry_id,
-                choices=choices,
-                score=ranked[0].confidence if ranked else 0.0,
-                ranked=tuple(ranked[:5]),
-                normalised=question.normalised,
-                unknown=question.unknown,
-                corrected=question.corrected,
-                seconds=_since(started),
-            )
-
-        if not ranked or ranked[0].entry_id in self.outside:
-            return match(FALLBACK, None, ())  # nothing, or closest to a topic we don't answer
-        top = ranked[0]
-        runner_up = ranked[1].bm25 if len(ranked) > 1 else 0.0
-        ahead = (top.bm25 - runner_up) / top.bm25 if top.bm25 > 0 else 0.0
-        near = next((r for r in ranked if r.entry_id in self.outside), None)
-        clear = near is None or (
-            near.bm25 < s.outside_ratio * top.bm25
-            and near.confidence < s.outside_confidence * top.confidence
-        )
-        if top.confidence >= s.answer_at and ahead >= s.margin and clear:
-            sibling = self._sibling(ranked, question)
-            if sibling is None:
-                return match(ANSWER, top.entry_id, ())
-            return match(ASK, None, (top.entry_id, sibling))
-        if top.confidence >= s.ask_at or question.keyword:
-            # Unsure, or a bare topic name ("vneid"): offer the closest entries.
-            ours = [r for r in ranked if r.entry_id in self.entries]
-            close = [r.entry_id for r in ours if r.bm25 >= top.bm25 * (1 - s.ask_within)]
-            if len(close) < 2:
-                close = [r.entry_id for r in ours[:2]]
-            return match(ASK, None, tuple(close[: s.max_choices]))
-        return match(FALLBACK, None, ())
-
-
-_CACHE: OrderedDict[tuple[object, ...], Index] = OrderedDict()
-_CACHE_SIZE = 4
-_CACHE_LOCK = threading.Lock()
-
-
-def cached_index(
-    entries: tuple[Entry, ...],
-    teencode: Teencode,
-    outside: tuple[OutOfScope, ...] = (),
-    sounds: SoundTable | None = None,
-) -> Index:
-    """The index of these entries, reused when the same content is loaded again.
-
-    Entries and the dictionary are immutable values, so equal content gives an equal index:
-    reloading unchanged files, or building many apps in tests, costs nothing.
-    """
-    key: tuple[object, ...] = (
-        entries,
-        tuple(sorted(teencode.words.items())),
-        teencode.fillers,
-        teencode.context,
-        outside,
-        sounds.key() if sounds else (),
-    )
-    with _CACHE_LOCK:
-        index = _CACHE.get(key)
-        if index is not None:
-            _CACHE.move_to_end(key)
-            return index
-    index = Index.build(entries, teencode, outside=outside, sounds=sounds)
-    with _CACHE_LOCK:
-        _CACHE[key] = index
-        while len(_CACHE) > _CACHE_SIZE:
-            _CACHE.popitem(last=False)
-    return index
-
-
-def _since(started: float) -> float:
-    return time.perf_counter() - started
-
-
-def _protected(entries: Iterable[Entry]) -> set[str]:
-    """The content's own words, which the normaliser never "repairs"."""
-    return {
-        fold_word(w)
-        for entry in entries
-        for text in (entry.title, *entry.questions, *entry.keywords)
-        for w in words(text)
-    }
-
 
 def _compounds(
     folds: Sequence[str], starts: Sequence[bool], info: list[float], vocab: Mapping[str, int]
@@ -631,17 +459,16 @@ def _compounds(
             info[i - 1] = info[i] = 1.0
 
 
-def _plain_context(context: Iterable[str], forms: Mapping[str, set[str]]) -> frozenset[str]:
-    """Context words typed without marks: those the content never uses with other marks
-    ("noi" is not discounted when the content says "nói")."""
-    keys = {accent_key(w) for w in context}
-    return frozenset(
-        fold_word(w) for w in context if forms.get(fold_word(w), set()) <= keys | {fold_word(w)}
-    )
-
-
-def _texts(entry: Entry) -> list[passes.Text]:
-    """An entry's texts by kind: questions, title, keywords, answer."""
-    texts = [(passes.QUESTION, q) for q in entry.questions]
-    texts += [(passes.TITLE, entry.title), *((passes.KEYWORD, k) for k in entry.keywords)]
-    return [*texts, (passes.ANSWER_TEXT, entry.answer)]
+# The decision's names, defined in bot/nlp/decide.py, are importable from here too.
+__all__ = [
+    "ANSWER",
+    "ASK",
+    "FALLBACK",
+    "OUTSIDE",
+    "Decision",
+    "Index",
+    "Match",
+    "Question",
+    "Reading",
+    "Scored",
+]
