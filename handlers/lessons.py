@@ -13,7 +13,7 @@ from __future__ import annotations
 from bot.content.lessons import Skill
 from bot.core.context import Context
 from bot.core.events import TextMessage
-from bot.core.replies import LETTERS
+from bot.core.replies import LETTERS, typed_key
 from bot.core.router import Router
 from handlers.lesson_steps import (
     FLOW,
@@ -245,7 +245,12 @@ async def lesson_stale(ctx: Context) -> None:
 
 
 def _letter(text: str) -> str | None:
-    key = text.strip().rstrip(".)").strip().upper()
+    """The answer letter typed: "b", "B." or "B)"; a number counts as its letter ("1" is A,
+    also as a keycap "1️⃣"), since a text-only channel numbers everything else."""
+    key = typed_key(text).strip()
+    if key.isdigit() and len(key) <= 2:
+        position = int(key)
+        return LETTERS[position - 1] if 1 <= position <= len(LETTERS) else "?"
     return key if len(key) == 1 and key.isalpha() and key.isascii() else None
 
 
@@ -270,7 +275,7 @@ async def lesson_text(ctx: Context) -> None:
     if question is None:
         await show_current(ctx, place)
         return
-    position = LETTERS.find(letter) + 1
+    position = LETTERS.find(letter) + 1  # 0 for "?": a number beyond the letters
     if not 1 <= position <= len(question.choices):
         letters = ", ".join(LETTERS[: len(question.choices)])
         ctx.say("lesson.choose_letter", letters=letters)

@@ -49,7 +49,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-CHOICE = re.compile(r"^(?:([0-9])\ufe0f\u20e3|(\U0001f51f)|([A-H])\.) (.+)$")
+CHOICE = re.compile(r"^(?:([0-9])\ufe0f\u20e3|(\U0001f51f)|([A-H]|[1-9][0-9])\.) (.+)$")
 
 
 class FakeZalo:

@@ -34,10 +34,10 @@ def test_render_plain_lists_buttons_and_says_how_to_answer() -> None:
         Reply(text="**Chào** bạn"),
         Reply.with_buttons("Chọn:", [Button("Bài học", "p1"), Button("Hỏi đáp", "p2")]),
     ]
-    out = render_plain(replies, MESSAGES, 2000)
-    assert out[0] == "Chào bạn"
-    assert "1️⃣ Bài học\n2️⃣ Hỏi đáp" in out[1]
-    assert "Trả lời số 1 hoặc 2" in out[1]
+    (out,) = render_plain(replies, MESSAGES, 2000)  # one message for the turn
+    assert out.startswith("Chào bạn\n\nChọn:")
+    assert "1️⃣ Bài học\n2️⃣ Hỏi đáp" in out
+    assert "Trả lời số 1 hoặc 2" in out
 
 
 def test_render_plain_letters_for_a_question() -> None:

@@ -155,6 +155,7 @@ def test_numeric_ids_are_read_as_strings() -> None:
 
 
 def test_render_numbers_buttons_and_letters_choices() -> None:
+    """A turn's replies share one message (each call counts against Zalo's quota)."""
     calls = render(
         [
             Reply(text="**Chào** bạn"),
@@ -163,12 +164,31 @@ def test_render_numbers_buttons_and_letters_choices() -> None:
         ],
         MESSAGES,
     )
-    assert [c.method for c in calls] == ["sendMessage"] * 3
-    assert calls[0].text == "Chào bạn"
-    assert "A. Có\nB. Không" in calls[1].text
-    assert "1️⃣ Menu" in calls[2].text
-    assert "Trả lời A hoặc B." in calls[2].text
-    assert "Trả lời số" not in calls[2].text  # one instruction per turn, never stacked
+    assert [c.method for c in calls] == ["sendMessage"]
+    text = calls[0].text
+    assert text.startswith("Chào bạn\n\nCâu 1?\n\nA. Có\nB. Không\n\nHoặc:\n\n1️⃣ Menu")
+    assert "Trả lời A hoặc B." in text
+    assert "Trả lời số" not in text  # one instruction per turn, never stacked
+
+
+def test_long_list_is_one_message_with_a_short_instruction() -> None:
+    """Six groups of buttons (the "Bài học" list) are one message ending "từ 1 đến 15"."""
+    replies = [
+        Reply.with_buttons(f"Nhóm {g}", [Button(f"Bài {g}.{i}", f"p{g}{i}") for i in range(3)])
+        for g in range(5)
+    ]
+    (call,) = render(replies, MESSAGES)
+    assert [line for line in call.text.splitlines() if line.startswith("Nhóm")] == [
+        f"Nhóm {g}" for g in range(5)
+    ]
+    assert "Trả lời số từ 1 đến 15 để chọn" in call.text
+    assert "14 hoặc 15" not in call.text
+
+
+def test_a_turn_longer_than_a_message_is_split_at_replies() -> None:
+    replies = [Reply(text=f"Đoạn {i}: " + "chữ " * 300) for i in range(3)]
+    calls = render(replies, MESSAGES)
+    assert [c.text[:7] for c in calls] == ["Đoạn 0:", "Đoạn 1:", "Đoạn 2:"]
 
 
 def test_oversized_text_is_split_at_paragraphs() -> None:
@@ -193,18 +213,19 @@ def test_https_image_is_a_photo_other_images_are_text() -> None:
             Reply.picture("https://dichvucong.gov.vn/anh.png", "Chú thích"),
             Reply.picture("http://example.org/a.png", "Ảnh thường"),
             Reply.picture("images/local.png", "Ảnh trong máy"),
+            Reply.picture("https://dichvucong.gov.vn/hai.png", "Ảnh hai"),
             Reply.with_buttons("Tiếp nhé", [Button("Tiếp", "t")]),
         ],
         MESSAGES,
     )
-    methods = ["sendMessage", "sendPhoto", "sendMessage", "sendMessage", "sendMessage"]
-    assert [c.method for c in calls] == methods
-    photo = calls[1]
-    assert photo.photo == "https://dichvucong.gov.vn/anh.png"
-    assert photo.text == "Chú thích"
-    assert calls[2].text == "Hình ảnh: http://example.org/a.png\n\nẢnh thường"
-    assert calls[3].text == "Ảnh trong máy"
-    assert "1️⃣ Tiếp" in calls[4].text
+    assert [c.method for c in calls] == ["sendPhoto", "sendPhoto"]  # one image per message
+    first, second = calls
+    assert first.photo == "https://dichvucong.gov.vn/anh.png"
+    assert first.text == (
+        "Trước\n\nChú thích\n\nHình ảnh: http://example.org/a.png\n\nẢnh thường\n\nẢnh trong máy"
+    )
+    assert second.photo == "https://dichvucong.gov.vn/hai.png"
+    assert second.text.startswith("Ảnh hai\n\nTiếp nhé\n\n1️⃣ Tiếp")
 
 
 def test_photo_without_caption_has_no_caption_field() -> None:

@@ -160,3 +160,46 @@ async def test_lesson_with_menu_and_back(bot: App, fake: FakeZalo) -> None:
     await read_to_quiz(citizen)
     await answer_quiz(citizen, skill)
     assert "Chúc mừng" in citizen.last
+
+
+async def test_lesson_and_quiz_with_digits_only_one_message_a_turn(
+    bot: App, fake: FakeZalo
+) -> None:
+    """Issue 17 items 3 and 4: only digits typed ("1" at a lettered question is A), every turn
+    answered with exactly one message (each counts against Zalo's quota), the long lesson list
+    grouped in one message with a short instruction."""
+    citizen = Citizen(bot, fake, chat_id="digits-only")
+    counts: list[tuple[str, int]] = []
+
+    async def press(key: str) -> str:
+        assert key.isdigit(), key
+        before = len(fake.sent(citizen.chat_id))
+        answer = await citizen.say(key)
+        counts.append((key, len(fake.sent(citizen.chat_id)) - before))
+        return answer
+
+    await press("1")
+    await press(citizen.key("Đồng ý"))
+    listing = await press(citizen.key("Bài học"))
+    numbers = [key for key, _label in citizen.choices() if key.isdigit()]
+    assert len(numbers) > 10
+    assert f"Trả lời số từ 1 đến {numbers[-1]} để chọn" in listing
+    assert "hoặc" not in listing.splitlines()[-1].split("(")[0]  # no "… 14 hoặc 15"
+    skill = SKILLS["sk_spot_phishing"]
+    await press(citizen.key(skill["title"]))
+    for _step in skill["steps"]:
+        await press(citizen.key("Tiếp"))
+    first = skill["quiz"][0]
+    assert str(first["choices"][0]) in citizen.last
+    await press(str(len(first["choices"]) + 1))  # a number beyond the choices: asked again
+    assert "Mình chưa hiểu" not in citizen.last
+    assert str(first["choices"][0]) in citizen.last
+    assert any(key == "A" for key, _label in citizen.choices())
+    for question in skill["quiz"]:
+        labels = [label for key, label in citizen.choices() if not key.isdigit()]
+        assert labels == [str(c) for c in question["choices"]], citizen.last
+        await press(str(question["correct"]))
+        assert "Mình chưa hiểu" not in citizen.last
+        assert "Đúng rồi" in citizen.last
+    assert "Chúc mừng" in citizen.last
+    assert [n for _key, n in counts] == [1] * len(counts), counts

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 
 _BOLD = re.compile(r"\*\*(.+?)\*\*", re.DOTALL)
+ATTACHED = "\ue000"  # an ``image_text`` result starting with this is a photo's place holder
 
 
 def strip_markup(text: str) -> str:
@@ -77,33 +78,62 @@ def _join_keys(keys: Sequence[str], messages: Messages) -> str:
     return f"{', '.join(keys[:-1])} {messages('channel.or')} {keys[-1]}"
 
 
+SHORT_LIST = 3  # up to this many numbers are listed in the hint ("1, 2 hoặc 3"); more: a range
+
+
+def _numbers_hint(numbers: Sequence[str], messages: Messages) -> str:
+    """How to answer with a number: "Trả lời số 1, 2 hoặc 3", or for a long list the range."""
+    if len(numbers) > SHORT_LIST and numbers == [str(n) for n in range(1, len(numbers) + 1)]:
+        return messages("channel.answer_range", first=numbers[0], last=numbers[-1])
+    return messages("channel.answer_numbers", keys=_join_keys(numbers, messages))
+
+
+def _pack(bodies: Sequence[tuple[str, bool]], limit: int) -> list[str]:
+    """Consecutive bodies joined into as few messages as fit ``limit`` (each message sent on a
+    text-only channel counts against its quota); a message holds at most one image."""
+    packed: list[tuple[str, bool]] = []
+    for body, has_image in bodies:
+        if packed:
+            text, with_image = packed[-1]
+            joined = f"{text}\n\n{body}"
+            if len(joined) <= limit and not (with_image and has_image):
+                packed[-1] = (joined, with_image or has_image)
+                continue
+        packed.append((body, has_image))
+    return [text for text, _ in packed]
+
+
 def render_plain(
     replies: Sequence[Reply],
     messages: Messages,
     limit: int,
     image_text: Callable[[str], str] | None = None,
 ) -> list[str]:
-    """Replies as plain text messages for a channel without buttons.
+    """Replies as plain text messages for a channel without buttons, as few as fit.
 
     Buttons become numbered lines ("1️⃣ Bài học"), answer choices lettered lines ("A. ..."),
-    and the turn ends with how to answer ("Trả lời số 1, 2 hoặc 3").
+    and the turn ends with how to answer ("Trả lời số 1, 2 hoặc 3"; for a long list "Trả lời
+    số từ 1 đến 15"). The replies of one turn share messages while they fit ``limit``;
+    ``image_text`` gives an image's line, or a place holder starting with ``ATTACHED`` for a
+    photo sent with the message (one per message).
     """
     keyed = number_buttons(replies)
     by_reply: dict[int, list[str]] = {}
     for item in keyed:
         by_reply.setdefault(item.reply_index, []).append(f"{mark(item.key)} {item.button.label}")
-    texts: list[str] = []
+    bodies: list[tuple[str, bool]] = []
     for index, reply in enumerate(replies):
         parts = []
-        if reply.image and image_text is not None:
-            parts.append(image_text(reply.image))
+        image = image_text(reply.image) if reply.image and image_text is not None else ""
+        if image:
+            parts.append(image)
         if reply.text:
             parts.append(strip_markup(reply.text))
         if index in by_reply:
             parts.append("\n".join(by_reply[index]))
         body = "\n\n".join(p for p in parts if p)
         if body:
-            texts.append(body)
+            bodies.append((body, image.startswith(ATTACHED)))
     if keyed:
         numbers = [k.key for k in keyed if k.key.isdigit()]
         letters = [k.key for k in keyed if not k.key.isdigit()]
@@ -112,10 +142,14 @@ def render_plain(
         if letters:
             hint = messages("channel.answer_letters", keys=_join_keys(letters, messages))
         else:
-            hint = messages("channel.answer_numbers", keys=_join_keys(numbers, messages))
-        texts[-1] = f"{texts[-1]}\n\n{hint.strip()}" if texts else hint.strip()
+            hint = _numbers_hint(numbers, messages)
+        if bodies:
+            text, has_image = bodies[-1]
+            bodies[-1] = (f"{text}\n\n{hint.strip()}", has_image)
+        else:
+            bodies.append((hint.strip(), False))
     out: list[str] = []
-    for text in texts:
+    for text in _pack(bodies, limit):
         out.extend(split_text(text, limit))
     return out
 

@@ -30,7 +30,7 @@ from urllib.parse import urlparse
 from aiohttp import web
 
 from bot.channels.base import Adapter, Backoff
-from bot.channels.plain import links_in_text, render_plain, split_text
+from bot.channels.plain import ATTACHED, links_in_text, render_plain, split_text
 from bot.channels.zalo_client import (
     ZaloApiError,
     ZaloClient,
@@ -147,7 +147,7 @@ def parse_update(data: Any, channel: str = "zalo") -> Inbound | None:
 
 # --- outbound rendering -------------------------------------------------------------------
 
-_MARK = "\ue000"
+_MARK = ATTACHED
 _IMAGE_MARK = re.compile(_MARK + r"(\d+)" + _MARK)
 
 
@@ -199,12 +199,12 @@ def render(replies: Sequence[Reply], messages: Messages) -> list[Outgoing]:
 
     out: list[Outgoing] = []
     for chunk in render_plain(replies, messages, MAX_TEXT, image_text):
-        match = _IMAGE_MARK.match(chunk)
+        match = _IMAGE_MARK.search(chunk)  # a turn's texts share a message with its image
         if match is None:
             out.extend(Outgoing("sendMessage", part) for part in fit(chunk) if part.strip())
             continue
         photo = images[int(match.group(1))]
-        caption = _IMAGE_MARK.sub("", chunk).strip()
+        caption = re.sub(r"\n{3,}", "\n\n", _IMAGE_MARK.sub("", chunk)).strip()
         parts = fit(caption) if caption else [""]
         out.append(Outgoing("sendPhoto", parts[0], photo=photo))
         out.extend(Outgoing("sendMessage", part) for part in parts[1:] if part.strip())
