@@ -10,7 +10,7 @@ from aiohttp import web
 
 from bot.channels.base import Channel
 from bot.channels.files import file_routes
-from bot.config import Config
+from bot.config import Config, ConfigError
 from bot.content.store import ContentStore
 from bot.core.admin_alerts import ContentAlerts
 from bot.core.delivery import Delivery
@@ -60,8 +60,17 @@ class App:
         if serve_http and self.needs_http():
             self.runner = web.AppRunner(self.web_app(), access_log=None)
             await self.runner.setup()
-            site = web.TCPSite(self.runner, self.config.web.host, self.config.web.port)
-            await site.start()
+            host, port = self.config.web.host, self.config.web.port
+            try:
+                await web.TCPSite(self.runner, host, port).start()
+            except OSError as exc:  # the port is taken, or the host is not this machine's
+                await self.runner.cleanup()
+                self.runner = None
+                raise ConfigError(
+                    f"config: web.port {port} on web.host {host} cannot be used"
+                    f" ({exc.strerror or exc}); stop the program using it"
+                    " or choose another web.port"
+                ) from None
             log.info("serving http://%s:%s", self.config.web.host, self.config.web.port)
         for channel in self.channels.values():
             await channel.start()

@@ -36,6 +36,7 @@ from handlers.payloads import (
     BroadcastAt,
     BroadcastAudience,
     BroadcastCancel,
+    BroadcastDraft,
     BroadcastGroup,
     BroadcastKind,
     BroadcastLesson,
@@ -45,7 +46,7 @@ from handlers.payloads import (
 )
 from handlers.scope import ALL, every_team, own_team, team_by_id, team_scope
 from storage.models import Role, Team
-from storage.models.broadcasts import KIND_ANNOUNCEMENT, KIND_LESSON
+from storage.models.broadcasts import DRAFT, KIND_ANNOUNCEMENT, KIND_LESSON
 from storage.repos.broadcasts import Audience, BroadcastRepo
 
 router = Router("broadcasts")
@@ -128,15 +129,39 @@ async def compose(ctx: Context, _: BroadcastNew | None = None) -> None:
 
 
 async def _choose_kind(ctx: Context, team: Team | None) -> None:
-    ctx.enter(FLOW, Draft(step="kind", team=team.id if team else None))
+    team_id = team.id if team else None
+    ctx.enter(FLOW, Draft(step="kind", team=team_id))
     audience = team.name if team else ctx.t("broadcast.compose.everyone")
-    ctx.say(
-        "broadcast.compose.what",
+    buttons = [
         ctx.button("broadcast.compose.lesson", BroadcastKind("lesson")),
         ctx.button("broadcast.compose.announcement", BroadcastKind("text")),
-        _cancel_button(ctx),
-        audience=audience,
-    )
+    ]
+    kept = await BroadcastRepo(ctx.session).draft_of(team_id, ctx.user.id)
+    if kept is not None:
+        title = kept.title[:40]
+        buttons.insert(
+            0, ctx.button("broadcast.compose.draft_button", BroadcastDraft(kept.id), title=title)
+        )
+    buttons.append(_cancel_button(ctx))
+    ctx.say("broadcast.compose.what", *buttons, audience=audience)
+
+
+@router.button(BroadcastDraft, roles=STAFF)
+async def open_draft(ctx: Context, pressed: BroadcastDraft) -> None:
+    """The announcement kept earlier: preview it again (recipients counted now)."""
+    found = await _draft(ctx, "kind")
+    kept = await BroadcastRepo(ctx.session).get(pressed.draft)
+    if (
+        found is None
+        or kept is None
+        or kept.status != DRAFT
+        or kept.created_by != ctx.user.id
+        or kept.team_id != found[0].team
+    ):
+        ctx.say("broadcast.compose.expired", menu_button(ctx))
+        return
+    draft = replace(found[0], step="text")
+    await _preview(ctx, replace(draft, kind=KIND_ANNOUNCEMENT, text=kept.body, skill=None))
 
 
 @router.button(BroadcastTeam, roles=STAFF)
@@ -301,9 +326,18 @@ async def _preview(ctx: Context, draft: Draft) -> None:
         ctx.say("broadcast.compose.expired", menu_button(ctx))
         return
     _title, body = made
-    count = await BroadcastRepo(ctx.session).count(_audience(draft))
+    repo = BroadcastRepo(ctx.session)
+    count = await repo.count(_audience(draft))
     if count.reachable == 0:
         ctx.leave()
+        if draft.kind == KIND_ANNOUNCEMENT and draft.text:  # typed: kept, not thrown away
+            title = title_of(draft.text)
+            now = ctx.services.clock()
+            await repo.keep_draft(
+                draft.team, draft.text, title=title, created_by=ctx.user.id, now=now
+            )
+            ctx.say("broadcast.compose.kept", menu_button(ctx))
+            return
         ctx.say("broadcast.compose.empty", menu_button(ctx))
         return
     skipped = count.total - count.reachable
@@ -367,6 +401,8 @@ async def confirm(ctx: Context, _: BroadcastSend) -> None:
         now=ctx.services.clock(),
     )
     tally = await repo.tally(broadcast.id)
+    if draft.kind == KIND_ANNOUNCEMENT:
+        await repo.drop_drafts(draft.team, ctx.user.id)  # the kept copy, if any, is sent now
     ctx.leave()
     ctx.say(
         "broadcast.compose.created",

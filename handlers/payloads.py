@@ -382,6 +382,13 @@ class BroadcastAt(Payload, prefix="bcast:at"):
 
 
 @dataclass(frozen=True)
+class BroadcastDraft(Payload, prefix="bcast:draft"):
+    """Open the announcement kept when nobody could receive it."""
+
+    draft: int
+
+
+@dataclass(frozen=True)
 class BroadcastSend(Payload, prefix="bcast:send"):
     """Send (or schedule) as previewed."""
 

@@ -127,8 +127,8 @@ async def offer_teams(ctx: Context, text_key: str = "teams.choose_commune") -> b
     communes = await repo.communes()
     if not communes:
         return False
-    if len(communes) == 1:
-        await offer_villages(ctx, communes[0].commune, text_key)
+    if len(communes) == 1:  # one question per message: the village (or the code)
+        await offer_villages(ctx, communes[0].commune, with_code=text_key == "teams.ask_code")
         return True
     buttons = [ctx.labelled(t.commune, TeamCommune(t.id)) for t in communes[:MAX_CHOICES]]
     buttons.append(ctx.button("teams.skip", TeamSkip()))
@@ -136,15 +136,13 @@ async def offer_teams(ctx: Context, text_key: str = "teams.choose_commune") -> b
     return True
 
 
-async def offer_villages(ctx: Context, commune: str, text_key: str | None = None) -> None:
-    """The villages of a commune, as buttons."""
+async def offer_villages(ctx: Context, commune: str, *, with_code: bool = False) -> None:
+    """The villages of a commune, as buttons: one question (``with_code``: or type the code)."""
     teams = await TeamRepo(ctx.session).in_commune(commune)
     buttons = [ctx.labelled(t.village, TeamPick(t.id)) for t in teams[:MAX_CHOICES]]
     buttons.append(ctx.button("teams.no_village", TeamSkip()))
-    text = ctx.t("teams.choose_village", commune=commune)
-    if text_key is not None:
-        text = f"{ctx.t(text_key)}\n{text}"
-    ctx.send(Reply.with_buttons(text, buttons))
+    key = "teams.choose_village_or_code" if with_code else "teams.choose_village"
+    ctx.send(Reply.with_buttons(ctx.t(key, commune=commune), buttons))
 
 
 # --- before and after consent ----------------------------------------------------------------

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from bot.app import App
 from bot.channels.memory import MemoryChannel
 from bot.core.gateway import Gateway
-from storage.models import Broadcast, BroadcastOptOut, SkillCompletion, User
+from storage.models import Broadcast, BroadcastDelivery, BroadcastOptOut, SkillCompletion, User
 from storage.repos.teams import TeamRepo
 from tests.broadcast_helpers import Clock, fast_config, tally, until_done, worker
 from tests.conftest import consent
@@ -166,7 +166,9 @@ async def test_an_admin_chooses_any_team_or_everyone_and_writes_an_announcement(
     assert "chưa hiểu giờ" in texts(replies)
     replies = await chat.say("admin", "08:00 25/12")
     assert "08:00 25/12" in texts(replies)
-    await chat.press("admin", "Gửi")
+    replies = await chat.press("admin", "Gửi")
+    assert "Tin sẽ gửi lúc 08:00 25/12" in texts(replies)  # issue 17 item 6: not "ngay"
+    assert "ngay" not in texts(replies)
     async with app.db.transaction() as s:
         b = (await s.execute(select(Broadcast))).scalar_one()
     assert b.team_id is None and b.kind == "announcement"
@@ -241,3 +243,32 @@ async def test_the_running_bot_delivers_broadcasts(app: App, chat: MemoryChannel
     await eventually(lambda: "lead" in chat.sent, within=4)
     assert "Học ngay" in labels(chat.sent["ba"])
     assert "Đã gửi: 1" in texts(chat.sent["lead"])
+
+
+async def test_an_announcement_nobody_can_receive_is_kept_as_a_draft(
+    app: App, chat: MemoryChannel
+) -> None:
+    """Issue 17 item 6: the typed text is not thrown away; "gửi tin" later offers it again."""
+    team = await _team(app)
+    await _person(app, chat, "lead", team, role="lead")
+    await chat.say("lead", "gửi tin")
+    await chat.press("lead", "Một thông báo ngắn")
+    typed = "Chủ nhật tổ hướng dẫn cài ứng dụng ngân hàng tại nhà văn hóa."
+    replies = await chat.say("lead", typed)
+    assert "giữ lại" in texts(replies)
+    async with app.db.transaction() as s:
+        kept = (await s.execute(select(Broadcast))).scalar_one()
+        assert (kept.status, kept.body) == ("draft", typed)
+        assert await s.scalar(select(func.count()).select_from(BroadcastDelivery)) == 0
+    await _person(app, chat, "c1", team)
+    replies = await chat.say("lead", "gửi tin")
+    draft_label = next(label for label in labels(replies) if label.startswith("Tin đã soạn"))
+    replies = await chat.press("lead", draft_label)
+    assert typed in texts(replies) and "Số người nhận: **1**" in texts(replies)
+    replies = await chat.press("lead", "Gửi")
+    assert "gửi cho 1 người" in texts(replies)
+    async with app.db.transaction() as s:
+        statuses = (await s.execute(select(Broadcast.status))).scalars().all()
+    assert statuses == ["active"]  # sent, and the draft is gone
+    replies = await chat.say("lead", "gửi tin")
+    assert not [label for label in labels(replies) if label.startswith("Tin đã soạn")]

@@ -81,3 +81,30 @@ def test_cli_stops_with_one_line_on_bad_config(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert result.stderr.strip() == "config: web.port must be a whole number, got 'eighty'"
+
+
+def test_a_busy_port_is_one_line_naming_web_port(tmp_path: Path) -> None:
+    """Issue 17 item 9: `trolyso run` on a port already taken says so in one line, no traceback."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        path = write(
+            tmp_path,
+            f"web:\n  port: {port}\ndatabase:\n  url: sqlite+aiosqlite:///{tmp_path / 'b.db'}\n"
+            f"content:\n  dir: {ROOT / 'content'}\n  watch: false\n",
+        )
+        result = subprocess.run(
+            [sys.executable, "-m", "bot.cli", "--config", str(path), "run"],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"config: web.port {port} ") and "choose another web.port" in last

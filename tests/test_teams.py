@@ -145,6 +145,14 @@ async def test_skipping_the_village_leaves_the_bot_usable(chat: MemoryChannel, a
     await chat.say("c1", "xin chào", display_name="Bác Ba")
     replies = await chat.press("c1", "Đồng ý")
     assert labels(replies)[-1] == "Không thấy thôn của tôi"  # one commune: villages at once
+    assert texts(replies).count("?") == 1  # one question per message (issue 17 item 7)
+    replies = await chat.say("c1", "vào tổ")
+    assert texts(replies).count("?") == 1, texts(replies)
+    await chat.say("c1", "menu")
+    await chat.press("c1", "Liên hệ tổ")
+    replies = await chat.press("c1", "Chọn thôn của tôi")
+    assert texts(replies).count("?") == 1, texts(replies)
+    assert labels(replies)[-1] == "Không thấy thôn của tôi"
     replies = await chat.press("c1", "Không thấy thôn của tôi")
     assert labels(replies) == MENU
     assert await team_id_of(app, "c1") is None

@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import getpass
 import logging
 import signal
 import sys
+import tempfile
 
 from bot.config import Config
 
@@ -22,6 +24,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     chat = sub.add_parser("chat", help="trò chuyện với bot ngay trong cửa sổ lệnh")
     chat.add_argument(
         "--user", default=None, help="mã người dùng trong cửa sổ lệnh (mặc định: tên đăng nhập máy)"
+    )
+    chat.add_argument(
+        "--live-db",
+        action="store_true",
+        help="dùng cơ sở dữ liệu thật trong cấu hình (mặc định: dữ liệu tạm, xóa khi thoát)",
     )
     chat.set_defaults(handler=chat_command)
 
@@ -71,6 +78,12 @@ def run_command(config: Config, args: argparse.Namespace) -> int:
     return 0
 
 
+def throwaway(config: Config, folder: str) -> Config:
+    """The configuration with a fresh SQLite database in ``folder`` (nothing real is touched)."""
+    database = dataclasses.replace(config.database, url=f"sqlite+aiosqlite:///{folder}/chat.db")
+    return dataclasses.replace(config, database=database)
+
+
 async def console(config: Config, user: str) -> None:
     """Read lines from stdin, print the bot's replies as a text-only channel shows them."""
     from bot.app import build_app
@@ -100,6 +113,11 @@ async def console(config: Config, user: str) -> None:
 def chat_command(config: Config, args: argparse.Namespace) -> int:
     """Chat with the bot in the terminal."""
     user = args.user or getpass.getuser() or "admin"
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(console(config, user))
+    with contextlib.ExitStack() as stack:
+        if not args.live_db:  # a console "citizen" must not appear in the real reports
+            folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="trolyso-chat-"))
+            config = throwaway(config, folder)
+            print("(Trò chuyện thử trên dữ liệu tạm, xóa khi thoát; --live-db: dữ liệu thật.)\n")
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(console(config, user))
     return 0

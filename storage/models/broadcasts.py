@@ -34,6 +34,7 @@ AUDIENCE_MISSING = "missing"  # only citizens who have not passed the skill
 ACTIVE = "active"
 DONE = "done"
 CANCELLED = "cancelled"
+DRAFT = "draft"  # a typed announcement kept because nobody could receive it yet; never sent
 
 # Delivery states.
 PENDING = "pending"

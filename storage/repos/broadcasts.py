@@ -33,6 +33,7 @@ from storage.models.broadcasts import (
     AUDIENCE_MISSING,
     CANCELLED,
     CANCELLED_REASON,
+    DRAFT,
     OPTED_OUT,
     PENDING,
     SKIPPED,
@@ -213,6 +214,47 @@ class BroadcastRepo(DeliveryClaims):
             .values(state=SKIPPED, reason=CANCELLED_REASON, updated_at=now)
         )
         return True
+
+    # --- drafts -------------------------------------------------------------------------------
+
+    async def keep_draft(
+        self, team_id: int | None, text: str, *, title: str, created_by: int, now: datetime
+    ) -> Broadcast:
+        """Keep a typed announcement nobody could receive yet (its ``body`` is the typed text);
+        it replaces this user's earlier draft for the same team. No delivery rows: never sent."""
+        await self.drop_drafts(team_id, created_by)
+        draft = Broadcast(
+            team_id=team_id,
+            kind="announcement",
+            title=title[:200],
+            body=text,
+            scheduled_at=now,
+            created_by=created_by,
+            created_at=now,
+            status=DRAFT,
+        )
+        self.session.add(draft)
+        return draft
+
+    async def draft_of(self, team_id: int | None, created_by: int) -> Broadcast | None:
+        """This user's kept draft for the team (None: every citizen), if any."""
+        team = Broadcast.team_id.is_(None) if team_id is None else Broadcast.team_id == team_id
+        query = (
+            select(Broadcast)
+            .where(Broadcast.status == DRAFT, Broadcast.created_by == created_by, team)
+            .order_by(Broadcast.id.desc())
+            .limit(1)
+        )
+        return (await self.session.execute(query)).scalar_one_or_none()
+
+    async def drop_drafts(self, team_id: int | None, created_by: int) -> None:
+        """Forget this user's drafts for the team (sent or replaced)."""
+        team = Broadcast.team_id.is_(None) if team_id is None else Broadcast.team_id == team_id
+        await self.session.execute(
+            delete(Broadcast).where(
+                Broadcast.status == DRAFT, Broadcast.created_by == created_by, team
+            )
+        )
 
     # --- opt-out ------------------------------------------------------------------------------
 
