@@ -6,6 +6,8 @@ from bot.core.context import Context
 from bot.core.replies import Button, Reply
 from bot.core.router import STAFF, Router
 from handlers.payloads import (
+    AnswerShow,
+    AskTopics,
     LessonList,
     MenuAsk,
     MenuContact,
@@ -49,10 +51,28 @@ async def menu(ctx: Context, _: MenuShow | None = None) -> None:
     show_menu(ctx)
 
 
+MAX_TOPICS = 15  # entries listed for one group (one message on a text-only channel)
+
+
 @router.button(MenuAsk)
 async def ask_prompt(ctx: Context, _: MenuAsk) -> None:
-    """Explain that questions can simply be typed."""
-    ctx.say("ask.prompt", menu_button(ctx))
+    """Questions can simply be typed; or browse: the knowledge groups as choices."""
+    groups = [g for g in ctx.content.groups if any(e.group == g.id for e in ctx.content.knowledge)]
+    buttons = [ctx.labelled(g.title, AskTopics(g.id)) for g in groups]
+    ctx.say("ask.prompt", *buttons, menu_button(ctx))
+
+
+@router.button(AskTopics)
+async def ask_topics(ctx: Context, pressed: AskTopics) -> None:
+    """The topics (entry titles) of one group; pressing one shows its answer."""
+    group = ctx.content.group(pressed.group) if pressed.group else None
+    entries = [e for e in ctx.content.knowledge if group is not None and e.group == group.id]
+    if group is None or not entries:
+        await ask_prompt(ctx, MenuAsk())
+        return
+    buttons = [ctx.labelled(e.title, AnswerShow(e.id)) for e in entries[:MAX_TOPICS]]
+    buttons += [ctx.button("ask.other_topics", MenuAsk()), menu_button(ctx)]
+    ctx.say("ask.topics", *buttons, title=group.title)
 
 
 @router.command("help")

@@ -47,6 +47,13 @@ class MenuAsk(Payload, prefix="menu:ask"):
 
 
 @dataclass(frozen=True)
+class AskTopics(Payload, prefix="ask:topics"):
+    """The topics of one knowledge group, to browse (``group`` empty: the list of groups)."""
+
+    group: str = ""
+
+
+@dataclass(frozen=True)
 class MenuContact(Payload, prefix="menu:contact"):
     """ "Liên hệ tổ" (handlers/teams.py)."""
 
