@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from bot.content.knowledge import Entry
@@ -40,6 +41,7 @@ from handlers.payloads import (
     AnswerPick,
     AnswerShow,
     AnswerSteps,
+    AnswersUnanswered,
     AnswerUp,
     LessonStart,
 )
@@ -54,6 +56,8 @@ log = logging.getLogger(__name__)
 router = Router("answers")
 
 MAX_RELATED = 3
+UNANSWERED_DAYS = 30  # the admins' view of unanswered questions covers this many days
+MAX_UNANSWERED = 10  # lines of each kind shown in the chat (the CLI's CSV has everything)
 MAX_PROBLEMS_SHOWN = 15
 
 UnansweredButton = Callable[[Context, int], Button | None]
@@ -274,3 +278,25 @@ def problem_lines(problems: list[Problem], more: str) -> str:
     if len(problems) > MAX_PROBLEMS_SHOWN:
         shown += "\n" + more
     return shown
+
+
+@router.button(AnswersUnanswered, roles=ADMIN)
+@router.command("unanswered", roles=ADMIN)
+async def unanswered(ctx: Context, _: AnswersUnanswered | None = None) -> None:
+    """Admins: the questions that fell back and the answers that got 👎, with their counts,
+    most asked first: the content still to write (``trolyso unanswered`` has the CSV)."""
+    since = ctx.services.clock() - timedelta(days=UNANSWERED_DAYS)
+    questions, entries = await AnswerRepo(ctx.session).unanswered_counts(since, MAX_UNANSWERED)
+    if not questions and not entries:
+        ctx.say("answers.unanswered_none", menu_button(ctx), days=UNANSWERED_DAYS)
+        return
+    lines = [ctx.t("answers.unanswered_head", days=UNANSWERED_DAYS)]
+    for text, n in questions:
+        lines.append(ctx.t("answers.unanswered_item", text=text[:80], n=n))
+    if entries:
+        lines.append(ctx.t("answers.unhelpful_head"))
+    for entry_id, n in entries:
+        entry = ctx.content.entry(entry_id)
+        title = entry.title if entry is not None else entry_id
+        lines.append(ctx.t("answers.unhelpful_item", title=title, id=entry_id, n=n))
+    ctx.send(Reply.with_buttons("\n".join(lines), [menu_button(ctx)]))

@@ -181,6 +181,11 @@ class AnswerNone(Payload, prefix="answers:none"):
 
 
 @dataclass(frozen=True)
+class AnswersUnanswered(Payload, prefix="answers:unanswered"):
+    """Admins: the questions the bot could not answer, counted (``trolyso unanswered``)."""
+
+
+@dataclass(frozen=True)
 class AnswerUp(Payload, prefix="answers:up"):
     """Thumbs up."""
 

@@ -26,6 +26,7 @@ from bot.reports.text import stuck_text, summary_text, team_title
 from handlers.dashboard_link import dashboard_button
 from handlers.menu import menu_button
 from handlers.payloads import (
+    AnswersUnanswered,
     BroadcastNew,
     GuideCitizens,
     Guided,
@@ -79,6 +80,7 @@ async def home(ctx: Context, pressed: TeamHome | None = None) -> None:
         buttons = [ctx.labelled(t.name, TeamHome(t.id)) for t in teams[:PAGE]]
         buttons.append(ctx.button("followup.all_teams", TeamHome(ALL)))
         buttons.append(ctx.button("followup.admin_queue", TeamQueue(ALL)))
+        buttons.append(ctx.button("answers.unanswered_button", AnswersUnanswered()))
         buttons.append(dashboard_button(ctx))
         ctx.say("followup.admin_pick", *buttons, teams=len(teams))
         return

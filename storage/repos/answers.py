@@ -91,6 +91,37 @@ class AnswerRepo:
         )
         return result.scalar_one_or_none()
 
+    async def unanswered_counts(
+        self, since: datetime, limit: int
+    ) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
+        """What ``unanswered`` lists, counted: the questions that fell back (by normalised
+        text, with the latest wording) and the entries that got 👎 (by entry id), most first."""
+        fell = await self.session.execute(
+            select(QuestionLog.normalised, func.count(), func.max(QuestionLog.text))
+            .where(
+                QuestionLog.outcome == FELL_BACK,
+                or_(QuestionLog.feedback.is_(None), QuestionLog.feedback != NOT_HELPFUL),
+                QuestionLog.created_at >= since,
+            )
+            .group_by(QuestionLog.normalised)
+            .order_by(func.count().desc(), QuestionLog.normalised)
+            .limit(limit)
+        )
+        down = await self.session.execute(
+            select(QuestionLog.entry_id, func.count())
+            .where(
+                QuestionLog.feedback == NOT_HELPFUL,
+                QuestionLog.entry_id.is_not(None),
+                QuestionLog.created_at >= since,
+            )
+            .group_by(QuestionLog.entry_id)
+            .order_by(func.count().desc(), QuestionLog.entry_id)
+            .limit(limit)
+        )
+        questions = [(str(text), int(n)) for _norm, n, text in fell.all()]
+        entries = [(str(entry), int(n)) for entry, n in down.all()]
+        return questions, entries
+
     async def unanswered(
         self, since: datetime | None = None, limit: int | None = None
     ) -> list[QuestionLog]:
