@@ -302,6 +302,21 @@ class TeamCode(Payload, prefix="fu:code"):
 
 
 @dataclass(frozen=True)
+class TeamContact(Payload, prefix="fu:contact"):
+    """A team's contact (phone or Zalo, meeting place, hours), to edit: leads and admins."""
+
+    team: int
+
+
+@dataclass(frozen=True)
+class TeamContactField(Payload, prefix="fu:cfield"):
+    """One contact field to type anew."""
+
+    team: int
+    field: Literal["phone", "place", "hours"]
+
+
+@dataclass(frozen=True)
 class TeamQueue(Payload, prefix="fu:queue"):
     """Open questions of a team (0: the admin queue)."""
 

@@ -12,17 +12,21 @@ checks again (``handlers.scope.team_scope``) that the team in the payload is the
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from bot.core import files
 from bot.core.context import Context
+from bot.core.events import TextMessage
+from bot.core.flows import Flow
 from bot.core.replies import Button, Reply
 from bot.core.router import STAFF, Router
+from bot.core.text import fold
 from bot.reports.build import Report, build_report, display_name
 from bot.reports.chart import chart_png
 from bot.reports.table import csv_bytes
-from bot.reports.text import stuck_text, summary_text, team_title
+from bot.reports.text import contact_lines, stuck_text, summary_text, team_title
 from handlers.dashboard_link import dashboard_button
 from handlers.menu import menu_button
 from handlers.payloads import (
@@ -33,6 +37,8 @@ from handlers.payloads import (
     GuideSkills,
     TeamChart,
     TeamCode,
+    TeamContact,
+    TeamContactField,
     TeamCsv,
     TeamHome,
     TeamQueue,
@@ -112,6 +118,8 @@ async def home(ctx: Context, pressed: TeamHome | None = None) -> None:
     if scope.team is not None:
         buttons.insert(3, ctx.button("followup.guide_button", GuideCitizens(t, 0)))
         buttons.append(ctx.button("followup.code_button", TeamCode(t)))
+        if ctx.user.role in (Role.LEAD, Role.ADMIN):
+            buttons.append(ctx.button("teams.contact_edit_button", TeamContact(t)))
     buttons.append(ctx.button("followup.broadcast_button", BroadcastNew()))
     buttons.append(dashboard_button(ctx))
     buttons.append(menu_button(ctx))
@@ -330,3 +338,81 @@ async def team_code(ctx: Context, pressed: TeamCode) -> None:
     if link:
         text += "\n" + ctx.t("followup.code_link", link=link)
     ctx.send(Reply.with_buttons(text, [home_button(ctx, scope)]))
+
+
+# --- the team's contact (leads and admins) ----------------------------------------------------
+
+
+@dataclass
+class ContactEdit:
+    """A lead typing one contact field of ``team``."""
+
+    team: int
+    field: str
+
+
+CONTACT_FLOW = router.flow(Flow("team_contact", ContactEdit, keeps=()))
+
+
+async def _contact_scope(ctx: Context, team_id: int) -> Scope | None:
+    """The team whose contact this user may edit: a lead's own team, or any team (admins)."""
+    if ctx.user.role not in (Role.LEAD, Role.ADMIN):
+        ctx.say("teams.contact_lead_only", menu_button(ctx))
+        return None
+    scope = await team_scope(ctx, team_id)
+    return scope if scope is not None and scope.team is not None else None
+
+
+def _show_contact(ctx: Context, scope: Scope) -> None:
+    assert scope.team is not None
+    lines = contact_lines(scope.team, ctx.content.messages) or [ctx.t("teams.contact_empty")]
+    t = scope.team_id
+    fields = [
+        ctx.button(f"teams.contact_field_{field}", TeamContactField(t, field))
+        for field in ("phone", "place", "hours")
+    ]
+    text = ctx.t("teams.contact_edit", team=scope.team.name, lines="\n".join(lines))
+    ctx.send(Reply.with_buttons(text, [*fields, home_button(ctx, scope)]))
+
+
+@router.button(TeamContact, roles=STAFF)
+async def contact(ctx: Context, pressed: TeamContact) -> None:
+    """The team's contact as citizens see it, and which field to change."""
+    scope = await _contact_scope(ctx, pressed.team)
+    if scope is not None:
+        _show_contact(ctx, scope)
+
+
+@router.button(TeamContactField, roles=STAFF)
+async def contact_field(ctx: Context, pressed: TeamContactField) -> None:
+    """Ask for the new value of one field."""
+    scope = await _contact_scope(ctx, pressed.team)
+    if scope is None:
+        return
+    ctx.enter(CONTACT_FLOW, ContactEdit(team=scope.team_id, field=pressed.field))
+    ctx.say(f"teams.contact_ask_{pressed.field}", home_button(ctx, scope))
+
+
+def _editing(ctx: Context) -> bool:
+    return ctx.flow_data(CONTACT_FLOW) is not None
+
+
+@router.text(flow=CONTACT_FLOW, roles=STAFF, when=_editing)
+async def typed_contact(ctx: Context) -> None:
+    """The typed value: saved (or cleared with "xóa"), or asked again when refused."""
+    data = ctx.flow_data(CONTACT_FLOW)
+    assert isinstance(ctx.event, TextMessage) and data is not None
+    ctx.leave()
+    scope = await _contact_scope(ctx, data.team)
+    if scope is None or scope.team is None:
+        return
+    text = ctx.event.text.strip()
+    clear = {fold(word) for word in ctx.t("teams.contact_clear_words").split(",")}
+    value = "" if fold(text) in clear else text
+    if not await TeamRepo(ctx.session).set_contact(scope.team, data.field, value):
+        ctx.enter(CONTACT_FLOW, data)
+        key = "teams.contact_bad_phone" if data.field == "phone" else "teams.contact_too_long"
+        ctx.say(key, home_button(ctx, scope))
+        return
+    ctx.say("teams.contact_saved")
+    _show_contact(ctx, scope)

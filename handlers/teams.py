@@ -13,6 +13,7 @@ from bot.core.context import Context
 from bot.core.events import Command, TextMessage
 from bot.core.replies import Reply
 from bot.core.router import CITIZEN, STAFF, Router
+from bot.reports.text import contact_lines
 from handlers.menu import menu_button, show_menu
 from handlers.payloads import (
     MenuContact,
@@ -271,8 +272,8 @@ async def contact_team(ctx: Context, _: MenuContact | None = None) -> None:
             buttons.append(ctx.button("teams.choose_button", TeamChoose()))
         ctx.say("teams.contact_no_team", *buttons, menu_button(ctx))
         return
-    ctx.send(
-        Reply.with_buttons(
-            ctx.t("teams.contact_team", **team_values(team)), [*buttons, menu_button(ctx)]
-        )
-    )
+    text = ctx.t("teams.contact_team", **team_values(team)).rstrip()
+    lines = contact_lines(team, ctx.content.messages)
+    if lines:  # the team's own phone or Zalo, meeting place and hours
+        text += "\n\n" + "\n".join(lines)
+    ctx.send(Reply.with_buttons(text, [*buttons, menu_button(ctx)]))

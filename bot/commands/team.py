@@ -76,6 +76,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     admin.add_argument("--user", metavar="CHANNEL:ID", help="nâng quyền thẳng cho người dùng này")
     admin.set_defaults(handler=add_admin_command)
 
+    contact = actions.add_parser(
+        "contact", help="xem hoặc sửa cách người dân liên hệ tổ (hiện trong chat và trên tờ QR)"
+    )
+    contact.add_argument("code", help="mã tham gia của tổ")
+    contact.add_argument("--phone", help='số điện thoại/Zalo, ví dụ "0912 345 678" ("" để xóa)')
+    contact.add_argument("--place", help='nơi gặp tổ, ví dụ "Nhà văn hóa thôn Đông"')
+    contact.add_argument("--hours", help='giờ gặp, ví dụ "19:00-21:00 tối thứ Bảy"')
+    contact.set_defaults(handler=contact_command)
+
     qr = actions.add_parser("qr", help="tạo ảnh PNG có mã QR của tổ để in")
     qr.add_argument("code", help="mã tham gia của tổ")
     qr.add_argument("--out", type=Path, help="tệp PNG để ghi (mặc định: to-MÃ.png)")
@@ -326,6 +335,29 @@ async def telegram_link(config: Config, code: str) -> str | None:
     """``https://t.me/<bot>?start=<code>`` when the bot's username is known."""
     username = await bot_username(config)
     return f"https://t.me/{username}?start={code}" if username else None
+
+
+async def _contact(config: Config, args: argparse.Namespace) -> int:
+    from bot.reports.text import contact_lines
+    from storage.repos.teams import TeamRepo
+
+    async with session_for(config) as session:
+        team = await _team(session, args.code)
+        if team is None:
+            return _fail(f"team contact: không có tổ nào mã {args.code}")
+        for field in ("phone", "place", "hours"):
+            value = getattr(args, field)
+            if value is not None and not await TeamRepo(session).set_contact(team, field, value):
+                return _fail(f"team contact: --{field} không hợp lệ: {value!r}")
+        lines = contact_lines(team, _messages(config))
+        print(f"{team.name} ({team.code}):")
+        print("\n".join(f"  {line}" for line in lines) or "  (chưa có thông tin liên hệ)")
+    return 0
+
+
+def contact_command(config: Config, args: argparse.Namespace) -> int:
+    """Show or set the team's contact."""
+    return _run(_contact(config, args))
 
 
 async def _qr_target(config: Config, code: str) -> tuple[Team | None, str | None, str | None]:

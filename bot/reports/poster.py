@@ -1,5 +1,5 @@
 """The team's printable QR poster (``trolyso team qr``): heading, team, place, QR code, one
-line of instruction and the code, in a font with Vietnamese letters."""
+line of instruction, the code and the team's contact, in a font with Vietnamese letters."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import io
 from typing import TYPE_CHECKING
 
 from bot.reports.fonts import load_font
+from bot.reports.text import contact_lines
 
 if TYPE_CHECKING:
     from PIL import ImageFont
@@ -64,7 +65,10 @@ def poster_png(
     qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=4)
     qr.add_data(link or team.code)
     qr.make(fit=True)
-    side = min(inner - 40, height - y - 420)
+    contact = contact_lines(team, messages)
+    small = load_font(config, 30)
+    reserved = sum(len(_wrap(line, small, inner)) for line in contact) * int(small.size * 1.3)
+    side = min(inner - 40, height - y - 420 - reserved - 6 * len(contact))
     qr.box_size = max(1, side // (qr.modules_count + 2 * qr.border))  # whole pixels per module
     qr_image = qr.make_image(fill_color="black", back_color="white").get_image().convert("RGB")
     side = qr_image.width
@@ -75,7 +79,11 @@ def poster_png(
     else:
         instruction = messages("poster.instruction_link" if link else "poster.instruction_code")
     y = centred(instruction, load_font(config, 34), y)
-    centred(messages("poster.code_line", code=team.code), load_font(config, 58, bold=True), y + 24)
+    y = centred(
+        messages("poster.code_line", code=team.code), load_font(config, 58, bold=True), y + 24
+    )
+    for line in contact:  # the team's phone or Zalo, meeting place and hours
+        y = centred(line, small, y + 6, "#333333")
     out = io.BytesIO()
     image.save(out, format="PNG", dpi=(150, 150))
     return out.getvalue()

@@ -17,6 +17,12 @@ def team_title(team: Team | None, messages: Messages) -> str:
     return team.name if team is not None else messages("followup.all_scope")
 
 
+def contact_lines(team: Team, messages: Messages) -> list[str]:
+    """The team's contact as lines (phone or Zalo, meeting place, hours), the set ones only."""
+    values = (("phone", team.phone), ("place", team.place), ("hours", team.hours))
+    return [messages(f"teams.contact_{field}", **{field: v}) for field, v in values if v]
+
+
 def summary_text(report: Report, snapshot: Snapshot) -> str:
     """The summary: citizens, five basic skills reached, completions per skill by job."""
     messages = snapshot.messages

@@ -53,6 +53,10 @@ class Team(Base):
     village: Mapped[str] = mapped_column(String(128))
     code: Mapped[str] = mapped_column(String(16), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # How citizens reach the team (all optional): phone or Zalo number, meeting place, hours.
+    phone: Mapped[str | None] = mapped_column(String(32))
+    place: Mapped[str | None] = mapped_column(String(200))
+    hours: Mapped[str | None] = mapped_column(String(200))
 
 
 class TeamMembership(Base):

@@ -7,6 +7,7 @@ of ``User`` rows) or ``TeamRepo.citizens(team_id)``; the team of a user is
 
 from __future__ import annotations
 
+import re
 import secrets
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -41,6 +42,20 @@ CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 TEAM_CODE_LENGTH = 6
 INVITE_CODE_LENGTH = 10
 INVITE_ROLES = (Role.MEMBER, Role.LEAD, Role.ADMIN, Role.COMMUNE)
+CONTACT_FIELDS = {"phone": 32, "place": 200, "hours": 200}  # Team columns and their lengths
+_PHONE = re.compile(r"^\+?[0-9][0-9 .()-]{6,30}$")
+
+
+def clean_contact(field: str, value: str) -> str | None:
+    """A team contact value as stored ("" clears it), or None when it is not acceptable: a
+    phone (or Zalo) number is digits with spaces, dots or dashes; the others are one line."""
+    text = " ".join(value.split())
+    if not text:
+        return ""
+    if field == "phone":
+        digits = sum(c.isdigit() for c in text)
+        return text if _PHONE.match(text) and 8 <= digits <= 15 else None
+    return text if len(text) <= CONTACT_FIELDS.get(field, 0) else None
 
 
 def new_code(length: int) -> str:
@@ -101,6 +116,14 @@ class TeamRepo:
     async def get(self, team_id: int) -> Team | None:
         """The team with this id."""
         return await self.session.get(Team, team_id)
+
+    async def set_contact(self, team: Team, field: str, value: str) -> bool:
+        """Set one contact field of a team ("" clears it); False when the value is refused."""
+        cleaned = clean_contact(field, value) if field in CONTACT_FIELDS else None
+        if cleaned is None:
+            return False
+        setattr(team, field, cleaned or None)
+        return True
 
     async def by_code(self, code: str) -> Team | None:
         """The team whose join code this is (any case, spaces ignored)."""
