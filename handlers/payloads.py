@@ -31,6 +31,11 @@ class ConsentDetails(Payload, prefix="consent:details"):
     """The full privacy notice."""
 
 
+@dataclass(frozen=True)
+class NameSkip(Payload, prefix="consent:noname"):
+    """No display name, after consent (the web chat asks for one)."""
+
+
 CONSENT = (ConsentYes, ConsentNo, ConsentDetails)
 
 # --- menu (handlers/menu.py) -----------------------------------------------------------------

@@ -9,12 +9,14 @@ notice), and ``AFTER_CONSENT`` runs once a user agrees; the first that leads the
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from bot.core.context import Context
-from bot.core.events import Command
+from bot.core.events import Command, TextMessage
+from bot.core.flows import Flow
 from bot.core.router import Hook, Router
 from handlers.menu import show_menu
-from handlers.payloads import CONSENT, ConsentDetails, ConsentNo, ConsentYes
+from handlers.payloads import CONSENT, ConsentDetails, ConsentNo, ConsentYes, NameSkip
 from storage.models import utcnow
 
 router = Router("start")
@@ -71,11 +73,60 @@ async def consent_yes(ctx: Context, _: ConsentYes) -> None:
         if ctx.event.sender.display_name:
             ctx.user.display_name = ctx.event.sender.display_name[:128]
     ctx.say("welcome.consented")
+    web = ctx.event.sender.channel == "web"  # the web gives no name: "Người dùng #1" to members
+    if newly and web and not ctx.user.display_name:
+        ctx.enter(NAME_FLOW, Naming())
+        ctx.say("welcome.ask_name", ctx.button("welcome.skip_name", NameSkip()))
+        return
     if newly:
-        for after in ctx.extensions(AFTER_CONSENT):
-            if await after(ctx):
-                return
+        await _after_consent(ctx)
+        return
     show_menu(ctx)
+
+
+async def _after_consent(ctx: Context) -> None:
+    """What features offer once a user agrees (the first that leads on), else the menu."""
+    for after in ctx.extensions(AFTER_CONSENT):
+        if await after(ctx):
+            return
+    show_menu(ctx)
+
+
+@dataclass
+class Naming:
+    """Asked once, right after consent, for the name the team will see (optional)."""
+
+
+NAME_FLOW = router.flow(Flow("ask_name", Naming, keeps=(NameSkip,)))
+MAX_NAME = 40
+
+
+def _naming(ctx: Context) -> bool:
+    return ctx.flow_data(NAME_FLOW) is not None
+
+
+@router.text(flow=NAME_FLOW, when=_naming)
+async def typed_name(ctx: Context) -> None:
+    """The name typed after consent: kept as the display name; then on as after consent."""
+    assert isinstance(ctx.event, TextMessage)
+    name = " ".join(ctx.event.text.split())
+    if not name or len(name) > MAX_NAME or not any(c.isalpha() for c in name):
+        ctx.say("welcome.bad_name", ctx.button("welcome.skip_name", NameSkip()), max=MAX_NAME)
+        return
+    ctx.leave()
+    ctx.user.display_name = name
+    ctx.say("welcome.named", name=name)
+    await _after_consent(ctx)
+
+
+@router.button(NameSkip)
+async def skip_name(ctx: Context, _: NameSkip) -> None:
+    """No name: fine; on as after consent."""
+    if not ctx.in_flow(NAME_FLOW):
+        show_menu(ctx)
+        return
+    ctx.leave()
+    await _after_consent(ctx)
 
 
 @router.button(ConsentNo)

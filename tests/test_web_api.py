@@ -59,7 +59,10 @@ class WebUser:
     async def consent(self) -> None:
         agree = (await self.chat({"text": "xin chào"}))["replies"][-1]["buttons"][0]
         assert agree["label"] == "Đồng ý"
-        await self.chat({"button": agree["payload"], "label": agree["label"]})
+        asked = await self.chat({"button": agree["payload"], "label": agree["label"]})
+        skip = asked["replies"][-1]["buttons"][0]  # no name (asked once, after consent)
+        assert skip["label"] == "Bỏ qua"
+        await self.chat({"button": skip["payload"]})
 
     async def external_id(self, app: App) -> str:
         assert self.token is not None
@@ -93,7 +96,9 @@ async def test_greeting_consent_menu_and_button(client: Client) -> None:
     assert "Trợ lý số" in first[0]["text"]
     agree = first[-1]["buttons"][0]
     assert agree["label"] == "Đồng ý"
-    menu = (await user.chat({"button": agree["payload"]}))["replies"][-1]["buttons"]
+    asked = (await user.chat({"button": agree["payload"]}))["replies"][-1]
+    assert "gọi bạn là gì" in asked["text"]  # the web has no name: one optional question
+    menu = (await user.chat({"text": "Bác Ba"}))["replies"][-1]["buttons"]
     assert [b["label"] for b in menu][:2] == ["Hỏi đáp", "Bài học"]
     data = await user.chat({"button": menu[3]["payload"]})
     assert "Tổ công nghệ số" in data["replies"][0]["text"]
@@ -306,7 +311,7 @@ async def test_history_keeps_the_last_turns_with_button_labels(client: Client, a
     await user.chat({"button": menu[0]["payload"]})  # no label given: found in the history
     items = (await (await client.get("/api/history", headers=user.headers())).json())["items"]
     said = [i["text"] for i in items if i["from"] == "me"]
-    assert said == ["Đồng ý", "menu", menu[0]["label"]]
+    assert said == ["Đồng ý", "Bỏ qua", "menu", menu[0]["label"]]
     assert items[-1]["from"] == "bot"
     for n in range(WebHistoryRepo.KEEP):
         await user.chat({"text": f"câu {n}"})

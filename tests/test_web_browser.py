@@ -72,6 +72,8 @@ async def test_a_citizen_on_a_phone(app: App, browser: tuple[Browser, str], tmp_
     await page.goto(url)
     await reply_fits(page, "Đồng ý")  # first visit: greeting and consent, no history
     await page.click_button("Đồng ý")
+    await reply_fits(page, "Bỏ qua")  # the optional name, asked once
+    await page.click_button("Bỏ qua")
     await reply_fits(page, "Bạn muốn làm gì?")
     await page.click_button("Bài học")
     await reply_fits(page, skill.title)  # a long list of lessons: its end is in view
