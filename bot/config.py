@@ -36,6 +36,9 @@ class WebConfig:
     host: str = "127.0.0.1"
     port: int = 8080
     public_url: str = ""
+    # Reverse proxies (addresses or networks) whose X-Forwarded-For names the real client;
+    # empty: the connection's address is the client (X-Forwarded-For is ignored).
+    trusted_proxies: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -235,6 +238,7 @@ def _validate(config: Config) -> None:
     if config.content.watch_interval <= 0:
         raise ConfigError("config: content.watch_interval must be greater than 0")
     _validate_urls(config)
+    _validate_proxies(config.web.trusted_proxies)
     if config.database.url.strip() == "":
         raise ConfigError("config: database.url must not be empty")
     if config.zalo.poll_timeout < 1:
@@ -263,6 +267,20 @@ def _validate_urls(config: Config) -> None:
     ):
         if url and not url.startswith("https://") and not url.startswith("http://127.0.0.1"):
             raise ConfigError(f"config: {key} must be an https:// address")
+
+
+def _validate_proxies(proxies: tuple[str, ...]) -> None:
+    """Each trusted proxy is an IP address or network (``10.0.0.0/8``)."""
+    import ipaddress
+
+    for index, value in enumerate(proxies):
+        try:
+            ipaddress.ip_network(value.strip(), strict=False)
+        except ValueError as exc:
+            raise ConfigError(
+                f"config: web.trusted_proxies[{index}] must be an IP address or network, "
+                f"got {value!r}"
+            ) from exc
 
 
 def _validate_zalo_oa(oa: ZaloOAConfig) -> None:

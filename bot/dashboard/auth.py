@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -36,6 +37,7 @@ ATTEMPT_WINDOW = timedelta(minutes=10)
 
 SERVICES: web.AppKey[Services] = web.AppKey("services", Services)
 
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -94,9 +96,45 @@ async def visible_teams(session: AsyncSession, user: User) -> tuple[tuple[Team, 
     return (own,), own
 
 
-def client_key(request: web.Request) -> str:
+def client_address(request: web.Request, proxies: Sequence[str]) -> str:
+    """The client's IP address: the connection's, unless that is a trusted proxy; then the
+    nearest address of ``X-Forwarded-For`` (read from the right) that is not a trusted proxy.
+
+    Without trusted proxies the header is never read (anyone can write it). An IPv6 client is
+    its /64 network (one household's router hands out many addresses of it).
+    """
+    remote = request.remote or "?"
+    networks = [ipaddress.ip_network(p.strip(), strict=False) for p in proxies]
+    if not networks or not _among(remote, networks):
+        return _client(remote)
+    hops = [h.strip() for v in request.headers.getall("X-Forwarded-For", []) for h in v.split(",")]
+    for hop in reversed([h for h in hops if h]):
+        if not _among(hop, networks):
+            return _client(hop)
+    return _client(remote)
+
+
+def _among(address: str, networks: Sequence[IPNetwork]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in n for n in networks)
+
+
+def _client(address: str) -> str:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address[:64]
+    if ip.version == 6:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
+def client_key(request: web.Request, proxies: Sequence[str] = ()) -> str:
     """A hash of the client's address (rate limiting without keeping the address)."""
-    return hashlib.sha256((request.remote or "?").encode()).hexdigest()
+    return hashlib.sha256(client_address(request, proxies).encode()).hexdigest()
 
 
 def secure_cookie(services: Services) -> bool:

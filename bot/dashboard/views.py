@@ -98,7 +98,8 @@ async def login(request: web.Request) -> web.StreamResponse:
     now = services.clock()
     async with services.db.transaction() as session:
         repo = DashboardRepo(session)
-        tries = await repo.attempt(client_key(request), now, ATTEMPT_WINDOW)
+        client = client_key(request, services.config.web.trusted_proxies)
+        tries = await repo.attempt(client, now, ATTEMPT_WINDOW)
         user_id = await repo.redeem_link(token, now) if tries <= ATTEMPTS_PER_WINDOW else None
         user = await UserRepo(session).get(user_id) if user_id is not None else None
         cookie = None
