@@ -37,7 +37,7 @@ PAGES += ["/quan-ly/xuat", "/quan-ly/xuat/nguoi-dan.csv", "/quan-ly/xuat/bao-cao
 PAGES += ["/quan-ly/thong-bao"]
 POSTS = ["/quan-ly/thoat", "/quan-ly/can-giup/huong-dan", "/quan-ly/can-giup/nhan-tin"]
 POSTS += ["/quan-ly/cau-hoi/tra-loi", "/quan-ly/nguoi-dan"]
-POSTS += ["/quan-ly/thong-bao/xem-truoc", "/quan-ly/thong-bao/gui"]
+POSTS += ["/quan-ly/thong-bao/xem-truoc", "/quan-ly/thong-bao/gui", "/quan-ly/thong-bao/huy"]
 
 
 @pytest.fixture

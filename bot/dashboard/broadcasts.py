@@ -3,7 +3,8 @@ with the recipient count, then create; and the list of recent broadcasts with th
 
 The message texts, the audience count, the delivery rows and the reports are those of the
 chat's broadcasts (``bot.broadcast.compose``, ``storage.repos.broadcasts``); the worker sends
-them. A broadcast goes to one team in view (admins: also every citizen).
+them. A broadcast goes to one team in view (admins: also every citizen). A scheduled or
+running broadcast of a team in view can be stopped (``cancel``).
 """
 
 from __future__ import annotations
@@ -27,8 +28,16 @@ from bot.broadcast.compose import (
 from bot.broadcast.timing import QuietHours, parse_when
 from bot.dashboard.auth import SERVICES, viewer_of
 from bot.dashboard.views import page_context
-from storage.models import Team
-from storage.models.broadcasts import KIND_ANNOUNCEMENT, KIND_LESSON
+from storage.models import Broadcast, Team
+from storage.models.broadcasts import (
+    ACTIVE,
+    CLAIMED,
+    DRAFT,
+    KIND_ANNOUNCEMENT,
+    KIND_LESSON,
+    PENDING,
+    SENT,
+)
 from storage.repos.broadcasts import Audience, BroadcastRepo
 
 
@@ -119,9 +128,11 @@ async def broadcasts(request: web.Request) -> dict[str, Any]:
             tally = await repo.tally(b.id)
             items.append(
                 {
+                    "id": b.id,
                     "title": b.title,
                     "status": b.status,
                     "at": local_label(b.scheduled_at, tz),
+                    "ended": local_label(b.finished_at, tz) if b.finished_at else "",
                     "report": tally_lines(snapshot.messages, tally).splitlines(),
                 }
             )
@@ -184,10 +195,54 @@ async def create(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther(f"/quan-ly/thong-bao{where}")
 
 
+def _may_manage(request: web.Request, broadcast: Broadcast | None) -> bool:
+    """Whether the viewer may stop ``broadcast``: one of their teams' (admins: any)."""
+    viewer = viewer_of(request)
+    if broadcast is None or broadcast.status == DRAFT:
+        return False
+    return viewer.is_admin or any(t.id == broadcast.team_id for t in viewer.teams)
+
+
+async def cancel(request: web.Request) -> web.StreamResponse:
+    """Stop a scheduled or running broadcast: first a confirmation page, then (``confirm``)
+    the messages not yet sent are dropped; those being sent finish (``BroadcastRepo.cancel``)."""
+    form = await request.post()
+    wanted = str(form.get("broadcast", ""))
+    if not wanted.isdigit():
+        raise web.HTTPNotFound
+    services = request.app[SERVICES]
+    async with services.db.transaction() as session:
+        repo = BroadcastRepo(session)
+        broadcast = await repo.get(int(wanted))
+        if not _may_manage(request, broadcast):
+            raise web.HTTPNotFound
+        assert broadcast is not None
+        where = f"?to={broadcast.team_id}" if broadcast.team_id else ""
+        if broadcast.status != ACTIVE:
+            raise web.HTTPSeeOther(f"/quan-ly/thong-bao{where}{'&' if where else '?'}ok=over")
+        if form.get("confirm") != "1":
+            tally = await repo.tally(broadcast.id)
+            waiting = tally.get(PENDING, 0) + tally.get(CLAIMED, 0)
+            context = page_context(
+                request,
+                page="broadcasts",
+                team=viewer_of(request).team(str(broadcast.team_id or "") or None),
+                broadcast=broadcast,
+                waiting=waiting,
+                sent=tally.get(SENT, 0),
+                at=local_label(broadcast.scheduled_at, _quiet(request).tz),
+            )
+            return aiohttp_jinja2.render_template("broadcast_cancel.html", request, context)
+        stopped = await repo.cancel(broadcast.id, services.clock())
+    done = "cancelled" if stopped else "over"
+    raise web.HTTPSeeOther(f"/quan-ly/thong-bao{where}{'&' if where else '?'}ok={done}")
+
+
 def routes() -> list[web.RouteDef]:
     """The broadcast routes."""
     return [
         web.get("/thong-bao", broadcasts),
         web.post("/thong-bao/xem-truoc", preview),
         web.post("/thong-bao/gui", create),
+        web.post("/thong-bao/huy", cancel),
     ]

@@ -24,6 +24,7 @@ from storage.models import (
     BroadcastOptOut,
     SkillCompletion,
     User,
+    utcnow,
 )
 from storage.models.broadcasts import (
     ACTIVE,
@@ -258,6 +259,8 @@ class DeliveryClaims:
                     .where(self._among(D.id, block), D.state == SENDING, D.claimed_by == owner)
                     .values(**values)
                 )
+            if state == PENDING:
+                await self.drop_stopped(ids, now)
         for block in chunks(blocked):
             await self.session.execute(
                 update(User)
@@ -279,7 +282,7 @@ class DeliveryClaims:
             released += _rowcount(result)
         return released
 
-    async def unstart(self, owner: str, ids: Sequence[int]) -> int:
+    async def unstart(self, owner: str, ids: Sequence[int], now: datetime | None = None) -> int:
         """Back to pending: rows marked ``sending`` whose platform call was never started (the
         worker could not tell whether marking them had committed)."""
         if not ids:
@@ -289,7 +292,19 @@ class DeliveryClaims:
             .where(self._among(D.id, ids), D.state == SENDING, D.claimed_by == owner)
             .values(state=PENDING, claimed_by=None, claimed_at=None, attempts=D.attempts - 1)
         )
+        await self.drop_stopped(ids, now or utcnow())
         return _rowcount(result)
+
+    async def drop_stopped(self, ids: Sequence[int], now: datetime) -> None:
+        """Rows of ``ids`` back to ``pending`` whose broadcast was cancelled meanwhile: skipped
+        (``cancelled``), so that no row of a stopped broadcast waits for ever."""
+        stopped = exists().where(Broadcast.id == D.broadcast_id, Broadcast.status != ACTIVE)
+        for block in chunks(list(ids)):
+            await self.session.execute(
+                update(D)
+                .where(self._among(D.id, block), D.state == PENDING, stopped)
+                .values(state=SKIPPED, reason=CANCELLED_REASON, updated_at=now)
+            )
 
     async def renew(self, owner: str, now: datetime) -> int:
         """Extend the lease of every row this owner holds."""

@@ -33,6 +33,7 @@ from storage.models.broadcasts import (
     AUDIENCE_MISSING,
     CANCELLED,
     CANCELLED_REASON,
+    CLAIMED,
     DRAFT,
     OPTED_OUT,
     PENDING,
@@ -199,7 +200,15 @@ class BroadcastRepo(DeliveryClaims):
         return out
 
     async def cancel(self, broadcast_id: int, now: datetime | None = None) -> bool:
-        """Stop a broadcast: what was not sent yet is skipped. False if it was already over."""
+        """Stop a scheduled or running broadcast; False if it was already over.
+
+        Rows waiting (``pending``) or claimed by a worker but not yet being sent (``claimed``)
+        become ``skipped: cancelled`` here: the worker marks only rows still ``claimed`` as
+        ``sending`` (a conditional UPDATE), so a dropped row is never sent. Rows already
+        ``sending`` finish and are recorded as usual (sent, failed, or ``failed:
+        interrupted`` if their worker died); one the worker would retry is skipped instead
+        (``drop_stopped``). Nothing is sent twice and nothing is left waiting.
+        """
         now = now or utcnow()
         result = await self.session.execute(
             update(Broadcast)
@@ -210,7 +219,7 @@ class BroadcastRepo(DeliveryClaims):
             return False
         await self.session.execute(
             update(D)
-            .where(D.broadcast_id == broadcast_id, D.state == PENDING)
+            .where(D.broadcast_id == broadcast_id, D.state.in_((PENDING, CLAIMED)))
             .values(state=SKIPPED, reason=CANCELLED_REASON, updated_at=now)
         )
         return True
