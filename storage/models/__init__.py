@@ -6,6 +6,7 @@ from storage.models.broadcasts import Broadcast, BroadcastDelivery, BroadcastOpt
 from storage.models.conversation import ConversationState, OfferedButton
 from storage.models.dashboard import DashboardAttempt, DashboardLink, DashboardSession
 from storage.models.delivery import SeenEvent, WebHistory, WebOutbox
+from storage.models.followup import CitizenNote, FollowupMessage, FollowupThread
 from storage.models.keys import ServerKey
 from storage.models.lessons import LessonAttempt, LessonStep, QuizAnswer, SkillCompletion
 from storage.models.teams import (
@@ -29,10 +30,13 @@ __all__ = [
     "Broadcast",
     "BroadcastDelivery",
     "BroadcastOptOut",
+    "CitizenNote",
     "ConversationState",
     "DashboardAttempt",
     "DashboardLink",
     "DashboardSession",
+    "FollowupMessage",
+    "FollowupThread",
     "GuidedSkill",
     "LessonAttempt",
     "LessonStep",
