@@ -10,6 +10,7 @@ def all_routers() -> list[Router]:
     from handlers import (
         answers,
         broadcasts,
+        citizen_card,
         dashboard_link,
         fallback,
         lessons,
@@ -31,6 +32,7 @@ def all_routers() -> list[Router]:
         progress.router,
         team_tools.router,
         team_questions.router,
+        citizen_card.router,
         dashboard_link.router,
         privacy.router,
         broadcasts.router,

@@ -328,6 +328,43 @@ class TeamQueue(Payload, prefix="fu:queue"):
     team: int
 
 
+# --- one citizen: the team's note, a message (handlers/citizen_card.py) ----------------------
+
+
+@dataclass(frozen=True)
+class CitizenCard(Payload, prefix="fu:card"):
+    """One citizen of the team: the note, "Viết ghi chú", "Nhắn cho bác"."""
+
+    team: int
+    citizen: int
+
+
+@dataclass(frozen=True)
+class NoteEdit(Payload, prefix="fu:note"):
+    """Type the team's note on a citizen."""
+
+    team: int
+    citizen: int
+
+
+@dataclass(frozen=True)
+class NoteDelete(Payload, prefix="fu:notedel"):
+    """Delete the team's note on a citizen."""
+
+    team: int
+    citizen: int
+
+
+@dataclass(frozen=True)
+class MessageCitizen(Payload, prefix="fu:msg"):
+    """A member types a short message to a citizen ("Nhắn cho bác")."""
+
+    team: int
+    citizen: int
+
+
+CARD_BUTTONS = (CitizenCard, NoteEdit, NoteDelete, MessageCitizen)
+
 # --- questions for a human (handlers/team_questions.py) --------------------------------------
 
 
@@ -355,7 +392,28 @@ class AnswerQuestion(Payload, prefix="tq:answer"):
     question: int
 
 
-TEAM_QUESTION_BUTTONS = (SendLogged, WriteQuestion, CancelWriting, AnswerQuestion)
+@dataclass(frozen=True)
+class ThreadReply(Payload, prefix="tq:reply"):
+    """ "Trả lời tổ": a citizen answers the member who wrote to them."""
+
+    thread: int
+
+
+@dataclass(frozen=True)
+class ThreadAnswer(Payload, prefix="tq:again"):
+    """The member answers a citizen's reply in their thread."""
+
+    thread: int
+
+
+TEAM_QUESTION_BUTTONS = (
+    SendLogged,
+    WriteQuestion,
+    CancelWriting,
+    AnswerQuestion,
+    ThreadReply,
+    ThreadAnswer,
+)
 
 # --- the scam check (handlers/scamcheck.py) --------------------------------------------------
 

@@ -3,7 +3,8 @@
 Showing: everything the bot keeps about the person, in plain words. Deleting (after a
 confirmation): the user row goes, and with it (``ON DELETE CASCADE``) their conversation state,
 buttons, question log and feedback, lesson records, completions, questions to the team, team
-membership and in-person guidance records; their queued web chat messages are deleted
+membership, in-person guidance records, the team's notes on them and their follow-up
+threads with members; their queued web chat messages are deleted
 explicitly (they are keyed by the web id, not the user). What stays is anonymous:
 per-team counts (a citizen, each skill passed or guided, five basic skills reached, questions
 sent) so that the team's totals do not go down, and nothing that names or points to the person.
@@ -32,6 +33,7 @@ from storage.models.teams import (
 from storage.repos.answers import AnswerRepo
 from storage.repos.delivery import WebHistoryRepo
 from storage.repos.files import FileRepo
+from storage.repos.followup import NoteRepo
 from storage.repos.lessons import LessonRepo
 from storage.repos.teams import ProgressRepo, QuestionRepo, TeamRepo
 
@@ -99,6 +101,10 @@ async def my_data(ctx: Context, _: PrivacyShow | None = None) -> None:
     guided = [g.skill_id for g in await ProgressRepo(ctx.session).guided([user.id])]
     if guided:
         lines.append(ctx.t("privacy.guided", skills=_titles(ctx, guided)))
+    for note in await NoteRepo(ctx.session).about(user.id):
+        author = await TeamRepo(ctx.session).get(note.team_id)
+        name = author.name if author is not None else ""
+        lines.append(ctx.t("privacy.note", team=name, date=_date(note.written_at)))
     lines.append("")
     lines.append(ctx.t("privacy.footer"))
     ctx.send(
@@ -153,6 +159,7 @@ async def erase(ctx: Context, _: PrivacyErase) -> None:
     if user.channel == "web":
         await session.execute(delete(WebOutbox).where(WebOutbox.external_id == user.external_id))
         await WebHistoryRepo(session).forget(user.external_id)
+    await NoteRepo(session).forget(user.id)  # also cascades with the user; explicit by law
     await session.delete(ctx.state)
     await session.delete(user)
     await session.flush()

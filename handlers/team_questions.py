@@ -33,6 +33,7 @@ from handlers.scope import ALL, Scope, team_scope
 from handlers.team_tools import home_button
 from storage.models import Role, Team, TeamQuestion
 from storage.models.zalo_oa import outside_window
+from storage.repos.followup import NoteRepo
 from storage.repos.teams import QuestionRepo, TeamRepo
 from storage.repos.users import UserRepo
 
@@ -112,6 +113,7 @@ async def send_question(ctx: Context, text: str, source: str) -> None:
         message = ctx.t("question.new_admin", name=name, text=question.text)
         if team is not None:
             message = ctx.t("question.new", team=team.name, name=name, text=question.text)
+    message += await note_line(ctx, ctx.user.id, team.id if team else None)
     answer = ctx.button("question.answer_button", AnswerQuestion(question.id))
     for recipient in recipients:
         if recipient.id != ctx.user.id:
@@ -120,6 +122,12 @@ async def send_question(ctx: Context, text: str, source: str) -> None:
         ctx.say("question.sent", menu_button(ctx), team=team.name)
     else:
         ctx.say("question.sent_admin", menu_button(ctx))
+
+
+async def note_line(ctx: Context, citizen_id: int, team_id: int | None) -> str:
+    """The team's note on the citizen as a line for its members ("" when none)."""
+    note = await NoteRepo(ctx.session).get(citizen_id, team_id) if team_id else None
+    return "\n" + ctx.t("notes.line", note=note.text).strip() if note is not None else ""
 
 
 def send_to_team_button(ctx: Context, log_id: int) -> Button | None:

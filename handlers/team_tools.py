@@ -32,6 +32,7 @@ from handlers.menu import menu_button
 from handlers.payloads import (
     AnswersUnanswered,
     BroadcastNew,
+    CitizenCard,
     GuideCitizens,
     Guided,
     GuideSkills,
@@ -72,6 +73,7 @@ async def _report(ctx: Context, scope: Scope) -> Report:
         scope.team,
         ctx.services.clock(),
         ctx.services.config.teams.stuck_days,
+        notes=True,
     )
 
 
@@ -146,7 +148,17 @@ async def stuck(ctx: Context, pressed: TeamStuck) -> None:
     days = ctx.services.config.teams.stuck_days
     buttons = []
     if scope.team is not None:
+        carded: set[int] = set()
         for item in report.stuck[:PAGE]:
+            if item.row.user.id not in carded:
+                carded.add(item.row.user.id)
+                buttons.append(
+                    ctx.button(
+                        "notes.card_button",
+                        CitizenCard(scope.team_id, item.row.user.id),
+                        name=display_name(item.row.user, ctx.content.messages)[:24],
+                    )
+                )
             buttons.append(
                 ctx.button(
                     "followup.stuck_guided_button",
@@ -208,7 +220,7 @@ async def guide_pick_citizen(ctx: Context, pressed: GuideCitizens) -> None:
     )
 
 
-async def _citizen_of(ctx: Context, scope: Scope, user_id: int) -> User | None:
+async def citizen_of(ctx: Context, scope: Scope, user_id: int) -> User | None:
     """The citizen named in a payload, only if they are a citizen of the scope's team."""
     if scope.team is None:
         return None
@@ -225,7 +237,7 @@ async def guide_pick_skill(ctx: Context, pressed: GuideSkills) -> None:
     scope = await team_scope(ctx, pressed.team)
     if scope is None or scope.team is None:
         return
-    citizen = await _citizen_of(ctx, scope, pressed.citizen)
+    citizen = await citizen_of(ctx, scope, pressed.citizen)
     if citizen is None:
         ctx.say("followup.guide_gone", home_button(ctx, scope))
         return
@@ -245,7 +257,7 @@ async def guided(ctx: Context, pressed: Guided) -> None:
     scope = await team_scope(ctx, pressed.team)
     if scope is None or scope.team is None:
         return
-    citizen = await _citizen_of(ctx, scope, pressed.citizen)
+    citizen = await citizen_of(ctx, scope, pressed.citizen)
     skill = ctx.content.lessons.get(pressed.skill)
     if citizen is None or skill is None:
         ctx.say("followup.guide_gone", home_button(ctx, scope))

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Protocol
 from storage.models import Team
 from storage.models.lessons import FAILED
 from storage.models.teams import COUNT_BASIC_FIVE, COUNT_CITIZEN, COUNT_COMPLETION, COUNT_GUIDED
+from storage.repos.followup import NoteRepo
 from storage.repos.lessons import LessonRepo, StuckRow
 from storage.repos.scope import EVERY_TEAM, NO_TEAM, Scope
 from storage.repos.teams import Citizen, ProgressRepo, SkillRecords, TeamRepo
@@ -36,6 +37,7 @@ class CitizenRow:
     learning: set[str] = field(default_factory=set)
     failed: set[str] = field(default_factory=set)
     basic_five: bool = False
+    note: str = ""  # the team's note on the citizen (team staff and admins only)
 
 
 @dataclass(frozen=True)
@@ -92,8 +94,11 @@ async def build_report(
     team: Team | None,
     now: datetime,
     stuck_days: int,
+    *,
+    notes: bool = False,
 ) -> Report:
-    """Gather a team's citizens, their completions, in-person guidance and who is stuck.
+    """Gather a team's citizens, their completions, in-person guidance and who is stuck;
+    with ``notes``, the team's notes on them (for the team's staff and admins only).
 
     Every query joins on the team, so a team's report costs the same in a village as in a
     country; ``team`` None (every citizen) loads everyone: over many teams use
@@ -103,7 +108,7 @@ async def build_report(
     progress = ProgressRepo(session)
     scope: Scope = team.id if team is not None else EVERY_TEAM
     by_team = {team.id: team} if team is not None else {t.id: t for t in await teams.all()}
-    return _assemble(
+    report = _assemble(
         snapshot,
         team,
         by_team,
@@ -114,6 +119,11 @@ async def build_report(
         now,
         stuck_days,
     )
+    if notes:
+        written = await NoteRepo(session).of_citizens(scope)
+        for row in report.rows:
+            row.note = written.get(row.user.id, "")
+    return report
 
 
 async def build_team_reports(

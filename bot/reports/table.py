@@ -30,7 +30,7 @@ def csv_header(snapshot: Snapshot, *, with_team: bool) -> list[str]:
     if with_team:
         header.append(messages("followup.csv_team"))
     header += [messages("followup.csv_joined"), messages("followup.csv_basic")]
-    return header + [f"{s.title} ({s.id})" for s in _skills(snapshot)]
+    return header + [f"{s.title} ({s.id})" for s in _skills(snapshot)] + [messages("notes.csv")]
 
 
 def csv_rows(report: Report, snapshot: Snapshot, *, with_team: bool) -> Iterator[list[str]]:
@@ -56,6 +56,7 @@ def csv_rows(report: Report, snapshot: Snapshot, *, with_team: bool) -> Iterator
                 cells.append(messages("followup.csv_failed"))
             else:
                 cells.append("")
+        cells.append(_cell(row.note))
         yield cells
 
 

@@ -66,8 +66,9 @@ def summary_text(report: Report, snapshot: Snapshot) -> str:
 
 
 def stuck_lines(report: Report, messages: Messages, limit: int | None = None) -> list[str]:
-    """One line per stuck citizen and skill."""
+    """One line per stuck citizen and skill, and the team's note under a citizen's first."""
     lines = []
+    noted: set[int] = set()
     for item in report.stuck[:limit]:
         values: dict[str, Any] = {
             "name": display_name(item.row.user, messages),
@@ -79,6 +80,9 @@ def stuck_lines(report: Report, messages: Messages, limit: int | None = None) ->
             "total": item.total,
         }
         lines.append(messages(f"followup.stuck_{item.kind}", **values))
+        if item.row.note and item.row.user.id not in noted:
+            noted.add(item.row.user.id)
+            lines.append(messages("notes.line", note=item.row.note))
     return lines
 
 
