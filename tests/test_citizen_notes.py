@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from bot.app import App, build_app
 from bot.channels.memory import RICH, MemoryChannel
 from bot.config import Config
+from bot.core.replies import Reply
 from handlers.payloads import CitizenCard, NoteDelete, NoteEdit
 from storage.db import Database
 from storage.models import CitizenNote, SharedFile, utcnow
@@ -48,8 +49,8 @@ async def _stuck_citizen(app: App, chat: MemoryChannel, code: str) -> int:
     return citizen.id
 
 
-async def _csv(app: App, replies: list[object]) -> str:
-    ref = next(r.document for r in replies if getattr(r, "document", None))  # type: ignore[attr-defined]
+async def _csv(app: App, replies: list[Reply]) -> str:
+    ref = next(r.document for r in replies if r.document)
     async with app.db.transaction() as session:
         shared = await session.get(SharedFile, ref.split("/")[0])
         assert shared is not None
