@@ -22,6 +22,7 @@ def all_routers() -> list[Router]:
         team_questions,
         team_tools,
         teams,
+        threads,
     )
 
     return [
@@ -32,6 +33,7 @@ def all_routers() -> list[Router]:
         progress.router,
         team_tools.router,
         team_questions.router,
+        threads.router,
         citizen_card.router,
         dashboard_link.router,
         privacy.router,

@@ -1,4 +1,5 @@
-"""One citizen of the team, as its members see them from "Ai cần giúp": the team's note.
+"""One citizen of the team, as its members see them from "Ai cần giúp": the team's note, and
+"Nhắn cho bác" (a short message within the channel's rules, ``bot/outreach.py``).
 
 A note is the team's: only its members, leads and the admins read or write it, and only
 while the citizen belongs to that team (``handlers.scope.team_scope`` checks the team of the
@@ -14,10 +15,12 @@ from bot.core.events import TextMessage
 from bot.core.flows import Flow
 from bot.core.replies import Reply
 from bot.core.router import STAFF, Router
+from bot.outreach import MAX_MESSAGE, refusal, refusal_text
 from bot.reports.build import VIETNAM, display_name
 from handlers.payloads import CARD_BUTTONS, CitizenCard, MessageCitizen, NoteDelete, NoteEdit
 from handlers.scope import Scope, team_scope
 from handlers.team_tools import citizen_of, home_button
+from handlers.threads import fresh, open_thread, send_in_thread
 from storage.models import User
 from storage.repos.followup import NoteRepo
 from storage.repos.users import UserRepo
@@ -33,7 +36,17 @@ class NoteWriting:
     citizen: int
 
 
+@dataclass
+class Messaging:
+    """A member typing a message to ``citizen``, since ``at`` (ISO time)."""
+
+    team: int
+    citizen: int
+    at: str
+
+
 NOTE_FLOW = router.flow(Flow("note_write", NoteWriting, keeps=CARD_BUTTONS))
+MESSAGE_FLOW = router.flow(Flow("fu_message", Messaging, keeps=CARD_BUTTONS))
 
 
 async def card_target(ctx: Context, team: int, citizen: int) -> tuple[Scope, User] | None:
@@ -132,3 +145,56 @@ async def delete_note(ctx: Context, pressed: NoteDelete) -> None:
     await NoteRepo(ctx.session).write(citizen.id, scope.team.id, "", ctx.user.id)
     ctx.say("notes.deleted", name=display_name(citizen, ctx.content.messages))
     await show_card(ctx, scope, citizen)
+
+
+# --- "Nhắn cho bác" ----------------------------------------------------------------------------
+
+
+async def _refused(ctx: Context, scope: Scope, citizen: User) -> bool:
+    """Say why the member may not write to the citizen now, if they may not."""
+    reason = await refusal(ctx.session, ctx.services, citizen, proactive=True)
+    if reason is None:
+        return False
+    name = display_name(citizen, ctx.content.messages)
+    text = refusal_text(ctx.content.messages, ctx.services, reason, name)
+    assert scope.team is not None
+    back = ctx.button("followup.home_button", CitizenCard(scope.team.id, citizen.id))
+    ctx.send(Reply.with_buttons(text, [back]))
+    return True
+
+
+@router.button(MessageCitizen, roles=STAFF)
+async def message_citizen(ctx: Context, pressed: MessageCitizen) -> None:
+    """Ask for the message, unless the channel's rules forbid one now (said clearly)."""
+    found = await card_target(ctx, pressed.team, pressed.citizen)
+    if found is None or await _refused(ctx, *found):
+        return
+    scope, citizen = found
+    now = ctx.services.clock().isoformat()
+    ctx.enter(MESSAGE_FLOW, Messaging(team=scope.team_id, citizen=citizen.id, at=now))
+    back = ctx.button("question.cancel_button", CitizenCard(scope.team_id, citizen.id))
+    ctx.say("thread.message_prompt", back, name=display_name(citizen, ctx.content.messages))
+
+
+def _messaging(ctx: Context) -> bool:
+    data = ctx.flow_data(MESSAGE_FLOW)
+    return data is not None and fresh(ctx, data.at)
+
+
+@router.text(flow=MESSAGE_FLOW, roles=STAFF, when=_messaging)
+async def typed_message(ctx: Context) -> None:
+    """The member's message: opens a thread and goes to the citizen with "Trả lời tổ"."""
+    data = ctx.flow_data(MESSAGE_FLOW)
+    assert isinstance(ctx.event, TextMessage) and data is not None
+    ctx.leave()
+    found = await card_target(ctx, data.team, data.citizen)
+    if found is None or await _refused(ctx, *found):
+        return
+    scope, citizen = found
+    text = ctx.event.text.strip()
+    if not text or len(text) > MAX_MESSAGE:
+        ctx.enter(MESSAGE_FLOW, data)
+        ctx.say("thread.empty" if not text else "thread.too_long")
+        return
+    thread = await open_thread(ctx, scope.team_id, citizen.id)
+    await send_in_thread(ctx, thread, citizen, "thread.from_member", text)

@@ -36,6 +36,7 @@ from storage.repos.files import FileRepo
 from storage.repos.followup import NoteRepo
 from storage.repos.lessons import LessonRepo
 from storage.repos.teams import ProgressRepo, QuestionRepo, TeamRepo
+from storage.repos.threads import ThreadRepo
 
 router = Router("privacy")
 
@@ -101,6 +102,9 @@ async def my_data(ctx: Context, _: PrivacyShow | None = None) -> None:
     guided = [g.skill_id for g in await ProgressRepo(ctx.session).guided([user.id])]
     if guided:
         lines.append(ctx.t("privacy.guided", skills=_titles(ctx, guided)))
+    exchanged = await ThreadRepo(ctx.session).count_of(user.id)
+    if exchanged:
+        lines.append(ctx.t("privacy.threads", count=exchanged))
     for note in await NoteRepo(ctx.session).about(user.id):
         author = await TeamRepo(ctx.session).get(note.team_id)
         name = author.name if author is not None else ""

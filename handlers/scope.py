@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from bot.core.context import Context
 from handlers.menu import menu_button
-from storage.models import TEAM_STAFF, Role, Team
+from storage.models import TEAM_STAFF, Role, Team, User
 from storage.repos.teams import TeamRepo
 
 ALL = 0  # team id in payloads meaning "every team" (admins only); for queues: the admin queue
@@ -73,3 +73,14 @@ async def team_scope(ctx: Context, wanted: int | None, *, say: bool = True) -> S
 def _refuse(ctx: Context, key: str, say: bool) -> None:
     if say:
         ctx.say(key, menu_button(ctx))
+
+
+async def serves(ctx: Context, user: User, team_id: int | None) -> bool:
+    """Whether ``user`` still answers for ``team_id``: a member or lead of that team, or an
+    admin (who answers the admin queue, ``team_id`` None, and any team)."""
+    if user.role == Role.ADMIN:
+        return True
+    if user.role not in TEAM_STAFF or team_id is None:
+        return False
+    team = await TeamRepo(ctx.session).team_of(user.id)
+    return team is not None and team.id == team_id

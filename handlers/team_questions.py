@@ -13,11 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.core.context import Context
+from bot.core.context import Context, Receipt
 from bot.core.events import TextMessage
 from bot.core.flows import Flow
 from bot.core.replies import Button, Reply
 from bot.core.router import STAFF, Router
+from bot.outreach import to_citizen
 from bot.reports.build import VIETNAM, display_name
 from handlers.answers import UNANSWERED, logged_question
 from handlers.menu import menu_button
@@ -35,6 +36,7 @@ from storage.models import Role, Team, TeamQuestion
 from storage.models.zalo_oa import outside_window
 from storage.repos.followup import NoteRepo
 from storage.repos.teams import QuestionRepo, TeamRepo
+from storage.repos.threads import ThreadRepo
 from storage.repos.users import UserRepo
 
 router = Router("team_questions")
@@ -173,7 +175,7 @@ async def written_question(ctx: Context) -> None:
 @router.button(CancelWriting)
 async def cancel(ctx: Context, _: CancelWriting) -> None:
     """Leave writing a question or an answer."""
-    if ctx.in_flow(WRITE_FLOW) or ctx.in_flow(ANSWER_FLOW):
+    if (ctx.flow or "").startswith("tq_"):  # writing a question, an answer or a reply
         ctx.leave()
     ctx.say("question.cancelled", menu_button(ctx))
 
@@ -240,8 +242,18 @@ async def typed_answer(ctx: Context) -> None:
     if asker is not None and outside_window(asker, ctx.services.clock()):
         ctx.say("question.answer_out_of_window", menu_button(ctx), name=name)
         return
-    ctx.push(question.user_id, Reply(text=delivered))
+    thread = await ThreadRepo(ctx.session).open(
+        question.team_id, question.user_id, ctx.user.id, question.id, ctx.services.clock()
+    )
+    receipt = Receipt(ctx.user.id, "thread.refused", (("name", name),))
+    reply = to_citizen(ctx.content.messages, thread.id, delivered)
+    ctx.push(question.user_id, reply, if_failed=receipt)
     ctx.say("question.answer_sent", menu_button(ctx), name=name)
+
+
+async def question_of(ctx: Context, question_id: int | None) -> TeamQuestion | None:
+    """The question a thread started from (None: the member wrote first)."""
+    return await QuestionRepo(ctx.session).get(question_id) if question_id else None
 
 
 @router.button(TeamQueue, roles=STAFF)

@@ -156,6 +156,7 @@ REPOSITORY_USERS = {
     },
     "storage.repos.broadcasts": {"handlers.broadcasts"},
     "storage.repos.followup": {"handlers.citizen_card", "handlers.team_questions"},
+    "storage.repos.threads": {"handlers.threads", "handlers.team_questions"},
     "storage.repos.zalo_oa": {"handlers.teams", "handlers.team_tools"},  # an OA's villages
     "storage.repos.dashboard": {"handlers.dashboard_link"},
     "storage.repos.users": None,  # anyone

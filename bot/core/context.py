@@ -28,6 +28,17 @@ class Push:
 
     user_id: int
     replies: tuple[Reply, ...]
+    if_failed: Receipt | None = None
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """Who is told when a push fails, and how: the message ``{key}_{reason}`` (reason from
+    ``ports.failure_reason``; ``{key}_error`` when there is no such message)."""
+
+    user_id: int
+    key: str
+    values: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -82,9 +93,10 @@ class Context:
         """What the features added to ``hook``, an extension point another feature declared."""
         return self.routes.extensions(hook) if self.routes is not None else []
 
-    def push(self, user_id: int, *replies: Reply) -> None:
-        """Send replies to another user once this event is committed."""
-        self.pushes.append(Push(user_id=user_id, replies=tuple(replies)))
+    def push(self, user_id: int, *replies: Reply, if_failed: Receipt | None = None) -> None:
+        """Send replies to another user once this event is committed (``if_failed``: whom
+        to tell when it could not be delivered)."""
+        self.pushes.append(Push(user_id=user_id, replies=tuple(replies), if_failed=if_failed))
 
     @property
     def flow(self) -> str | None:

@@ -28,10 +28,11 @@ from sqlalchemy import inspect
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 
-from bot.core.context import Context, Push
+from bot.core.context import Context, Push, Receipt
 from bot.core.events import ButtonPress, Command, Event, StaleButton, TextMessage
 from bot.core.locks import KeyedLocks
 from bot.core.payloads import REF_MARK
+from bot.core.ports import failure_reason
 from bot.core.replies import Button, Offered, Reply, number_buttons, typed_key
 from bot.core.router import Routes
 from bot.core.text import MAX_INPUT, fold, nfc
@@ -107,9 +108,23 @@ class Dispatcher:
         for push in pushes:
             try:
                 await self.services.deliver(push.user_id, push.replies)
-            except Exception:
+            except Exception as exc:
                 log.exception("delivery to user %s failed", push.user_id)
+                if push.if_failed is not None:
+                    await self._tell_failure(push.if_failed, exc)
         return replies
+
+    async def _tell_failure(self, receipt: Receipt, exc: Exception) -> None:
+        """Tell the sender of a push that it was not delivered (once; errors only logged)."""
+        messages = self.services.store.current.messages
+        key = f"{receipt.key}_{failure_reason(exc)}"
+        if not messages.has(key):
+            key = f"{receipt.key}_error"
+        try:
+            text = messages(key, **dict(receipt.values))
+            await self.services.deliver(receipt.user_id, [Reply(text=text)])
+        except Exception:
+            log.exception("could not tell user %s that a push failed", receipt.user_id)
 
     async def _first_time(self, channel: str, event_id: str) -> bool:
         """Record a platform event id, retried on a locked database like a turn."""

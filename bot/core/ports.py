@@ -73,6 +73,18 @@ class Uncertain(DeliveryError):
     after sending): the message may have been delivered. Never send it again."""
 
 
+def failure_reason(exc: Exception) -> str:
+    """A failed delivery in one word, for the person who sent it: ``unreachable``,
+    ``uncertain`` (it may have arrived), a ``NotAllowed`` rule (``zalo_window``) or ``error``."""
+    if isinstance(exc, NotAllowed):
+        return exc.reason
+    if isinstance(exc, Unreachable):
+        return "unreachable"
+    if isinstance(exc, Uncertain):
+        return "uncertain"
+    return "error"
+
+
 # ---- the ports ---------------------------------------------------------------------------------
 
 Respond = Callable[["Sequence[Reply]"], Awaitable[None]]

@@ -18,7 +18,6 @@ from aiohttp import web
 
 from bot.content.problems import ContentError
 from bot.content.snapshot import load_snapshot
-from bot.core.replies import Reply
 from bot.core.text import strip_marks
 from bot.dashboard.auth import (
     ATTEMPT_WINDOW,
@@ -26,18 +25,22 @@ from bot.dashboard.auth import (
     COOKIE,
     SERVICES,
     SESSION_HOURS,
+    Viewer,
     client_key,
     secure_cookie,
     viewer_of,
 )
 from bot.dashboard.charts import Bar, bar_chart
 from bot.dashboard.render import environment
+from bot.outreach import MAX_MESSAGE, deliver_now, refusal, refusal_text, to_citizen
 from bot.reports.build import Report, build_report, display_name
 from bot.reports.table import csv_bytes
 from storage.models import Role, Team
 from storage.repos.answers import AnswerRepo
 from storage.repos.dashboard import DashboardRepo
+from storage.repos.followup import NoteRepo
 from storage.repos.teams import ProgressRepo, QuestionRepo, TeamRepo, sort_key
+from storage.repos.threads import ThreadRepo
 from storage.repos.users import UserRepo
 
 if TYPE_CHECKING:
@@ -66,7 +69,14 @@ async def _report(request: web.Request, team: Team | None) -> Report:
             team,
             services.clock(),
             services.config.teams.stuck_days,
+            notes=may_note(viewer_of(request)),
         )
+
+
+def may_note(viewer: Viewer) -> bool:
+    """Whether the viewer reads and writes the teams' notes: members, leads and admins (a
+    commune official oversees the villages, the notes stay with each team)."""
+    return viewer.role in (Role.MEMBER, Role.LEAD, Role.ADMIN)
 
 
 async def _reports(request: web.Request, team: Team | None) -> list[Report]:
@@ -226,11 +236,17 @@ async def needs_help(request: web.Request) -> dict[str, Any]:
             "steps": s.steps,
             "correct": s.correct,
             "total": s.total,
+            "note": s.row.note,
         }
         for s in stuck
     ]
     done = request.query.get("ok", "")
-    return page_context(request, page="help", team=team, items=items, done=done)
+    refused = ""
+    if done not in ("", "sent", "guided", "empty"):
+        services = request.app[SERVICES]
+        text = refusal_text(messages, services, done[:32], messages("dashboard.this_citizen"))
+        refused = text[:1].upper() + text[1:]
+    return page_context(request, page="help", team=team, items=items, done=done, refused=refused)
 
 
 async def _citizen_in_view(request: web.Request, user_id: str) -> tuple[int, Team] | None:
@@ -265,29 +281,34 @@ async def guide(request: web.Request) -> web.StreamResponse:
 
 
 async def message(request: web.Request) -> web.StreamResponse:
-    """Send a short message to a citizen on their channel."""
+    """Send a short message to a citizen on their channel, within the channel's rules
+    (``bot/outreach.py``, as "Nhắn cho bác" in the chat); the citizen can answer it."""
     form = await request.post()
     found = await _citizen_in_view(request, str(form.get("user", "")))
-    text = str(form.get("text", "")).strip()[:MAX_TEXT]
+    text = str(form.get("text", "")).strip()
     if found is None:
         raise web.HTTPNotFound
-    if not text:
+    if not text or len(text) > MAX_MESSAGE:
         raise web.HTTPSeeOther("/quan-ly/can-giup?ok=empty")
     user_id, team = found
     services = request.app[SERVICES]
     viewer = viewer_of(request)
+    messages = services.store.current.messages
     who = (viewer.user.display_name or "").strip() or team.name
-    body = services.store.current.messages("dashboard.message", team=team.name, who=who, text=text)
-    await _deliver(request, user_id, body)
-    raise web.HTTPSeeOther("/quan-ly/can-giup?ok=sent")
-
-
-async def _deliver(request: web.Request, user_id: int, text: str) -> None:
-    """Deliver a text to a citizen through the core's delivery port; failures are logged."""
-    try:
-        await request.app[SERVICES].deliver(user_id, [Reply(text=text)])
-    except Exception as exc:  # delivery errors are the channel's; the page still answers
-        log.warning("dashboard: delivery to user %s failed: %s", user_id, type(exc).__name__)
+    async with services.db.transaction() as session:
+        citizen = await UserRepo(session).get(user_id)
+        assert citizen is not None
+        reason = await refusal(session, services, citizen, proactive=True)
+        if reason is None:
+            threads = ThreadRepo(session)
+            now = services.clock()
+            thread = await threads.open(team.id, user_id, viewer.user.id, None, now)
+            await threads.add(thread, False, viewer.user.id, text, now)
+            body = messages("thread.from_member", team=team.name, who=who, text=text)
+            reply = to_citizen(messages, thread.id, body)
+    if reason is None:
+        reason = await deliver_now(services, user_id, [reply])
+    raise web.HTTPSeeOther(f"/quan-ly/can-giup?ok={reason or 'sent'}")
 
 
 # --- questions waiting -----------------------------------------------------------------------
@@ -353,7 +374,11 @@ async def answer(request: web.Request) -> web.StreamResponse:
             "question.delivered", team=team_name, question=question.text, answer=text, who=me
         )
         asker = question.user_id
-    await _deliver(request, asker, delivered)
+        thread = await ThreadRepo(session).open(
+            question.team_id, asker, viewer.user.id, question.id, services.clock()
+        )
+        reply = to_citizen(messages, thread.id, delivered)  # "Trả lời tổ": back to this member
+    await deliver_now(services, asker, [reply])
     raise web.HTTPSeeOther("/quan-ly/cau-hoi?ok=sent")
 
 
@@ -380,6 +405,8 @@ async def citizens(request: web.Request) -> dict[str, Any]:
             guided = [s.title for s in snapshot.lessons.skills if s.id in row.guided]
             rows.append(
                 {
+                    "user": row.user.id,
+                    "note": row.note,
                     "name": name,
                     "village": village,
                     "basic": row.basic_five,
@@ -395,7 +422,25 @@ async def citizens(request: web.Request) -> dict[str, Any]:
         rows=rows[:MAX_LISTED],
         more=max(0, len(rows) - MAX_LISTED),
         search=search,
+        notes=may_note(viewer_of(request)),
+        done=request.query.get("ok", ""),
     )
+
+
+async def note(request: web.Request) -> web.StreamResponse:
+    """Write (or clear) the team's note on one of its citizens."""
+    form = await request.post()
+    found = await _citizen_in_view(request, str(form.get("user", "")))
+    viewer = viewer_of(request)
+    if found is None or not may_note(viewer):
+        raise web.HTTPNotFound
+    user_id, team = found
+    services = request.app[SERVICES]
+    async with services.db.transaction() as session:
+        saved = await NoteRepo(session).write(
+            user_id, team.id, str(form.get("text", ""))[:1000], viewer.user.id, services.clock()
+        )
+    raise web.HTTPSeeOther(f"/quan-ly/nguoi-dan?ok={'note' if saved else 'note_refused'}")
 
 
 def _folded(text: str) -> str:
@@ -501,6 +546,7 @@ def routes() -> list[web.RouteDef]:
         web.post("/cau-hoi/tra-loi", answer),
         web.get("/nguoi-dan", citizens),
         web.post("/nguoi-dan", citizens),
+        web.post("/nguoi-dan/ghi-chu", note),
         web.get("/xuat", exports),
         web.get("/xuat/nguoi-dan.csv", export_csv),
         web.get("/xuat/bao-cao-xa.csv", export_commune),
