@@ -1,5 +1,5 @@
 """One citizen of the team, as its members see them from "Ai cần giúp": the team's note, and
-"Nhắn cho bác" (a short message within the channel's rules, ``bot/outreach.py``).
+a short message to the citizen within the channel's rules (``bot/outreach.py``).
 
 A note is the team's: only its members, leads and the admins read or write it, and only
 while the citizen belongs to that team (``handlers.scope.team_scope`` checks the team of the
