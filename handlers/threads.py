@@ -1,12 +1,12 @@
 """Two-way follow-up: a citizen answers the member who answered them, and the thread goes on.
 
 The team's answer (``handlers/team_questions.py``) and a member's message to a citizen
-(``handlers/citizen_card.py``) reach the citizen with a reply button (``ThreadReply``). What
-the citizen then writes (after pressing it, or simply typed while that message is the last one
-they got and less than ``REPLY_WINDOW`` old) goes to the SAME member, not to the team's queue; the member
-answers with ``ThreadAnswer``, and so on. A member who left the team no longer gets it: the
-reply goes to the team's queue as a new question. Threads are rows (``storage/repos/threads``),
-so they survive restarts and work across processes.
+(``handlers/citizen_card.py``) reach the citizen with a reply button (``ThreadReply``). What the
+citizen then writes (after pressing it, or simply typed while that message is the last one they
+got and less than ``REPLY_WINDOW`` old) goes to the SAME member, not to the team's queue; the
+member answers with ``ThreadAnswer``, and so on. A member who left the team no longer gets it:
+the reply goes to the team's queue as a new question. Threads are rows
+(``storage/repos/threads``), so they survive restarts and work across processes.
 """
 
 from __future__ import annotations
