@@ -410,7 +410,7 @@ async def _report(config: Config, args: argparse.Namespace) -> tuple[int, str, b
         if team is None:
             return _fail(f"report: không có tổ nào mã {args.team}"), "", b"", 0
         days = config.teams.stuck_days
-        report = await build_report(session, snapshot, team, utcnow(), days)
+        report = await build_report(session, snapshot, team, utcnow(), days, notes=True)
     text = strip_markup(summary_text(report, snapshot))
     text += "\n\n" + strip_markup(stuck_text(report, snapshot.messages, days))
     return 0, text, csv_bytes(report, snapshot), len(report.rows)
