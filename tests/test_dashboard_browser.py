@@ -19,10 +19,11 @@ from bot.app import App, build_app
 from bot.channels.memory import MemoryChannel
 from bot.config import Config
 from storage.db import Database
+from storage.repos.teams import ProgressRepo
 from tests.browser import Browser, find_chromium
 from tests.replies import texts
 from tests.test_dashboard import ask, chat_link, citizen_of
-from tests.test_teams import make_member, make_team
+from tests.test_teams import make_member, make_team, user_row
 from tests.waiting import eventually
 
 CHROMIUM = find_chromium()
@@ -103,6 +104,9 @@ async def test_a_member_runs_the_dashboard(
     await citizen_of(app, chat, "cit", east, "Bà Đông")
     await citizen_of(app, chat, "far", west, "Ông Tây")
     await ask(app, "cit", east, "Làm sao cài VNeID?")
+    async with app.db.transaction() as session:
+        citizen = await user_row(app, "cit")
+        await ProgressRepo(session).guide(citizen.id, "sk_vneid_level2", east.id, None)
 
     # Sign in through the link the chat gave
     await open_page(chromium, base + await chat_link(chat, "mem"))
@@ -112,6 +116,17 @@ async def test_a_member_runs_the_dashboard(
     assert await chromium.js("document.getElementById('citizens').textContent") == "1"
     assert await chromium.js(NO_SIDEWAYS_SCROLL)
     await chromium.screenshot(shots / "1-tong-quan.png")
+
+    # The weekly chart fits the screen, its text at a readable size, its numbers in a table
+    await chromium.js("document.getElementById('theo-tuan').scrollIntoView(); true")
+    width = await chromium.js(
+        "document.querySelector('svg.chart.weekly').getBoundingClientRect().width"
+    )
+    assert 300 <= float(width) <= (360 if size == "phone" else 660)
+    scale = float(width) / 360  # the chart's text is 12-15 units high in a 360-unit-wide box
+    assert 12 * scale >= 10.5
+    assert await chromium.js("document.querySelector('#weeks td') !== null")
+    await chromium.screenshot(shots / "1b-theo-tuan.png")
 
     # Only the right team
     await open_page(chromium, base + "/quan-ly/nguoi-dan")

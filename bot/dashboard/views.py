@@ -10,8 +10,8 @@ from __future__ import annotations
 import csv
 import io
 import logging
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from datetime import timedelta
+from typing import Any
 
 import aiohttp_jinja2
 from aiohttp import web
@@ -30,8 +30,8 @@ from bot.dashboard.auth import (
     secure_cookie,
     viewer_of,
 )
-from bot.dashboard.charts import Bar, bar_chart
-from bot.dashboard.render import environment
+from bot.dashboard.overview import overview_html as overview_html  # the bench's entry
+from bot.dashboard.overview import overview_values
 from bot.outreach import MAX_MESSAGE, deliver_now, refusal, refusal_text, to_citizen
 from bot.reports.build import Report, build_report, display_name
 from bot.reports.table import csv_bytes
@@ -42,11 +42,6 @@ from storage.repos.followup import NoteRepo
 from storage.repos.teams import ProgressRepo, QuestionRepo, TeamRepo, sort_key
 from storage.repos.threads import ThreadRepo
 from storage.repos.users import UserRepo
-
-if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession
-
-    from bot.content.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
 
@@ -164,54 +159,6 @@ async def overview(request: web.Request) -> dict[str, Any]:
             services.config.teams.stuck_days,
         )
     return page_context(request, page="overview", team=team, **values)
-
-
-async def overview_values(
-    session: AsyncSession, snapshot: Snapshot, teams: list[Team], now: datetime, stuck_days: int
-) -> dict[str, Any]:
-    """What the overview shows of ``teams``: totals, the chart, one line per village."""
-    reports = [await build_report(session, snapshot, t, now, stuck_days) for t in teams]
-    skills = sorted(snapshot.lessons.skills, key=lambda s: (s.job == 0, s.job))
-    bars = []
-    for skill in skills:
-        bot = sum(r.bot.get(skill.id, 0) for r in reports)
-        guided = sum(r.guided.get(skill.id, 0) for r in reports)
-        bars.append(Bar(skill.title, bot + guided, guided))
-    villages = [
-        {
-            "team": r.team,
-            "citizens": len(r.rows),
-            "basic": r.basic_five,
-            "stuck": len({s.row.user.id for s in r.stuck}),
-        }
-        for r in reports
-    ]
-    messages = snapshot.messages
-    return {
-        "citizens": sum(len(r.rows) for r in reports),
-        "basic": sum(r.basic_five for r in reports),
-        "deleted": sum(r.deleted for r in reports),
-        "villages": villages,
-        "chart": bar_chart(
-            bars,
-            messages("dashboard.chart_title"),
-            (messages("dashboard.chart_bot"), messages("dashboard.chart_guided")),
-        ),
-    }
-
-
-async def overview_html(
-    session: AsyncSession,
-    snapshot: Snapshot,
-    teams: list[Team],
-    team: Team | None,
-    now: datetime,
-    stuck_days: int,
-) -> str:
-    """The overview page as HTML, without a server (the scale bench times it)."""
-    values = await overview_values(session, snapshot, teams, now, stuck_days)
-    page = environment().get_template("overview.html")
-    return page.render(viewer=None, page="overview", team=team, **values)
 
 
 # --- who needs help --------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Protocol
 
 from storage.models import Team
@@ -66,6 +66,9 @@ class Report:
     deleted: int
     stuck: list[Stuck]
     citizens: int = -1  # when rows were not kept (totals over every team): how many
+    # Monday of a week (Vietnam time) -> (completions through the bot, guided in person) that
+    # week; of the citizens in ``rows`` (those who deleted their data have no dates)
+    weekly: dict[date, tuple[int, int]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.citizens < 0:
@@ -196,6 +199,9 @@ def add_up(total: Report, part: Report) -> None:
         total.guided[skill] = total.guided.get(skill, 0) + n
     total.basic_five += part.basic_five
     total.deleted += part.deleted
+    for week, (bot, guided) in part.weekly.items():
+        was = total.weekly.get(week, (0, 0))
+        total.weekly[week] = (was[0] + bot, was[1] + guided)
 
 
 def _assemble(
@@ -230,7 +236,24 @@ def _assemble(
         basic_five=basic,
         deleted=anonymous.get((COUNT_CITIZEN, ""), 0),
         stuck=stuck,
+        weekly=_weekly(records),
     )
+
+
+def week_of(moment: datetime) -> date:
+    """The Monday (Vietnam time) of the week of ``moment``."""
+    day = moment.astimezone(VIETNAM).date()
+    return day - timedelta(days=day.weekday())
+
+
+def _weekly(records: SkillRecords) -> dict[date, tuple[int, int]]:
+    """Completions through the bot and guidance in person, per week."""
+    counts: dict[date, list[int]] = {}
+    for index, rows in enumerate((records.completions, records.guided)):
+        for row in rows:
+            if row.at is not None:
+                counts.setdefault(week_of(row.at), [0, 0])[index] += 1
+    return {week: (bot, guided) for week, (bot, guided) in counts.items()}
 
 
 def _rows(

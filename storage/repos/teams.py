@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import Select, delete, func, select
+from sqlalchemy import Select, delete, func, null, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (
@@ -364,11 +364,12 @@ class Citizen(NamedTuple):
 
 
 class SkillRow(NamedTuple):
-    """A citizen and a skill (a completion's best score)."""
+    """A citizen and a skill (a completion's best score; when it was first passed or guided)."""
 
     user_id: int
     skill_id: str
     score: float | None = None
+    at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -437,9 +438,14 @@ class ProgressRepo:
 
         return SkillRecords(
             completions=await rows(
-                SkillCompletion.user_id, SkillCompletion.skill_id, SkillCompletion.best_score
+                SkillCompletion.user_id,
+                SkillCompletion.skill_id,
+                SkillCompletion.best_score,
+                SkillCompletion.first_passed_at,
             ),
-            guided=await rows(GuidedSkill.user_id, GuidedSkill.skill_id),
+            guided=await rows(
+                GuidedSkill.user_id, GuidedSkill.skill_id, null(), GuidedSkill.guided_at
+            ),
             open_attempts=await rows(
                 LessonAttempt.user_id,
                 LessonAttempt.skill_id,
