@@ -3,9 +3,10 @@
 Showing: everything the bot keeps about the person, in plain words. Deleting (after a
 confirmation): the user row goes, and with it (``ON DELETE CASCADE``) their conversation state,
 buttons, question log and feedback, lesson records, completions, questions to the team, team
-membership, in-person guidance records, the team's notes on them and their follow-up
-threads with members; their queued web chat messages are deleted
-explicitly (they are keyed by the web id, not the user). What stays is anonymous:
+membership (with the household label a member may have recorded), in-person guidance
+records, the team's notes on them and their follow-up threads with members; their queued web
+chat messages are deleted explicitly (they are keyed by the web id, not the user). What
+stays is anonymous:
 per-team counts (a citizen, each skill passed or guided, five basic skills reached, questions
 sent) so that the team's totals do not go down, and nothing that names or points to the person.
 Report files of their team that might name them are dropped too.
@@ -75,11 +76,15 @@ async def my_data(ctx: Context, _: PrivacyShow | None = None) -> None:
             consent=_date(user.consent_at),
         )
     )
-    team = await TeamRepo(ctx.session).team_of(user.id)
+    teams = TeamRepo(ctx.session)
+    team = await teams.team_of(user.id)
     if team is not None:
         lines.append(
             ctx.t("privacy.team", team=team.name, village=team.village, commune=team.commune)
         )
+        membership = await teams.membership(user.id)
+        if membership is not None and membership.household:
+            lines.append(ctx.t("privacy.household", household=membership.household))
     else:
         lines.append(ctx.t("privacy.no_team"))
     if user.role != Role.CITIZEN:

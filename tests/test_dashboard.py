@@ -34,9 +34,9 @@ CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 PAGES = ["/quan-ly/", "/quan-ly/can-giup", "/quan-ly/cau-hoi", "/quan-ly/nguoi-dan"]
 PAGES += ["/quan-ly/xuat", "/quan-ly/xuat/nguoi-dan.csv", "/quan-ly/xuat/bao-cao-xa.csv"]
-PAGES += ["/quan-ly/thong-bao"]
+PAGES += ["/quan-ly/thong-bao", "/quan-ly/xuat/bao-cao-xa"]
 POSTS = ["/quan-ly/thoat", "/quan-ly/can-giup/huong-dan", "/quan-ly/can-giup/nhan-tin"]
-POSTS += ["/quan-ly/cau-hoi/tra-loi", "/quan-ly/nguoi-dan"]
+POSTS += ["/quan-ly/cau-hoi/tra-loi", "/quan-ly/nguoi-dan", "/quan-ly/nguoi-dan/ho"]
 POSTS += ["/quan-ly/thong-bao/xem-truoc", "/quan-ly/thong-bao/gui", "/quan-ly/thong-bao/huy"]
 
 
@@ -303,8 +303,8 @@ async def test_a_commune_official_sees_their_commune_only(
         assert (await client.get(f"{path}?to={other.id}")).status == 404, path
     report = await client.get("/quan-ly/xuat/bao-cao-xa.csv")
     rows = list(csv.reader(io.StringIO((await report.read()).decode("utf-8-sig"))))
-    assert [r[1] for r in rows[1:]] == ["Thôn Đông", "Thôn Tây"]
-    assert [r[3] for r in rows[1:]] == ["1", "1"]
+    assert [r[1] for r in rows[1:-1]] == ["Thôn Đông", "Thôn Tây"]  # then the note
+    assert [r[3] for r in rows[1:-1]] == ["1", "1"]
     table = (await (await client.get("/quan-ly/xuat/nguoi-dan.csv")).read()).decode("utf-8-sig")
     assert "Bà Đông" in table and "Ông Tây" in table and "Cô Bắc" not in table
 

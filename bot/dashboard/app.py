@@ -9,7 +9,7 @@ import jinja2
 from aiohttp import web
 
 from bot.core.services import Services
-from bot.dashboard import broadcasts
+from bot.dashboard import broadcasts, commune
 from bot.dashboard.auth import SERVICES, guard
 from bot.dashboard.render import TEMPLATES, configure
 from bot.dashboard.views import routes
@@ -35,5 +35,6 @@ def dashboard_app(services: Services) -> web.Application:
     configure(env)
     app.router.add_routes(routes())
     app.router.add_routes(broadcasts.routes())
+    app.router.add_routes(commune.routes())
     app.router.add_get("/static/dash.css", stylesheet)
     return app

@@ -7,8 +7,6 @@ answers and messages reach citizens through the core's delivery port (``Services
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 from datetime import timedelta
 from typing import Any
@@ -354,6 +352,7 @@ async def citizens(request: web.Request) -> dict[str, Any]:
                 {
                     "user": row.user.id,
                     "note": row.note,
+                    "household": row.user.household or "",
                     "name": name,
                     "village": village,
                     "basic": row.basic_five,
@@ -390,6 +389,21 @@ async def note(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther(f"/quan-ly/nguoi-dan?ok={'note' if saved else 'note_refused'}")
 
 
+async def household(request: web.Request) -> web.StreamResponse:
+    """Record (or clear) a citizen's household label: a short name, not an address or number."""
+    form = await request.post()
+    found = await _citizen_in_view(request, str(form.get("user", "")))
+    if found is None:
+        raise web.HTTPNotFound
+    user_id, team = found
+    services = request.app[SERVICES]
+    async with services.db.transaction() as session:
+        saved = await TeamRepo(session).set_household(user_id, str(form.get("household", "")))
+    wanted = str(form.get("to", ""))
+    where = f"to={team.id}&" if wanted == str(team.id) else ""
+    raise web.HTTPSeeOther(f"/quan-ly/nguoi-dan?{where}ok={'household' if saved else 'refused'}")
+
+
 def _folded(text: str) -> str:
     """Text as searched: no marks, no case (people often type without diacritics)."""
     return strip_marks(text).casefold()
@@ -419,27 +433,6 @@ async def export_csv(request: web.Request) -> web.StreamResponse:
     else:
         data = csv_bytes(await _report(request, team), snapshot)
     return _download(data, "nguoi-dan-ky-nang.csv")
-
-
-async def export_commune(request: web.Request) -> web.StreamResponse:
-    """Per village: citizens, how many reached the five basic skills, completions per job."""
-    reports = await _reports(request, _team(request))
-    snapshot = request.app[SERVICES].store.current
-    skills = sorted(snapshot.lessons.skills, key=lambda s: (s.job == 0, s.job))
-    out = io.StringIO()
-    writer = csv.writer(out)
-    messages = snapshot.messages
-    header = [messages(f"dashboard.csv_{k}") for k in ("commune", "village", "team", "citizens")]
-    writer.writerow([*header, messages("dashboard.csv_basic"), *(s.title for s in skills)])
-    teams = [r for r in reports if r.team is not None]
-    teams.sort(key=lambda r: sort_key(f"{r.team.commune}|{r.team.village}") if r.team else "")
-    for r in teams:
-        assert r.team is not None
-        writer.writerow(
-            [r.team.commune, r.team.village, r.team.name, len(r.rows), r.basic_five]
-            + [r.bot.get(s.id, 0) + r.guided.get(s.id, 0) for s in skills]
-        )
-    return _download(out.getvalue().encode("utf-8-sig"), "bao-cao-xa.csv")
 
 
 def _download(data: bytes, name: str) -> web.Response:
@@ -494,8 +487,8 @@ def routes() -> list[web.RouteDef]:
         web.get("/nguoi-dan", citizens),
         web.post("/nguoi-dan", citizens),
         web.post("/nguoi-dan/ghi-chu", note),
+        web.post("/nguoi-dan/ho", household),
         web.get("/xuat", exports),
         web.get("/xuat/nguoi-dan.csv", export_csv),
-        web.get("/xuat/bao-cao-xa.csv", export_commune),
         web.get("/quan-tri", admin),
     ]

@@ -2,8 +2,10 @@
 
 - ``teams``: a team (Tổ công nghệ số cộng đồng) of one village in a commune/ward, with the
   short public join code printed on its QR poster.
-- ``team_memberships``: which team a user belongs to (at most one). Citizens join with the
-  team's code or by choosing their village; members and leads join with a one-time invite.
+- ``team_memberships``: which team a user belongs to (at most one), and for a citizen an
+  optional household label a member recorded (the commune report counts households).
+  Citizens join with the team's code or by choosing their village; members and leads join
+  with a one-time invite.
   The user's role (citizen/member/lead/admin) stays on ``users.role``.
 - ``member_invites``: one-time codes an admin hands out to make someone a member, lead or admin.
 - ``team_questions``: questions the bot could not answer, sent by a citizen to their team
@@ -70,6 +72,8 @@ class TeamMembership(Base):
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
     joined_by: Mapped[str] = mapped_column(String(16))
     joined_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # A short household label a member recorded for a citizen (never an address or ID number)
+    household: Mapped[str | None] = mapped_column(String(40))
 
 
 class MemberInvite(Base):

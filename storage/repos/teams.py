@@ -58,6 +58,27 @@ def clean_contact(field: str, value: str) -> str | None:
     return text if len(text) <= CONTACT_FIELDS.get(field, 0) else None
 
 
+HOUSEHOLD_LENGTH = 40
+
+
+def clean_household(value: str) -> str | None:
+    """A household label as stored ("" clears it), or None when refused: one short line, and
+    not a number long enough to be a phone, ID or house number (labels are names, e.g. "Nhà
+    bác Tư", "Hộ 12")."""
+    text = " ".join(value.split())
+    if len(text) > HOUSEHOLD_LENGTH:
+        return None
+    if sum(c.isdigit() for c in text) > 4:
+        return None
+    return text
+
+
+def household_key(label: str | None) -> str:
+    """Two labels name one household when they match without marks, case and spaces."""
+    base = unicodedata.normalize("NFD", (label or "").casefold().replace("đ", "d"))
+    return "".join(c for c in base if c.isalnum() and not unicodedata.combining(c))
+
+
 def new_code(length: int) -> str:
     """A random code of unambiguous upper case letters and digits."""
     return "".join(secrets.choice(CODE_ALPHABET) for _ in range(length))
@@ -192,7 +213,17 @@ class TeamRepo:
             membership.team_id = team_id
             membership.joined_by = joined_by
             membership.joined_at = now or utcnow()
+            membership.household = None  # a household of the other village
         await self.session.flush()
+
+    async def set_household(self, user_id: int, label: str) -> bool:
+        """Record a citizen's household label ("" clears it); False when it is refused."""
+        membership = await self.membership(user_id)
+        cleaned = clean_household(label)
+        if membership is None or cleaned is None:
+            return False
+        membership.household = cleaned or None
+        return True
 
     async def leave(self, user_id: int) -> None:
         """Take the user out of their team."""
@@ -220,6 +251,7 @@ class TeamRepo:
             User.first_seen,
             TeamMembership.team_id,
             TeamMembership.joined_at,
+            TeamMembership.household,
         ).select_from(User)
         query = of_citizens(query, User.id, teams).order_by(User.id)
         return [Citizen(*row) for row in await self.session.execute(query)]
@@ -361,6 +393,7 @@ class Citizen(NamedTuple):
     first_seen: datetime
     team_id: int | None
     joined_at: datetime | None
+    household: str | None = None
 
 
 class SkillRow(NamedTuple):
