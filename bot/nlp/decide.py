@@ -121,6 +121,10 @@ class Deciding:
             return None  # the best entry is found by words of its own
         return rival.entry_id if own < s.sibling_lead * other else None
 
+    def _lead(self, ranked: list[Scored]) -> float:
+        """How far the best entry is ahead of the next entry (a share of its BM25)."""
+        return _lead_of(ranked, self.entries)
+
     def _decide(self, ranked: list[Scored], question: Question, started: float) -> Match:
         s = self.settings
 
@@ -147,7 +151,11 @@ class Deciding:
             near.bm25 < s.outside_ratio * top.bm25
             and near.confidence < s.outside_confidence * top.confidence
         )
-        if top.confidence >= s.answer_at and ahead >= s.margin and clear:
+        sure = top.confidence >= s.answer_at and ahead >= s.margin
+        # Less sure, but far ahead of every other entry (a long question whose topical words
+        # all point one way): answered too, unless a topic we don't answer is near.
+        leading = top.confidence >= s.lead_answer_at and self._lead(ranked) >= s.lead
+        if (sure or leading) and clear:
             sibling = self._sibling(ranked, question)
             if sibling is None:
                 return match(ANSWER, top.entry_id, ())
@@ -160,6 +168,13 @@ class Deciding:
                 close = [r.entry_id for r in ours[:2]]
             return match(ASK, None, tuple(close[: s.max_choices]))
         return match(FALLBACK, None, ())
+
+
+def _lead_of(ranked: list[Scored], entries: Mapping[str, Entry]) -> float:
+    """How far the best entry is ahead of the next entry (a share of its BM25)."""
+    top = ranked[0]
+    rival = next((r.bm25 for r in ranked[1:] if r.entry_id in entries), 0.0)
+    return 1 - rival / top.bm25 if top.bm25 > 0 else 0.0
 
 
 def _since(started: float) -> float:

@@ -33,6 +33,8 @@ class Settings:
     answer_at: float = 1.0  # answer directly from this confidence...
     margin: float = 0.05  # ...when the runner-up's BM25 is at least this share behind
     ask_at: float = 0.8  # below this, fall back
+    lead_answer_at: float = 0.75  # answer from this confidence too...
+    lead: float = 0.3  # ...when the next entry's BM25 is at least this share behind the best's
     context_fix: float = 0.5  # weight of a likelier word next to a known word that fits nowhere
     unknown_pair: float = 1.0  # weight of an unknown word pair in the question's size
     outside_ratio: float = 0.6  # no direct answer when a topic we don't answer is this close
