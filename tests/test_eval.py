@@ -1,5 +1,5 @@
 """The matcher on the labelled set (tests/eval/questions.yaml, written apart from the content):
-at least 92% right overall, at least 88% in every style, and no out-of-scope question answered.
+at least 93% right overall, at least 90% in every style, and no out-of-scope question answered.
 
 A question with an expected entry is right only when that entry is answered directly; an
 out-of-scope one only when the bot falls back. The same figures come from
@@ -45,13 +45,13 @@ def test_the_set_covers_every_topic_in_four_styles(report: Report) -> None:
 
 
 def test_overall_accuracy_floor(report: Report) -> None:
-    assert report.overall.rate >= 0.92, format_report(report)
+    assert report.overall.rate >= 0.93, format_report(report)
 
 
 def test_every_style_floor(report: Report) -> None:
     assert set(report.styles) == STYLES
     for style, tally in report.styles.items():
-        assert tally.rate >= 0.88, (style, format_report(report))
+        assert tally.rate >= 0.90, (style, format_report(report))
 
 
 def test_no_out_of_scope_question_is_answered(report: Report) -> None:
@@ -84,3 +84,18 @@ def test_the_same_question_scores_the_same_in_every_process() -> None:
         for seed in ("1", "2", "3")
     ]
     assert runs[0] and runs[0] == runs[1] == runs[2]
+
+
+def test_the_tuning_sets_keep_their_floors() -> None:
+    """real_questions.yaml became a tuning set (issue 15): it may not fall back below what was
+    reached on it; the hard out-of-scope probes may not get more direct answers than before."""
+    index = load_snapshot(ROOT / "content").index
+    real, problems = load_labelled(ROOT / "tests" / "eval" / "real_questions.yaml")
+    assert problems == []
+    report = evaluate(index, real)
+    assert report.overall.rate >= 0.94, format_report(report)
+    assert all(t.rate >= 0.90 for t in report.styles.values()), format_report(report)
+    assert report.out_of_scope_answered == [], format_report(report)
+    near, problems = load_labelled(ROOT / "tests" / "eval" / "near_out_of_scope.yaml")
+    assert problems == []
+    assert len(evaluate(index, near).out_of_scope_answered) <= 4

@@ -4,6 +4,7 @@ two normalisation bugs (``cccd`` shortened to ``cd``; ``Ð``/``ð`` not read as 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,31 @@ def index() -> Index:
 
 
 # -- 1. confidence that does not punish length ------------------------------------------------
+
+
+LEADING = (
+    "ông bà ở quê mới kéo mạng cáp quang về nhà, giờ muốn cho cái điện thoại bắt wifi mà "
+    "không biết bấm đâu"
+)
+
+
+def test_a_less_sure_question_far_ahead_of_the_rest_is_answered(index: Index) -> None:
+    match = index.search(LEADING)
+    assert match.score < index.settings.answer_at  # not sure by confidence alone...
+    assert match.outcome is ANSWER and match.entry_id == "phone_connect_wifi_data"  # ...but leads
+    strict = Index.build(
+        index.entries.values(),
+        index.normaliser.teencode,
+        replace(index.settings, lead=1.0),
+        [o for o in load_snapshot(CONTENT).out_of_scope],
+        load_snapshot(CONTENT).sound_alikes,
+    )
+    assert strict.search(LEADING).outcome is not ANSWER
+
+
+@pytest.mark.parametrize("word", ["bự", "dỏm", "gởi", "lẹ", "rớt", "refund", "connect"])
+def test_regional_and_english_words_are_read_as_standard_ones(index: Index, word: str) -> None:
+    assert index.normaliser.teencode.meanings(word) is not None
 
 
 @pytest.mark.parametrize(
@@ -101,6 +127,7 @@ def test_typos_that_are_no_words_are_still_corrected(index: Index) -> None:
         ("ô tê pê là gì", "otp la gi"),
         ("mo bai mo ni là gì", "mobile money la gi"),
         ("cài vê en e i đê", "cai vneid"),
+        ("vê nê ai đi là gì", "vneid la gi"),
         ("quét kiu a", "quet qr"),
     ],
 )

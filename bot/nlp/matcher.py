@@ -10,7 +10,8 @@ into folded syllables and syllable bigrams (never across punctuation). A questio
 2. confidence: that ratio plus the TF-IDF cosine between the question and the whole entry.
    Words the content has never used count against both, which is what sends out-of-scope
    questions ("bóng đá", "thời tiết") to the fall-back;
-3. decide: answer when confident and clearly ahead of the runner-up; ask back with the 2–3
+3. decide: answer when confident and clearly ahead of the runner-up, or less sure but far
+   ahead of every other entry (its topical words all point one way); ask back with the 2–3
    closest entries when less sure, or when the question is just a topic name ("vneid"); fall
    back otherwise.
 
