@@ -37,6 +37,7 @@ PAGES += ["/quan-ly/xuat", "/quan-ly/xuat/nguoi-dan.csv", "/quan-ly/xuat/bao-cao
 PAGES += ["/quan-ly/thong-bao", "/quan-ly/xuat/bao-cao-xa"]
 POSTS = ["/quan-ly/thoat", "/quan-ly/can-giup/huong-dan", "/quan-ly/can-giup/nhan-tin"]
 POSTS += ["/quan-ly/cau-hoi/tra-loi", "/quan-ly/nguoi-dan", "/quan-ly/nguoi-dan/ho"]
+POSTS += ["/quan-ly/nguoi-dan/ghi-chu"]
 POSTS += ["/quan-ly/thong-bao/xem-truoc", "/quan-ly/thong-bao/gui", "/quan-ly/thong-bao/huy"]
 
 
@@ -235,7 +236,8 @@ async def test_a_member_sees_only_their_team(
     )
     assert answer.status == 404
     west_citizen = await user_row(app, "cit_w")
-    for path in ("/quan-ly/can-giup/nhan-tin", "/quan-ly/can-giup/huong-dan"):
+    citizen_posts = ("/quan-ly/can-giup/nhan-tin", "/quan-ly/can-giup/huong-dan")
+    for path in (*citizen_posts, "/quan-ly/nguoi-dan/ho", "/quan-ly/nguoi-dan/ghi-chu"):
         data = {"csrf": token, "user": str(west_citizen.id), "text": "x", "skill": "dvc_basic"}
         response = await client.post(path, data=data, allow_redirects=False)
         assert response.status == 404, path
