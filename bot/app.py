@@ -41,11 +41,12 @@ class App:
     channels: dict[str, Channel] = field(default_factory=dict)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     runner: web.AppRunner | None = None
+    loading: asyncio.Task[None] | None = None  # the content, when start-up defers it
 
     def web_app(self) -> web.Application:
         """The aiohttp application with every channel's routes and the health check."""
         app = web.Application(client_max_size=64 * 1024)
-        app.router.add_get("/healthz", healthz)
+        app.router.add_get("/healthz", self.healthz)
         app.router.add_routes(file_routes(self.core))
         for channel in self.channels.values():
             app.router.add_routes(channel.routes())
@@ -75,6 +76,19 @@ class App:
         for channel in self.channels.values():
             await channel.start()
             log.info("channel %s started", channel.name)
+        if self.store.ready:
+            self.start_workers()
+        else:
+            self.loading = asyncio.create_task(self.load_content(), name="content")
+
+    async def load_content(self) -> None:
+        """Load the whole content off the event loop, then start what needs it."""
+        await self.store.open()
+        self.start_workers()
+        log.info("ready")
+
+    def start_workers(self) -> None:
+        """Housekeeping, the broadcast worker and the content watcher."""
         self.tasks.append(asyncio.create_task(housekeeping(self.db)))
         if self.config.broadcast.enabled:
             from bot.broadcast.worker import BroadcastWorker
@@ -92,8 +106,17 @@ class App:
             return True
         return any(channel.routes() for channel in self.channels.values())
 
+    async def healthz(self, request: web.Request) -> web.Response:
+        """Readiness: 200 ``ready``, or 503 ``starting`` while the content loads."""
+        if self.store.ready:
+            return web.json_response({"ok": True, "status": "ready"})
+        return web.json_response({"ok": False, "status": "starting"}, status=503)
+
     async def stop(self) -> None:
         """Stop everything in reverse order."""
+        if self.loading is not None:
+            self.loading.cancel()
+            await asyncio.gather(self.loading, return_exceptions=True)
         for task in self.tasks:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
@@ -109,15 +132,10 @@ class App:
         await self.db.dispose()
 
 
-async def healthz(request: web.Request) -> web.Response:
-    """Liveness check."""
-    return web.json_response({"ok": True})
-
-
-def build_app(config: Config, *, db: Database | None = None) -> App:
-    """Wire the bot from its configuration."""
+def build_app(config: Config, *, db: Database | None = None, deferred: bool = False) -> App:
+    """Wire the bot from its configuration; ``deferred``: load the content after ``start()``."""
     db = db or Database(config.database.url)
-    store = ContentStore(config.path(config.content.dir))
+    store = ContentStore(config.path(config.content.dir), deferred=deferred)
     services = Services(config=config, store=store, db=db)
     dispatcher = Dispatcher(Routes(all_routers()), services)
     core = Gateway(dispatcher, services)

@@ -77,7 +77,7 @@ async def post(client: Client, body: object, **headers: str) -> tuple[int, dict[
 async def test_healthz(client: Client) -> None:
     response = await client.get("/healthz")
     assert response.status == 200
-    assert await response.json() == {"ok": True}
+    assert await response.json() == {"ok": True, "status": "ready"}
 
 
 async def test_page_is_served_without_external_assets(client: Client) -> None:

@@ -49,7 +49,7 @@ async def serve(config: Config) -> None:
     from bot.app import build_app
 
     await prepare_database(config)
-    app = build_app(config)
+    app = build_app(config, deferred=True)  # the server answers while the content loads
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -58,9 +58,15 @@ async def serve(config: Config) -> None:
     await app.start()
     if not app.channels:
         log.warning("no channel is enabled; set web.enabled or a bot token")
+    stopping = asyncio.create_task(stop.wait())
     try:
-        await stop.wait()
+        waiting = {stopping} | ({app.loading} if app.loading is not None else set())
+        done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+        if app.loading in done:
+            app.loading.result()  # a content error stops start-up, as before
+            await stopping
     finally:
+        stopping.cancel()
         await app.stop()
 
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from bot.content.problems import ContentError, Problem
-from bot.content.snapshot import Snapshot, fingerprint, load_snapshot
+from bot.content.messages import Intents, load_messages
+from bot.content.problems import ContentError, Problem, ordered
+from bot.content.sections import Reader
+from bot.content.snapshot import Fingerprint, Snapshot, fingerprint, load_snapshot
 
 log = logging.getLogger(__name__)
 
@@ -16,12 +19,24 @@ Listener = Callable[[list[Problem]], Awaitable[None]]
 
 
 class ContentStore:
-    """Holds the current snapshot. Readers take ``store.current`` once per event."""
+    """Holds the current snapshot. Readers take ``store.current`` once per event.
 
-    def __init__(self, root: Path) -> None:
+    With ``deferred``, only the messages are read at once (``ready`` is false, ``current`` has
+    no knowledge, lessons or groups) and ``open()`` loads the rest off the event loop: the web
+    server can answer ``/healthz`` and a "starting" reply while a large knowledge base builds.
+    """
+
+    def __init__(self, root: Path, *, deferred: bool = False) -> None:
         self.root = root
-        self._current = load_snapshot(root)
-        self._fingerprint = fingerprint(root)
+        self._fingerprint: Fingerprint = ()
+        if deferred:
+            self._current = starting_snapshot(root)
+        else:
+            self._current = load_snapshot(root)
+            self._fingerprint = fingerprint(root)
+        self._ready = asyncio.Event()
+        if not deferred:
+            self._ready.set()
         self._lock = asyncio.Lock()
         self.listeners: list[Listener] = []
 
@@ -29,6 +44,26 @@ class ContentStore:
     def current(self) -> Snapshot:
         """The last good content."""
         return self._current
+
+    @property
+    def ready(self) -> bool:
+        """Whether the whole content (the knowledge index too) is loaded."""
+        return self._ready.is_set()
+
+    async def wait_ready(self) -> None:
+        """Return once the whole content is loaded."""
+        await self._ready.wait()
+
+    async def open(self) -> None:
+        """Load the whole content in a thread; on problems raise ContentError, still not ready."""
+        if self.ready:
+            return
+        async with self._lock:
+            files = await asyncio.to_thread(fingerprint, self.root)
+            self._current = await asyncio.to_thread(load_paused, self.root)
+            self._fingerprint = files
+            self._ready.set()
+            log.info("content loaded from %s", self.root)
 
     async def reload(self, *, notify: bool = True) -> list[Problem]:
         """Validate the files and swap them in; on problems keep serving the old content.
@@ -38,7 +73,7 @@ class ContentStore:
         async with self._lock:
             files = await asyncio.to_thread(fingerprint, self.root)
             try:
-                snapshot = await asyncio.to_thread(load_snapshot, self.root)
+                snapshot = await asyncio.to_thread(load_paused, self.root)
             except ContentError as exc:
                 self._fingerprint = files
                 log.warning("content reload refused: %d problem(s)", len(exc.problems))
@@ -74,3 +109,28 @@ class ContentStore:
                     await self.reload()
             except Exception:
                 log.exception("content watcher failed; will retry")
+
+
+def starting_snapshot(root: Path) -> Snapshot:
+    """The messages alone (what a turn needs to say "starting"); raises ContentError."""
+    reader = Reader(root.resolve())
+    messages = load_messages(reader)
+    if reader.problems:
+        raise ContentError(ordered(reader.problems))
+    return Snapshot(root=root.resolve(), messages=messages, intents=Intents(), groups=())
+
+
+def load_paused(root: Path) -> Snapshot:
+    """``load_snapshot`` with the garbage collector paused; what it built is then frozen.
+
+    Building an index allocates millions of small objects, each allocation counting towards
+    a collection that would walk them all again; frozen, later collections skip them.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return load_snapshot(root)
+    finally:
+        gc.freeze()
+        if was_enabled:
+            gc.enable()

@@ -90,8 +90,14 @@ class Dispatcher:
         With ``respond`` the replies are handed to it before the next event of the user starts
         (the channel's delivery, so replies keep their order too), and a turn that fails is
         answered with the apology rather than raising. With ``once``, an event whose platform
-        id was seen before (by any process) is dropped: no replies.
+        id was seen before (by any process) is dropped: no replies. While the content is
+        still loading (start-up), every event gets the short "starting" reply and nothing else.
         """
+        if not self.services.store.ready:  # the knowledge index is still building
+            replies = [Reply(text=self.services.store.current.messages("fallback.starting"))]
+            if respond is not None:
+                await respond(replies)
+            return replies
         pushes: list[Push] = []
         async with self._in_order((event.sender.channel, event.sender.external_id)):
             try:
