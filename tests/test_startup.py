@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import shutil
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -98,7 +98,7 @@ def test_the_loader_pauses_the_collector_and_freezes_what_it_built(tmp_path: Pat
     content = tmp_path / "content"
     shutil.copytree(CONTENT, content)
     seen: list[bool] = []
-    real = getattr(store_module, "load_snapshot")  # noqa: B009
+    real: Callable[[Path], Snapshot] = getattr(store_module, "load_snapshot")  # noqa: B009
 
     def spy(root: Path) -> Snapshot:
         seen.append(gc.isenabled())
