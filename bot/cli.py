@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "bot.commands.content",
     "bot.commands.scam",
     "bot.commands.zalo_oa",
+    "bot.commands.cert",
 )
 
 SECRET_LOGGERS = (

@@ -10,6 +10,7 @@ def all_routers() -> list[Router]:
     from handlers import (
         answers,
         broadcasts,
+        certificates,
         citizen_card,
         dashboard_link,
         fallback,
@@ -39,6 +40,7 @@ def all_routers() -> list[Router]:
         privacy.router,
         broadcasts.router,
         scamcheck.router,  # pasted links and forwarded messages, before the answers
+        certificates.router,
         # feature routers go here, before the fallback
         answers.router,  # the knowledge matcher: catch-all free text, last before the fallback
         fallback.router,

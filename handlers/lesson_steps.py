@@ -4,11 +4,13 @@ the list, a step, a quiz question and the result. The handlers are in handlers/l
 from __future__ import annotations
 
 import math
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bot.content.lessons import QuizQuestion, Skill
 from bot.core.context import Context
 from bot.core.flows import Flow
+from bot.core.hooks import Hook
 from bot.core.replies import Reply
 from handlers.menu import menu_button, menu_buttons
 from handlers.payloads import (
@@ -35,6 +37,9 @@ class LessonData:
 
 
 FLOW = Flow("lesson", LessonData)
+
+# After the result of a first pass that completes the five basic skills (the certificate).
+FIVE_REACHED: Hook[Callable[[Context], Awaitable[None]]] = Hook("lessons.five_reached")
 
 
 @dataclass(frozen=True)
@@ -215,9 +220,10 @@ async def finish(ctx: Context, place: Place) -> None:
         attempt, correct=correct, total=total, passed=passed, now=ctx.services.clock()
     )
     ctx.leave()
+    five = passed and completion is not None and completion.passes == 1 and await _five_jobs(ctx)
     if passed:
         text = ctx.t("lesson.passed", title=skill.title, right=correct, total=total)
-        if completion is not None and completion.passes == 1 and await _five_jobs(ctx):
+        if five:
             text += "\n\n" + ctx.t("progress.done")
         buttons = [
             ctx.button("lesson.other", LessonList()),
@@ -240,6 +246,8 @@ async def finish(ctx: Context, place: Place) -> None:
             ctx.button("lesson.other", LessonList()),
         ]
     ctx.send(Reply.with_buttons(text, buttons))
+    for reached in ctx.extensions(FIVE_REACHED) if five else ():
+        await reached(ctx)
 
 
 async def _five_jobs(ctx: Context) -> bool:

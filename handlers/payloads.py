@@ -486,3 +486,16 @@ class BroadcastSend(Payload, prefix="bcast:send"):
 @dataclass(frozen=True)
 class BroadcastCancel(Payload, prefix="bcast:cancel"):
     """Drop the draft."""
+
+
+# --- certificates (handlers/certificates.py) ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CertGet(Payload, prefix="cert:get"):
+    """ "Nhận giấy ghi nhận": the citizen's certificate (issued the first time)."""
+
+
+@dataclass(frozen=True)
+class CertCheck(Payload, prefix="cert:check"):
+    """ "Kiểm tra giấy ghi nhận": ask for a verification code."""

@@ -4,9 +4,9 @@ Showing: everything the bot keeps about the person, in plain words. Deleting (af
 confirmation): the user row goes, and with it (``ON DELETE CASCADE``) their conversation state,
 buttons, question log and feedback, lesson records, completions, questions to the team, team
 membership (with the household label a member may have recorded), in-person guidance
-records, the team's notes on them and their follow-up threads with members; their queued web
-chat messages are deleted explicitly (they are keyed by the web id, not the user). What
-stays is anonymous:
+records, the team's notes on them, their follow-up threads with members and their
+certificate; their queued web chat messages are deleted explicitly (they are keyed by the web
+id, not the user). What stays is anonymous:
 per-team counts (a citizen, each skill passed or guided, five basic skills reached, questions
 sent) so that the team's totals do not go down, and nothing that names or points to the person.
 Report files of their team that might name them are dropped too.
@@ -32,6 +32,7 @@ from storage.models.teams import (
     COUNT_QUESTION,
 )
 from storage.repos.answers import AnswerRepo
+from storage.repos.certificates import CertificateRepo, shown
 from storage.repos.delivery import WebHistoryRepo
 from storage.repos.files import FileRepo
 from storage.repos.followup import NoteRepo
@@ -114,6 +115,10 @@ async def my_data(ctx: Context, _: PrivacyShow | None = None) -> None:
         author = await TeamRepo(ctx.session).get(note.team_id)
         name = author.name if author is not None else ""
         lines.append(ctx.t("privacy.note", team=name, date=_date(note.written_at)))
+    certificate = await CertificateRepo(ctx.session).of_user(user.id)
+    if certificate is not None:
+        code, date = shown(certificate.code), _date(certificate.issued_at)
+        lines.append(ctx.t("privacy.certificate", code=code, date=date))
     lines.append("")
     lines.append(ctx.t("privacy.footer"))
     ctx.send(

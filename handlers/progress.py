@@ -7,7 +7,7 @@ from bot.core.context import Context
 from bot.core.replies import Reply
 from bot.core.router import Router
 from handlers.menu import menu_button
-from handlers.payloads import LessonList, ProgressShow
+from handlers.payloads import CertGet, LessonList, ProgressShow
 from storage.repos.lessons import LessonRepo
 
 router = Router("progress")
@@ -48,4 +48,6 @@ async def show_progress(ctx: Context, _: ProgressShow | None = None) -> None:
         blocks.append(ctx.t("progress.empty"))
     text = "\n\n".join([ctx.t("progress.title"), *blocks])
     buttons = [ctx.button("progress.lessons_button", LessonList()), menu_button(ctx)]
+    if reached >= FIVE_JOBS:  # the certificate (handlers/certificates.py)
+        buttons.insert(0, ctx.button("cert.button", CertGet()))
     ctx.send(Reply.with_buttons(text, buttons))

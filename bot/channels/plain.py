@@ -154,6 +154,23 @@ def render_plain(
     return out
 
 
+PHOTO_NAMES = (".png", ".jpg", ".jpeg")
+
+
+def photos_of_files(replies: Sequence[Reply], core: Core) -> list[Reply]:
+    """Replies with each picture file (a certificate, a chart) as the reply's image when its link
+    is public https, which a platform that fetches photos by URL (Zalo) can load; other
+    documents stay for ``links_in_text``."""
+    out = []
+    for reply in replies:
+        if reply.document and not reply.image and reply.document.lower().endswith(PHOTO_NAMES):
+            link = core.file_link(reply.document)
+            if link.startswith("https://"):
+                reply = replace(reply, image=link, document=None)
+        out.append(reply)
+    return out
+
+
 def links_in_text(replies: Sequence[Reply], core: Core, messages: Messages) -> list[Reply]:
     """Replies with each document turned into a download line in the text (text-only channels)."""
     out = []

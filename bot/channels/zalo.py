@@ -30,7 +30,7 @@ from urllib.parse import urlparse
 from aiohttp import web
 
 from bot.channels.base import Adapter, Backoff
-from bot.channels.plain import ATTACHED, links_in_text, render_plain, split_text
+from bot.channels.plain import ATTACHED, links_in_text, photos_of_files, render_plain, split_text
 from bot.channels.zalo_client import (
     ZaloApiError,
     ZaloClient,
@@ -448,7 +448,7 @@ class ZaloChannel(Adapter):
     async def deliver(self, address: str, replies: Sequence[Reply]) -> None:
         """Send a turn in order; a refused photo falls back to text with its address."""
         messages = self.core.messages
-        replies = links_in_text(replies, self.core, messages)
+        replies = links_in_text(photos_of_files(replies, self.core), self.core, messages)
         for item in render(replies, messages):
             if item.photo is None:
                 await self._call(item.method, item.payload(address))

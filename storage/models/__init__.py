@@ -3,6 +3,7 @@
 from storage.models.answers import QuestionLog
 from storage.models.base import Base, utcnow
 from storage.models.broadcasts import Broadcast, BroadcastDelivery, BroadcastOptOut, SendLane
+from storage.models.certificates import Certificate
 from storage.models.conversation import ConversationState, OfferedButton
 from storage.models.dashboard import DashboardAttempt, DashboardLink, DashboardSession
 from storage.models.delivery import SeenEvent, WebHistory, WebOutbox
@@ -30,6 +31,7 @@ __all__ = [
     "Broadcast",
     "BroadcastDelivery",
     "BroadcastOptOut",
+    "Certificate",
     "CitizenNote",
     "ConversationState",
     "DashboardAttempt",

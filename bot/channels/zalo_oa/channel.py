@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from aiohttp import web
 
 from bot.channels.base import Adapter
-from bot.channels.plain import links_in_text
+from bot.channels.plain import links_in_text, photos_of_files
 from bot.channels.zalo_oa.api import (
     QUOTA,
     RATE_LIMITED,
@@ -381,7 +381,7 @@ class ZaloOAChannel(Adapter):
         except ValueError:
             raise Unreachable("not a Zalo OA address") from None
         messages = self.core.messages
-        replies = links_in_text(replies, self.core, messages)
+        replies = links_in_text(photos_of_files(replies, self.core), self.core, messages)
         for item in render(replies, messages, template=oa_id not in self._no_template):
             try:
                 await self._show(oa_id, user_id, item)
