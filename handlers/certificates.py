@@ -147,7 +147,7 @@ def _code_after_phrase(ctx: Context) -> str | None:
     if not isinstance(event, TextMessage):
         return None
     words = event.text.split()
-    for size in range(len(words) - 1, 0, -1):
+    for size in range(min(len(words) - 1, 6), 0, -1):  # phrases have at most 5 words
         if ctx.content.intents.by_phrase.get(fold(" ".join(words[:size]))) == CHECK:
             rest = " ".join(words[size:]).lstrip(":- ")
             return rest if normal_code(rest) is not None else None

@@ -1,6 +1,6 @@
 """The certificate on real channel adapters: a photo upload on Telegram, a photo by its https
-link on Zalo (the link served by our own HTTP server, with its unguessable token), a download
-link on the web chat."""
+link on Zalo and on a Zalo OA (the link served by our own HTTP server, with its unguessable
+token), a download link on the web chat."""
 
 from __future__ import annotations
 
@@ -16,11 +16,13 @@ from sqlalchemy import select
 
 from bot.app import App, build_app
 from bot.config import Config, TelegramConfig, WebConfig
+from bot.zalo_oa import Accounts
 from storage.db import Database
 from storage.models import Certificate
 from storage.repos.certificates import shown
 from tests.fake_telegram import FakeTelegram
 from tests.fake_zalo import Citizen, FakeZalo, free_port, quick, zalo, zalo_config
+from tests.fake_zalo_oa import OA_ID, FakeOA, OACitizen, oa_channel, start_bot
 from tests.test_progress import ONE_PER_JOB, pass_directly
 from tests.waiting import eventually
 
@@ -123,3 +125,29 @@ async def test_web_chat_download_link_needs_its_token(app: App) -> None:
         assert response.status == 200 and response.content_type == "image/png"
         assert qr_codes(await response.read()) == [await the_code(app)]
         assert (await client.get(url.replace("/files/", "/files/Z"))).status == 404
+
+
+async def test_zalo_oa_gets_the_photo_by_its_https_link(config: Config, db: Database) -> None:
+    fake = await FakeOA().start()
+    app = await start_bot(config, db, fake)
+    try:
+        accounts = oa_channel(app).accounts
+        assert isinstance(accounts, Accounts)
+        await accounts.add(OA_ID, fake.new_oa(), [])
+        citizen = OACitizen(app, fake)
+        await citizen.tap(await citizen.follow(), "Đồng ý")
+        await pass_directly(app, f"{OA_ID}:{citizen.user_id}", *ONE_PER_JOB.values())
+        sent = await citizen.say("giấy ghi nhận")
+        media = [
+            m.message["attachment"]["payload"]["elements"][0]
+            for m in sent
+            if m.message.get("attachment", {}).get("payload", {}).get("template_type") == "media"
+        ]
+        assert len(media) == 1 and media[0]["media_type"] == "image"
+        assert media[0]["url"].startswith("https://bot.example.vn/files/")
+        assert media[0]["url"].endswith("/giay-ghi-nhan.png")
+        code = shown(await the_code(app))
+        assert any(code in m.text for m in sent)
+    finally:
+        await app.stop()
+        await fake.stop()
