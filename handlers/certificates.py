@@ -1,14 +1,14 @@
 """The certificate ("giấy ghi nhận") for the five basic skills, and checking its code.
 
 Issued once per citizen, the first time it is due: offered right after the quiz that completes
-the five basic skills (``lesson_steps.FIVE_REACHED``), and available later from "Tiến độ của
-tôi" or by typing "giấy ghi nhận". "Five basic skills" is ``Lessons.reached_five`` over the
-skills passed with the bot (the progress view's rule); skills only guided in person do not
-count. The record keeps what is printed; the PNG is drawn again from it each time and shared
-like report files (a download link with an unguessable token on the web chat, a photo on
-Telegram and Zalo).
+the five basic skills (``lesson_steps.FIVE_REACHED``), and available later from the progress
+view or the ``certificate`` intent (content/intents). "Five basic skills" is
+``Lessons.reached_five`` over the skills passed with the bot (the progress view's rule); skills
+only guided in person do not count. The record keeps what is printed; the PNG is drawn again
+from it each time and shared like report files (a download link with an unguessable token on
+the web chat, a photo on Telegram and Zalo).
 
-Checking a code ("kiểm tra giấy ghi nhận", ``/checkcert CODE``): team members, leads and admins
+Checking a code (the ``checkcert`` intent, ``/checkcert CODE``): team members, leads and admins
 see what the certificate says (the code is printed on it, so whoever has it has seen the paper);
 anyone else learns only whether the code is valid and its date, never whose it is.
 """
