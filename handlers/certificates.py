@@ -154,8 +154,9 @@ def _code_after_phrase(ctx: Context) -> str | None:
     return None
 
 
-# After a typed team code (teams, rank 0) and a pasted message (scam check, rank 1).
-@router.text(when=lambda ctx: _code_after_phrase(ctx) is not None, rank=2)
+# After a typed team code (teams, rank 0), a pasted message (scam check, rank 1) and a reply to
+# a member (threads, rank 2).
+@router.text(when=lambda ctx: _code_after_phrase(ctx) is not None, rank=3)
 async def phrase_with_code(ctx: Context) -> None:
     """ "kiểm tra giấy ghi nhận" and the code in one message."""
     await verify(ctx, _code_after_phrase(ctx) or "")
