@@ -54,7 +54,8 @@ class Recorder(Channel):
     """A fake platform that records every message and can fail on cue.
 
     ``errors[external_id]`` is a list of exceptions raised by the next sends to that user;
-    ``on_send(n)`` is called after the n-th successful send (to cut a worker at that point).
+    ``on_send(n)`` is called after the n-th successful send (to cut a worker at that point);
+    while ``gate`` is set and not open, sends wait for it (to hold a worker mid-run).
     """
 
     def __init__(self, name: str = CHANNEL, delay: float = 0.0) -> None:
@@ -66,6 +67,7 @@ class Recorder(Channel):
         self.errors: dict[str, list[Exception]] = {}
         self.calls: list[tuple[float, str, str]] = []  # (start time, user, outcome)
         self.on_send: Callable[[int], None] | None = None
+        self.gate: asyncio.Event | None = None
 
     async def send(self, external_id: str, replies: Sequence[Reply]) -> None:
         started = time.monotonic()
@@ -73,6 +75,8 @@ class Recorder(Channel):
             await asyncio.sleep(self.delay)
         else:
             await asyncio.sleep(0)
+        if self.gate is not None:
+            await self.gate.wait()
         pending = self.errors.get(external_id)
         if pending:
             exc = pending.pop(0)

@@ -78,11 +78,19 @@ async def test_cancelling_a_running_broadcast_sends_nothing_twice(app: App) -> N
     bid = await lesson_broadcast(app.db, team)
     w = worker(app.services, channel)
     halfway = asyncio.Event()
-    channel.on_send = lambda n: halfway.set() if n >= 25 else None
+    held = asyncio.Event()  # sends after the 25th wait here until the cancel is committed
+
+    def at_send(n: int) -> None:
+        if n >= 25 and not halfway.is_set():
+            channel.gate = held
+            halfway.set()
+
+    channel.on_send = at_send
     running = asyncio.create_task(w.run_once())
     await asyncio.wait_for(halfway.wait(), timeout=20)
     async with app.db.transaction() as s:
         assert await BroadcastRepo(s).cancel(bid, app.services.clock())
+    held.set()
     await asyncio.wait_for(running, timeout=20)
     await w.run_once()
     counts = channel.counts()
