@@ -18,6 +18,7 @@ from bot.channels.memory import MemoryChannel
 from bot.config import Config
 from bot.content.problems import ContentError
 from bot.content.snapshot import Snapshot
+from bot.content.store import ContentStore
 from storage.db import Database
 from tests.conftest import CONTENT, with_content
 
@@ -30,9 +31,9 @@ def gate(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
     opened = threading.Event()
     real = store_module.load_paused
 
-    def held(root: Path) -> Snapshot:
+    def held(root: Path, *, freeze: bool = True) -> Snapshot:
         assert opened.wait(30), "the test never let the content load"
-        return real(root)
+        return real(root, freeze=freeze)
 
     monkeypatch.setattr(store_module, "load_paused", held)
     return opened
@@ -115,3 +116,13 @@ def test_the_loader_pauses_the_collector_and_freezes_what_it_built(tmp_path: Pat
         assert snapshot.knowledge
     finally:
         gc.unfreeze()
+
+
+async def test_a_reload_freezes_nothing(tmp_path: Path) -> None:
+    content = tmp_path / "content"
+    shutil.copytree(CONTENT, content)
+    store = ContentStore(content)
+    before = gc.get_freeze_count()
+    assert await store.reload() == []
+    assert gc.isenabled()
+    assert gc.get_freeze_count() == before  # the replaced snapshot stays collectable

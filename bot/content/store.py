@@ -73,7 +73,7 @@ class ContentStore:
         async with self._lock:
             files = await asyncio.to_thread(fingerprint, self.root)
             try:
-                snapshot = await asyncio.to_thread(load_paused, self.root)
+                snapshot = await asyncio.to_thread(load_paused, self.root, freeze=False)
             except ContentError as exc:
                 self._fingerprint = files
                 log.warning("content reload refused: %d problem(s)", len(exc.problems))
@@ -120,17 +120,19 @@ def starting_snapshot(root: Path) -> Snapshot:
     return Snapshot(root=root.resolve(), messages=messages, intents=Intents(), groups=())
 
 
-def load_paused(root: Path) -> Snapshot:
+def load_paused(root: Path, *, freeze: bool = True) -> Snapshot:
     """``load_snapshot`` with the garbage collector paused; what it built is then frozen.
 
     Building an index allocates millions of small objects, each allocation counting towards
-    a collection that would walk them all again; frozen, later collections skip them.
+    a collection that would walk them all again; frozen, later collections skip them. Only the
+    first load freezes (``freeze``): a reload's old snapshot must stay collectable.
     """
     was_enabled = gc.isenabled()
     gc.disable()
     try:
         return load_snapshot(root)
     finally:
-        gc.freeze()
+        if freeze:
+            gc.freeze()
         if was_enabled:
             gc.enable()
