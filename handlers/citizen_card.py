@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from bot.core.context import Context
 from bot.core.events import TextMessage
-from bot.core.flows import Flow
+from bot.core.flows import TYPING_LAPSE, Flow
 from bot.core.replies import Reply
 from bot.core.router import STAFF, Router
 from bot.outreach import MAX_MESSAGE, refusal, refusal_text
@@ -20,7 +20,7 @@ from bot.reports.build import VIETNAM, display_name
 from handlers.payloads import CARD_BUTTONS, CitizenCard, MessageCitizen, NoteDelete, NoteEdit
 from handlers.scope import Scope, team_scope
 from handlers.team_tools import citizen_of, home_button
-from handlers.threads import fresh, open_thread, send_in_thread
+from handlers.threads import open_thread, send_in_thread
 from storage.models import User
 from storage.repos.followup import NoteRepo
 from storage.repos.users import UserRepo
@@ -46,7 +46,7 @@ class Messaging:
 
 
 NOTE_FLOW = router.flow(Flow("note_write", NoteWriting, keeps=CARD_BUTTONS))
-MESSAGE_FLOW = router.flow(Flow("fu_message", Messaging, keeps=CARD_BUTTONS))
+MESSAGE_FLOW = router.flow(Flow("fu_message", Messaging, keeps=CARD_BUTTONS, lapse=TYPING_LAPSE))
 
 
 async def card_target(ctx: Context, team: int, citizen: int) -> tuple[Scope, User] | None:
@@ -177,8 +177,7 @@ async def message_citizen(ctx: Context, pressed: MessageCitizen) -> None:
 
 
 def _messaging(ctx: Context) -> bool:
-    data = ctx.flow_data(MESSAGE_FLOW)
-    return data is not None and fresh(ctx, data.at)
+    return ctx.flow_data(MESSAGE_FLOW) is not None
 
 
 @router.text(flow=MESSAGE_FLOW, roles=STAFF, when=_messaging)

@@ -11,11 +11,10 @@ checked against the member's own.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 
 from bot.core.context import Context, Receipt
 from bot.core.events import TextMessage
-from bot.core.flows import Flow
+from bot.core.flows import TYPING_LAPSE, Flow
 from bot.core.replies import Button, Reply
 from bot.core.router import STAFF, Router
 from bot.outreach import to_citizen
@@ -42,7 +41,6 @@ from storage.repos.users import UserRepo
 router = Router("team_questions")
 
 MAX_QUEUE = 10  # open questions listed at once
-FLOW_MINUTES = 60  # a flow waiting for typed text lapses after this long
 
 
 @dataclass
@@ -62,30 +60,18 @@ class Answering:
 
 # Writing ends when the user does anything but type it (a command, another button): their next
 # free text must not be sent to someone by surprise.
-WRITE_FLOW = router.flow(Flow("tq_write", Writing, keeps=TEAM_QUESTION_BUTTONS))
-ANSWER_FLOW = router.flow(Flow("tq_answer", Answering, keeps=TEAM_QUESTION_BUTTONS))
-
-
-def _fresh(ctx: Context, at: str) -> bool:
-    """Whether a flow started at ``at`` has not lapsed (a lapsed one is left)."""
-    try:
-        started = datetime.fromisoformat(at)
-    except ValueError:
-        started = None
-    if started is None or ctx.services.clock() - started > timedelta(minutes=FLOW_MINUTES):
-        ctx.leave()
-        return False
-    return True
+WRITE_FLOW = router.flow(Flow("tq_write", Writing, keeps=TEAM_QUESTION_BUTTONS, lapse=TYPING_LAPSE))
+ANSWER_FLOW = router.flow(
+    Flow("tq_answer", Answering, keeps=TEAM_QUESTION_BUTTONS, lapse=TYPING_LAPSE)
+)
 
 
 def _writing(ctx: Context) -> bool:
-    data = ctx.flow_data(WRITE_FLOW)
-    return data is not None and _fresh(ctx, data.at)
+    return ctx.flow_data(WRITE_FLOW) is not None
 
 
 def _answering(ctx: Context) -> bool:
-    data = ctx.flow_data(ANSWER_FLOW)
-    return data is not None and _fresh(ctx, data.at)
+    return ctx.flow_data(ANSWER_FLOW) is not None
 
 
 def _now(ctx: Context) -> str:

@@ -12,11 +12,10 @@ the reply goes to the team's queue as a new question. Threads are rows
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 
 from bot.core.context import Context, Receipt
 from bot.core.events import TextMessage
-from bot.core.flows import Flow
+from bot.core.flows import TYPING_LAPSE, Flow
 from bot.core.payloads import Payload
 from bot.core.replies import Reply
 from bot.core.router import STAFF, Router
@@ -32,8 +31,6 @@ from storage.repos.users import UserRepo
 
 router = Router("threads")
 
-FLOW_MINUTES = 60  # a flow waiting for typed text lapses after this long
-
 
 @dataclass
 class Replying:
@@ -43,20 +40,12 @@ class Replying:
     thread: int
 
 
-REPLY_FLOW = router.flow(Flow("tq_reply", Replying, keeps=TEAM_QUESTION_BUTTONS))
-AGAIN_FLOW = router.flow(Flow("tq_again", Replying, keeps=TEAM_QUESTION_BUTTONS))
-
-
-def fresh(ctx: Context, at: str) -> bool:
-    """Whether a flow started at ``at`` has not lapsed (a lapsed one is left)."""
-    try:
-        started: datetime | None = datetime.fromisoformat(at)
-    except ValueError:
-        started = None
-    if started is None or ctx.services.clock() - started > timedelta(minutes=FLOW_MINUTES):
-        ctx.leave()
-        return False
-    return True
+REPLY_FLOW = router.flow(
+    Flow("tq_reply", Replying, keeps=TEAM_QUESTION_BUTTONS, lapse=TYPING_LAPSE)
+)
+AGAIN_FLOW = router.flow(
+    Flow("tq_again", Replying, keeps=TEAM_QUESTION_BUTTONS, lapse=TYPING_LAPSE)
+)
 
 
 def _name(ctx: Context, user: User | None) -> str:
@@ -126,8 +115,7 @@ async def reply_button(ctx: Context, pressed: ThreadReply) -> None:
 
 
 def _replying(ctx: Context) -> bool:
-    data = ctx.flow_data(REPLY_FLOW)
-    return data is not None and fresh(ctx, data.at)
+    return ctx.flow_data(REPLY_FLOW) is not None
 
 
 @router.text(flow=REPLY_FLOW, when=_replying)
@@ -199,8 +187,7 @@ async def answer_again(ctx: Context, pressed: ThreadAnswer) -> None:
 
 
 def _again(ctx: Context) -> bool:
-    data = ctx.flow_data(AGAIN_FLOW)
-    return data is not None and fresh(ctx, data.at)
+    return ctx.flow_data(AGAIN_FLOW) is not None
 
 
 @router.text(flow=AGAIN_FLOW, roles=STAFF, when=_again)

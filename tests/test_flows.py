@@ -4,15 +4,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.app import App
 from bot.channels.memory import MemoryChannel
 from bot.core.flows import Flow
-from storage.models import ConversationState, User
+from storage.models import ConversationState, TeamQuestion, User
+from tests.conftest import consent
 from tests.replies import keys
-from tests.test_teams import make_team, team_id_of
+from tests.test_teams import make_member, make_team, team_id_of
 
 
 @dataclass
@@ -72,3 +74,44 @@ async def test_a_join_code_kept_in_flow_data_before_the_upgrade_is_still_used(
         state.data = {"join_code": team.code}  # how it was stored before migration 0008
     await chat.press("c1", "Đồng ý")
     assert await team_id_of(app, "c1") == team.id
+
+
+@dataclass
+class Typing:
+    at: str
+
+
+TYPING = Flow("typing", Typing, lapse=timedelta(minutes=60))
+
+
+def test_a_flow_with_a_lapse_is_over_once_it_has_passed() -> None:
+    start = datetime(2026, 12, 3, 8, 0, tzinfo=UTC)
+    data = Typing(start.isoformat())
+    assert not TYPING.lapsed(data, start + timedelta(minutes=60))
+    assert TYPING.lapsed(data, start + timedelta(minutes=61))
+    assert TYPING.lapsed(Typing("not a time"), start)
+    assert not SAMPLE.lapsed(Sample("kind"), start)  # no lapse declared: never over
+
+
+async def test_a_question_typed_after_the_lapse_is_not_sent_to_the_team(
+    chat: MemoryChannel, app: App
+) -> None:
+    team = await make_team(app)
+    await make_member(app, chat, "mem", team)
+    await consent(chat, "cit", name="Bác Ba")
+    await chat.say("cit", team.code)
+    start = datetime(2026, 12, 3, 8, 0, tzinfo=UTC)
+    app.services.clock = lambda: start
+    await chat.say("cit", "/askteam")
+    app.services.clock = lambda: start + timedelta(minutes=61)
+    await chat.say("cit", "điện thoại hết pin")  # an hour later: a question for the bot
+    assert (await _state(app, "cit")).flow is None
+    async with app.db.transaction() as session:
+        assert await session.scalar(select(func.count()).select_from(TeamQuestion)) == 0
+    pushed = len(chat.sent.get("mem", []))
+    app.services.clock = lambda: start + timedelta(minutes=62)
+    await chat.say("cit", "/askteam")
+    await chat.say("cit", "Bác cần người tới nhà chỉ giúp")  # within the lapse: it is sent
+    async with app.db.transaction() as session:
+        assert await session.scalar(select(func.count()).select_from(TeamQuestion)) == 1
+    assert len(chat.sent["mem"]) == pushed + 1

@@ -109,12 +109,13 @@ class Context:
 
     def flow_data(self, flow: Flow[D]) -> D | None:
         """The data of ``flow`` when it owns the conversation; a flow whose stored data no
-        longer fits its dataclass is left."""
+        longer fits its dataclass, or whose ``lapse`` has passed, is left."""
         if self.state.flow != flow.name:
             return None
         data = flow.load(self.state.data or {})
-        if data is None:
+        if data is None or flow.lapsed(data, self.services.clock()):
             self.leave()
+            return None
         return data
 
     def enter(self, flow: Flow[D], data: D) -> None:

@@ -10,7 +10,9 @@
 ``ctx.enter(LESSON, LessonData(...))`` hands the conversation to the flow and saves the data
 (as JSON, the dataclass's fields by name); ``ctx.flow_data(LESSON)`` reads it back, checked
 against the field types. A flow with ``keeps`` is for typing one text: it ends as soon as the
-user does anything but type or press one of those buttons.
+user does anything but type or press one of those buttons. A flow with ``lapse`` (its data has
+an ``at`` field, the ISO time it started) is left once that long has passed: a member's next
+free text an hour later must not go to a citizen by surprise.
 
 Attributes that outlive a flow (a join code sent before consent) are not flow data:
 ``ctx.keep(name, value)`` / ``ctx.kept(name)``.
@@ -23,11 +25,15 @@ import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, Generic, Literal, TypeVar, Union
 
 from bot.core.payloads import Payload
 
 D = TypeVar("D")
+
+# How long a flow waiting for one typed text stays open (its ``lapse``).
+TYPING_LAPSE = timedelta(minutes=60)
 
 
 def _fits(value: Any, hint: Any) -> bool:
@@ -55,6 +61,18 @@ class Flow(Generic[D]):
     name: str
     data: type[D]
     keeps: tuple[type[Payload], ...] | None = None
+    lapse: timedelta | None = None
+
+    def lapsed(self, data: D, now: datetime) -> bool:
+        """Whether ``data`` (with its ``at`` start time) is older than the flow's lapse."""
+        if self.lapse is None:
+            return False
+        at = getattr(data, "at", None)
+        try:
+            started = datetime.fromisoformat(at) if isinstance(at, str) else None
+        except ValueError:
+            started = None
+        return started is None or now - started > self.lapse
 
     def load(self, raw: Mapping[str, Any]) -> D | None:
         """The flow's data from its stored JSON, or None when it does not fit the dataclass."""
