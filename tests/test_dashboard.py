@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import timedelta
 
 import pytest
@@ -19,6 +19,8 @@ from sqlalchemy import func, select
 
 from bot.app import App
 from bot.channels.memory import MemoryChannel
+from bot.core.ports import Unreachable
+from bot.core.replies import Reply
 from bot.dashboard.auth import ATTEMPTS_PER_WINDOW, COOKIE
 from storage.models import DashboardLink, DashboardSession, Team, TeamQuestion
 from storage.repos.teams import QuestionRepo, TeamRepo
@@ -279,6 +281,29 @@ async def test_answering_a_question_reaches_the_citizen(
     again = await client.post("/quan-ly/cau-hoi/tra-loi", data=data)
     assert "đã có người trả lời" in await again.text()
     assert texts(chat.sent["cit"]).count("Bác ra công an xã nhé.") == 1
+
+
+async def test_an_answer_that_did_not_reach_the_citizen_is_not_called_sent(
+    app: App, chat: MemoryChannel, clients: MakeClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    team = await make_team(app)
+    await make_member(app, chat, "mem", team)
+    await citizen_of(app, chat, "cit", team, "Bà Tư")
+    qid = await ask(app, "cit", team, "Làm sao đăng ký VNeID?")
+    client = await signed_in(clients, chat, "mem")
+    token = await csrf_of(client, "/quan-ly/cau-hoi")
+
+    async def blocked(external_id: str, replies: Sequence[Reply]) -> None:
+        raise Unreachable("blocked")
+
+    monkeypatch.setattr(chat, "send", blocked)
+    data = {"csrf": token, "question": str(qid), "text": "Bác ra công an xã nhé."}
+    page = await (await client.post("/quan-ly/cau-hoi/tra-loi", data=data)).text()
+    assert "Đã gửi câu trả lời" not in page
+    assert "Câu trả lời đã được lưu. Người này đã chặn hoặc bỏ theo dõi trợ lý" in page
+    async with app.db.transaction() as session:
+        question = await session.get(TeamQuestion, qid)
+        assert question is not None and question.status == "answered"
 
 
 async def test_a_commune_official_sees_their_commune_only(

@@ -287,7 +287,13 @@ async def questions(request: web.Request) -> dict[str, Any]:
                     }
                 )
     done = request.query.get("ok", "")
-    return page_context(request, page="questions", team=team, items=items, done=done)
+    refused = ""
+    if done not in ("", "sent", "already", "empty"):
+        text = refusal_text(messages, services, done[:32], messages("dashboard.this_citizen"))
+        refused = text[:1].upper() + text[1:]
+    return page_context(
+        request, page="questions", team=team, items=items, done=done, refused=refused
+    )
 
 
 async def answer(request: web.Request) -> web.StreamResponse:
@@ -323,8 +329,8 @@ async def answer(request: web.Request) -> web.StreamResponse:
             question.team_id, asker, viewer.user.id, question.id, services.clock()
         )
         reply = to_citizen(messages, thread.id, delivered)  # "Trả lời tổ": back to this member
-    await deliver_now(services, asker, [reply])
-    raise web.HTTPSeeOther("/quan-ly/cau-hoi?ok=sent")
+    reason = await deliver_now(services, asker, [reply])  # the page says only what is known
+    raise web.HTTPSeeOther(f"/quan-ly/cau-hoi?ok={reason or 'sent'}")
 
 
 # --- citizens --------------------------------------------------------------------------------
