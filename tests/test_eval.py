@@ -87,15 +87,22 @@ def test_the_same_question_scores_the_same_in_every_process() -> None:
 
 
 def test_the_tuning_sets_keep_their_floors() -> None:
-    """real_questions.yaml became a tuning set (issue 15): it may not fall back below what was
-    reached on it; the hard out-of-scope probes may not get more direct answers than before."""
+    """real_questions.yaml and unseen_questions.yaml became tuning sets (issue 15): they may not
+    fall back below what was reached on them; the hard out-of-scope probes may not get more
+    direct answers than before."""
     index = load_snapshot(ROOT / "content").index
     real, problems = load_labelled(ROOT / "tests" / "eval" / "real_questions.yaml")
     assert problems == []
     report = evaluate(index, real)
-    assert report.overall.rate >= 0.94, format_report(report)
+    assert report.overall.rate >= 0.945, format_report(report)
     assert all(t.rate >= 0.90 for t in report.styles.values()), format_report(report)
     assert report.out_of_scope_answered == [], format_report(report)
+    # unseen_questions.yaml became a tuning set too (session 4, 2026-12-03).
+    unseen, problems = load_labelled(ROOT / "tests" / "eval" / "unseen_questions.yaml")
+    assert problems == []
+    report = evaluate(index, unseen)
+    assert report.overall.rate >= 0.89, format_report(report)
+    assert len(report.out_of_scope_answered) <= 2, format_report(report)
     near, problems = load_labelled(ROOT / "tests" / "eval" / "near_out_of_scope.yaml")
     assert problems == []
     assert len(evaluate(index, near).out_of_scope_answered) <= 4

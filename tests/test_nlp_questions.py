@@ -12,7 +12,7 @@ import pytest
 from bot.content.sections import Reader
 from bot.content.snapshot import load_snapshot
 from bot.nlp.lexicon import lexicon
-from bot.nlp.matcher import ANSWER, ASK, Decision, Index
+from bot.nlp.matcher import ANSWER, ASK, FALLBACK, Decision, Index, Scored
 from bot.nlp.normalize import Normaliser
 from bot.nlp.sound_alikes import load_sound_alikes
 
@@ -45,6 +45,61 @@ def test_a_less_sure_question_far_ahead_of_the_rest_is_answered(index: Index) ->
         load_snapshot(CONTENT).sound_alikes,
     )
     assert strict.search(LEADING).outcome is not ANSWER
+
+
+LONG = (
+    "hôm trước có người trên mạng rủ tôi làm nhiệm vụ bấm thích sản phẩm, nạp tiền trước rồi "
+    "được hoàn gấp đôi, giờ nạp vào mà không rút ra được, có phải bị lừa không"
+)
+
+
+def _rebuilt(index: Index, **changes: object) -> Index:
+    snapshot = load_snapshot(CONTENT)
+    return Index.build(
+        index.entries.values(),
+        index.normaliser.teencode,
+        replace(index.settings, **changes),  # type: ignore[arg-type]
+        snapshot.out_of_scope,
+        snapshot.sound_alikes,
+    )
+
+
+def test_a_long_question_needs_a_smaller_lead(index: Index) -> None:
+    """With the usual rules out of reach, only the long-question rule can answer: it does for
+    a long question (at least ``long_words`` words) with no out-of-scope topic among the
+    candidates, and not for its short form nor when the rule asks for more words."""
+    match = index.search(LONG)
+    assert (match.outcome, match.entry_id) == (ANSWER, "scam_easy_job")
+    assert len(match.normalised.split()) >= index.settings.long_words
+    unreachable = {"answer_at": 9.0, "lead_answer_at": 9.0, "long_lead_answer_at": 0.8}
+    only_long = _rebuilt(index, **unreachable, long_lead=0.0)
+    assert only_long.search(LONG).entry_id == "scam_easy_job"
+    assert only_long.search(LONG).outcome is ANSWER
+    short = only_long.search("nạp tiền làm nhiệm vụ không rút ra được")
+    assert short.outcome is not ANSWER
+    assert _rebuilt(index, **unreachable, long_words=99).search(LONG).outcome is not ANSWER
+
+
+def test_the_long_question_rule_keeps_out_of_scope_topics_away(index: Index) -> None:
+    question = index._read(LONG)
+    best = Scored("scam_easy_job", bm25=0.2, whole=0.2, confidence=0.9)  # lead 0.25
+    runner_up = Scored("scam_investment", bm25=0.15, whole=0.1, confidence=0.6)
+    far_outside = Scored("out_of_scope:prices", bm25=0.02, whole=0.01, confidence=0.1)
+    assert index._decide([best, runner_up], question, 0.0).outcome is ANSWER
+    assert index._decide([best, runner_up, far_outside], question, 0.0).outcome is ASK
+    short = index._read("nạp tiền làm nhiệm vụ không rút ra được")
+    assert index._decide([best, runner_up], short, 0.0).outcome is ASK
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "thay màn hình điện thoại bị vỡ hết bao nhiêu tiền",
+        "thay pin điện thoại bị chai ở tiệm nào uy tín",
+    ],
+)
+def test_repairing_a_broken_phone_is_out_of_scope(index: Index, question: str) -> None:
+    assert index.search(question).outcome is FALLBACK
 
 
 @pytest.mark.parametrize("word", ["bự", "dỏm", "gởi", "lẹ", "rớt", "refund", "connect"])

@@ -9,7 +9,7 @@ names are importable from ``bot.nlp.matcher`` too.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING
@@ -121,6 +121,17 @@ class Deciding:
             return None  # the best entry is found by words of its own
         return rival.entry_id if own < s.sibling_lead * other else None
 
+    def _clear(self, ranked: Sequence[Scored]) -> bool:
+        """Whether no topic we don't answer is close to the best entry (in BM25, or in
+        confidence)."""
+        s = self.settings
+        top = ranked[0]
+        near = next((r for r in ranked if r.entry_id in self.outside), None)
+        return near is None or (
+            near.bm25 < s.outside_ratio * top.bm25
+            and near.confidence < s.outside_confidence * top.confidence
+        )
+
     def _lead(self, ranked: list[Scored]) -> float:
         """How far the best entry is ahead of the next entry (a share of its BM25)."""
         return _lead_of(ranked, self.entries)
@@ -147,15 +158,21 @@ class Deciding:
         runner_up = ranked[1].bm25 if len(ranked) > 1 else 0.0
         ahead = (top.bm25 - runner_up) / top.bm25 if top.bm25 > 0 else 0.0
         near = next((r for r in ranked if r.entry_id in self.outside), None)
-        clear = near is None or (
-            near.bm25 < s.outside_ratio * top.bm25
-            and near.confidence < s.outside_confidence * top.confidence
-        )
+        clear = self._clear(ranked)
         sure = top.confidence >= s.answer_at and ahead >= s.margin
         # Less sure, but far ahead of every other entry (a long question whose topical words
         # all point one way): answered too, unless a topic we don't answer is near.
-        leading = top.confidence >= s.lead_answer_at and self._lead(ranked) >= s.lead
-        if (sure or leading) and clear:
+        lead = self._lead(ranked)
+        leading = top.confidence >= s.lead_answer_at and lead >= s.lead
+        # A long question carries more evidence: a smaller lead is enough, when no topic we
+        # don't answer is among the candidates at all.
+        long_lead = (
+            len(question.normalised.split()) >= s.long_words
+            and top.confidence >= s.long_lead_answer_at
+            and lead >= s.long_lead
+            and near is None
+        )
+        if (sure or leading or long_lead) and clear:
             sibling = self._sibling(ranked, question)
             if sibling is None:
                 return match(ANSWER, top.entry_id, ())

@@ -35,6 +35,9 @@ class Settings:
     ask_at: float = 0.8  # below this, fall back
     lead_answer_at: float = 0.75  # answer from this confidence too...
     lead: float = 0.3  # ...when the next entry's BM25 is at least this share behind the best's
+    long_words: int = 14  # a question of at least this many words...
+    long_lead_answer_at: float = 0.85  # ...is answered from this confidence...
+    long_lead: float = 0.2  # ...with this lead, when no out-of-scope topic is a candidate
     context_fix: float = 0.5  # weight of a likelier word next to a known word that fits nowhere
     unknown_pair: float = 1.0  # weight of an unknown word pair in the question's size
     outside_ratio: float = 0.6  # no direct answer when a topic we don't answer is this close
