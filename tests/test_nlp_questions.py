@@ -102,7 +102,9 @@ def test_repairing_a_broken_phone_is_out_of_scope(index: Index, question: str) -
     assert index.search(question).outcome is FALLBACK
 
 
-@pytest.mark.parametrize("word", ["bự", "dỏm", "gởi", "lẹ", "rớt", "refund", "connect"])
+@pytest.mark.parametrize(
+    "word", ["bự", "dỏm", "gởi", "lẹ", "rớt", "refund", "connect", "bdhvs", "sk", "cty"]
+)
 def test_regional_and_english_words_are_read_as_standard_ones(index: Index, word: str) -> None:
     assert index.normaliser.teencode.meanings(word) is not None
 
@@ -184,6 +186,9 @@ def test_typos_that_are_no_words_are_still_corrected(index: Index) -> None:
         ("cài vê en e i đê", "cai vneid"),
         ("vê nê ai đi là gì", "vneid la gi"),
         ("quét kiu a", "quet qr"),
+        ("vê en ê ai đi mức 2", "vneid muc 2"),
+        ("vào chợ play tải", "vao ch play tai"),
+        ("đổi mã pát cốt", "doi ma passcode"),
     ],
 )
 def test_sound_alike_spellings_read_as_the_term(index: Index, heard: str, meant: str) -> None:
