@@ -42,11 +42,20 @@ from handlers.payloads import (
     BroadcastLesson,
     BroadcastNew,
     BroadcastSend,
+    BroadcastStop,
     BroadcastTeam,
 )
 from handlers.scope import ALL, every_team, own_team, team_by_id, team_scope
 from storage.models import Role, Team
-from storage.models.broadcasts import DRAFT, KIND_ANNOUNCEMENT, KIND_LESSON
+from storage.models.broadcasts import (
+    ACTIVE,
+    CLAIMED,
+    DRAFT,
+    KIND_ANNOUNCEMENT,
+    KIND_LESSON,
+    PENDING,
+    SENT,
+)
 from storage.repos.broadcasts import Audience, BroadcastRepo
 
 router = Router("broadcasts")
@@ -406,6 +415,7 @@ async def confirm(ctx: Context, _: BroadcastSend) -> None:
     ctx.leave()
     ctx.say(
         "broadcast.compose.created",
+        ctx.button("broadcast.stop.button", BroadcastStop(broadcast.id)),
         menu_button(ctx),
         id=broadcast.id,
         n=tally.get("pending", 0),
@@ -419,6 +429,40 @@ async def cancel(ctx: Context, _: BroadcastCancel) -> None:
     if ctx.in_flow(FLOW):
         ctx.leave()
     ctx.say("broadcast.compose.cancelled", menu_button(ctx))
+
+
+@router.button(BroadcastStop, roles=STAFF)
+async def stop_broadcast(ctx: Context, pressed: BroadcastStop) -> None:
+    """ "Dừng gửi": how many are still waiting, then (sure) the rest is dropped; those being
+    sent finish (``BroadcastRepo.cancel``). Only for staff allowed to send to its audience."""
+    repo = BroadcastRepo(ctx.session)
+    broadcast = await repo.get(pressed.broadcast)
+    if broadcast is None or broadcast.status == DRAFT:
+        ctx.say("broadcast.stop.over", menu_button(ctx))
+        return
+    if not await _allowed(ctx, broadcast.team_id):
+        ctx.say("broadcast.compose.forbidden", menu_button(ctx))
+        return
+    if broadcast.status != ACTIVE:
+        ctx.say("broadcast.stop.over", menu_button(ctx))
+        return
+    if pressed.step != "sure":
+        tally = await repo.tally(broadcast.id)
+        sure = ctx.button("broadcast.stop.sure", BroadcastStop(broadcast.id, "sure"))
+        ctx.say(
+            "broadcast.stop.ask",
+            sure,
+            menu_button(ctx),
+            id=broadcast.id,
+            sent=tally.get(SENT, 0),
+            waiting=tally.get(PENDING, 0) + tally.get(CLAIMED, 0),
+        )
+        return
+    if not await repo.cancel(broadcast.id, ctx.services.clock()):
+        ctx.say("broadcast.stop.over", menu_button(ctx))
+        return
+    counts = tally_lines(ctx.content.messages, await repo.tally(broadcast.id))
+    ctx.say("broadcast.stop.done", menu_button(ctx), id=broadcast.id, tally=counts)
 
 
 @router.command("stop", flow=FLOW, roles=STAFF)
@@ -445,6 +489,11 @@ async def recent(ctx: Context) -> None:
         return
     tz = _quiet(ctx).tz
     lines = [ctx.t("broadcast.list_head")]
+    stops = [
+        ctx.button("broadcast.stop.button_n", BroadcastStop(b.id), id=b.id)
+        for b in items
+        if b.status == ACTIVE
+    ]
     for b in items:
         tally = await repo.tally(b.id)
         lines.append(
@@ -460,6 +509,6 @@ async def recent(ctx: Context) -> None:
     ctx.send(
         Reply.with_buttons(
             "\n".join(lines),
-            [ctx.button("broadcast.compose.new", BroadcastNew()), menu_button(ctx)],
+            [*stops, ctx.button("broadcast.compose.new", BroadcastNew()), menu_button(ctx)],
         )
     )

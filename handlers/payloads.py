@@ -488,6 +488,14 @@ class BroadcastCancel(Payload, prefix="bcast:cancel"):
     """Drop the draft."""
 
 
+@dataclass(frozen=True)
+class BroadcastStop(Payload, prefix="bcast:stop"):
+    """Stop a scheduled or running broadcast: ask first, then (``sure``) stop it."""
+
+    broadcast: int
+    step: Literal["ask", "sure"] = "ask"
+
+
 # --- certificates (handlers/certificates.py) ---------------------------------------------------
 
 

@@ -272,3 +272,59 @@ async def test_an_announcement_nobody_can_receive_is_kept_as_a_draft(
     assert statuses == ["active"]  # sent, and the draft is gone
     replies = await chat.say("lead", "gửi tin")
     assert not [label for label in labels(replies) if label.startswith("Tin đã soạn")]
+
+
+async def test_a_lead_stops_a_broadcast_from_the_chat_and_nobody_gets_it(
+    app: App, chat: MemoryChannel
+) -> None:
+    team = await _team(app)
+    await _person(app, chat, "lead", team, role="lead")
+    for i in range(3):
+        await _person(app, chat, f"c{i}", team)
+    await _compose_lesson(chat, "lead", missing=False)
+    replies = await chat.press("lead", "Gửi")
+    assert "Dừng gửi tin này" in labels(replies)
+    stop = next(b for r in replies for b in r.buttons if b.label == "Dừng gửi tin này")
+    replies = await chat.press_token("lead", stop.payload)
+    assert "Đã gửi 0 người, còn 3 người chưa nhận" in texts(replies)
+    replies = await chat.press("lead", "Dừng hẳn")
+    assert "Đã dừng tin số" in texts(replies) and "3 tin chưa gửi thì bị hủy" in texts(replies)
+    async with app.db.transaction() as s:
+        b = (await s.execute(select(Broadcast))).scalar_one()
+    assert b.status == "cancelled"
+    assert await tally(app.db, b.id) == {"skipped": 3, "skipped:cancelled": 3}
+    # Pressing the first button again: already stopped; the list offers no stop any more
+    replies = await chat.press_token("lead", stop.payload)
+    assert "đã dừng rồi" in texts(replies)
+    replies = await chat.say("lead", "/broadcasts")
+    assert "đã hủy" in texts(replies) and not any("Dừng tin" in x for x in labels(replies))
+    assert not any(ext.startswith("c") for ext in chat.sent)
+
+
+async def test_the_list_offers_a_stop_for_a_running_broadcast_of_the_own_team_only(
+    app: App, chat: MemoryChannel
+) -> None:
+    east = await _team(app)
+    west = await _team(app, code="TAY001", name="thôn Tây")
+    await _person(app, chat, "east-lead", east, role="lead")
+    await _person(app, chat, "east-citizen", east)
+    await _person(app, chat, "west-lead", west, role="lead")
+    await _compose_lesson(chat, "east-lead", missing=False)
+    await chat.press("east-lead", "Gửi")
+    async with app.db.transaction() as s:
+        bid = await s.scalar(select(Broadcast.id))
+    replies = await chat.say("east-lead", "/broadcasts")
+    assert f"Dừng tin số {bid}" in labels(replies)
+    replies = await chat.say("west-lead", "/broadcasts")
+    assert not any("Dừng tin" in x for x in labels(replies))
+    # A lead moved to another team after the button was offered cannot use it
+    await chat.say("east-lead", "/broadcasts")
+    async with app.db.transaction() as s:
+        lead = await _user(app, "east-lead")
+        await TeamRepo(s).join(lead.id, west, "code")
+    replies = await chat.press("east-lead", f"Dừng tin số {bid}")
+    assert "chỉ gửi tin được cho tổ của mình" in texts(replies)
+    assert "Dừng hẳn" not in labels(replies)
+    async with app.db.transaction() as s:
+        running = await s.get(Broadcast, bid)
+        assert running is not None and running.status == "active"
