@@ -88,13 +88,18 @@ class App:
         log.info("ready")
 
     def start_workers(self) -> None:
-        """Housekeeping, the broadcast worker and the content watcher."""
+        """Housekeeping, the broadcast worker (and beside it, on its lanes, the nudge worker)
+        and the content watcher."""
         self.tasks.append(asyncio.create_task(housekeeping(self.db)))
         if self.config.broadcast.enabled:
+            from bot.broadcast.nudges import NudgeWorker
             from bot.broadcast.worker import BroadcastWorker
 
             worker = BroadcastWorker(self.services, self.channels)
             self.tasks.append(asyncio.create_task(worker.run()))
+            if self.config.nudges.enabled:
+                nudges = NudgeWorker(self.services, self.channels, lanes=worker)
+                self.tasks.append(asyncio.create_task(nudges.run()))
         if self.config.content.watch:
             self.tasks.append(
                 asyncio.create_task(self.store.watch(self.config.content.watch_interval))

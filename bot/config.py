@@ -132,6 +132,21 @@ class BroadcastConfig:
 
 
 @dataclass(frozen=True)
+class NudgesConfig:
+    """Gentle reminders (a lesson left unfinished for ``after_days``) and spaced review (review
+    questions ``review_days`` after a skill of ``review_group`` was passed). They keep the
+    broadcasts' quiet hours and pace; ``enabled`` false stops both."""
+
+    enabled: bool = True
+    after_days: float = 3.0
+    review_days: tuple[float, ...] = (3.0, 10.0)
+    review_questions: int = 1
+    review_group: str = "safety"
+    batch_size: int = 50
+    poll_interval: float = 60.0
+
+
+@dataclass(frozen=True)
 class Secrets:
     """Secrets read from the environment; never from a file, never logged."""
 
@@ -159,6 +174,7 @@ class Config:
     teams: TeamsConfig = field(default_factory=TeamsConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     broadcast: BroadcastConfig = field(default_factory=BroadcastConfig)
+    nudges: NudgesConfig = field(default_factory=NudgesConfig)
     secrets: Secrets = field(default_factory=Secrets, repr=False)
     base_dir: Path = field(default_factory=Path.cwd)
 
@@ -250,6 +266,7 @@ def _validate(config: Config) -> None:
     if bot_name and not (bot_name.isascii() and bot_name.replace("_", "").isalnum()):
         raise ConfigError("config: teams.telegram_bot must be a bot username like trolyso_bot")
     _validate_broadcast(config.broadcast)
+    _validate_nudges(config.nudges)
     _validate_zalo_oa(config.zalo_oa)
 
 
@@ -325,6 +342,23 @@ def _validate_broadcast(broadcast: BroadcastConfig) -> None:
     for key in ("retry_delay", "lease_seconds", "poll_interval"):
         if getattr(broadcast, key) <= 0:
             raise ConfigError(f"config: broadcast.{key} must be greater than 0")
+
+
+def _validate_nudges(nudges: NudgesConfig) -> None:
+    """Checks of the ``nudges`` section."""
+    if nudges.after_days <= 0:
+        raise ConfigError("config: nudges.after_days must be greater than 0")
+    days = list(nudges.review_days)
+    if any(d <= 0 for d in days) or days != sorted(set(days)):
+        raise ConfigError(
+            "config: nudges.review_days must be days greater than 0, in increasing order"
+        )
+    if nudges.review_questions not in (1, 2):
+        raise ConfigError("config: nudges.review_questions must be 1 or 2")
+    if nudges.batch_size < 1:
+        raise ConfigError("config: nudges.batch_size must be at least 1")
+    if nudges.poll_interval <= 0:
+        raise ConfigError("config: nudges.poll_interval must be greater than 0")
 
 
 def load_config(path: Path | None = None, env: typing.Mapping[str, str] | None = None) -> Config:

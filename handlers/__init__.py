@@ -16,6 +16,7 @@ def all_routers() -> list[Router]:
         fallback,
         lessons,
         menu,
+        nudges,
         privacy,
         progress,
         scamcheck,
@@ -32,6 +33,7 @@ def all_routers() -> list[Router]:
         menu.router,
         lessons.router,
         progress.router,
+        nudges.router,  # reminders and review answers, "tắt nhắc"
         team_tools.router,
         team_questions.router,
         threads.router,

@@ -23,7 +23,7 @@ from handlers.payloads import (
     LessonStop,
     ProgressShow,
 )
-from storage.models import LessonAttempt
+from storage.models import LessonAttempt, SkillCompletion
 from storage.models.lessons import OPEN_STATUSES, QUIZ
 from storage.repos.lessons import LessonRepo
 
@@ -40,6 +40,10 @@ FLOW = Flow("lesson", LessonData)
 
 # After the result of a first pass that completes the five basic skills (the certificate).
 FIVE_REACHED: Hook[Callable[[Context], Awaitable[None]]] = Hook("lessons.five_reached")
+# After a new attempt at a skill started (its first step, or straight to the quiz).
+STARTED: Hook[Callable[[Context, LessonAttempt], Awaitable[None]]] = Hook("lessons.started")
+# After a skill was passed (every pass: ``completion.passes`` is 1 the first time).
+PASSED: Hook[Callable[[Context, Skill, SkillCompletion], Awaitable[None]]] = Hook("lessons.passed")
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,12 @@ def channel_of(ctx: Context) -> str:
 
 def enter_lesson(ctx: Context, attempt: LessonAttempt) -> None:
     ctx.enter(FLOW, LessonData(skill=attempt.skill_id, attempt=attempt.id))
+
+
+async def started(ctx: Context, attempt: LessonAttempt) -> None:
+    """Tell the features that follow lessons (reminders) that a new attempt started."""
+    for contribution in ctx.extensions(STARTED):
+        await contribution(ctx, attempt)
 
 
 async def current(ctx: Context) -> Place | None:
@@ -246,6 +256,9 @@ async def finish(ctx: Context, place: Place) -> None:
             ctx.button("lesson.other", LessonList()),
         ]
     ctx.send(Reply.with_buttons(text, buttons))
+    if passed and completion is not None:
+        for contribution in ctx.extensions(PASSED):
+            await contribution(ctx, skill, completion)
     for reached in ctx.extensions(FIVE_REACHED) if five else ():
         await reached(ctx)
 
@@ -278,6 +291,7 @@ async def start_lesson(ctx: Context, skill: Skill) -> None:
         return
     attempt = await repo.start(ctx.user.id, skill.id, channel_of(ctx), now=ctx.services.clock())
     enter_lesson(ctx, attempt)
+    await started(ctx, attempt)
     ctx.say(
         "lesson.intro",
         title=skill.title,

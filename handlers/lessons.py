@@ -30,6 +30,7 @@ from handlers.lesson_steps import (
     show_step,
     start_lesson,
     start_quiz,
+    started,
     step_position,
 )
 from handlers.menu import menu_buttons
@@ -160,6 +161,7 @@ async def lesson_retry(ctx: Context, pressed: LessonRetry) -> None:
         ctx.user.id, skill.id, channel_of(ctx), quiz_only=True, now=ctx.services.clock()
     )
     enter_lesson(ctx, attempt)
+    await started(ctx, attempt)
     await ask(ctx, Place(skill, attempt))
 
 
@@ -175,6 +177,7 @@ async def lesson_review(ctx: Context, pressed: LessonReview) -> None:
         ctx.user.id, skill.id, channel_of(ctx), now=ctx.services.clock()
     )
     enter_lesson(ctx, attempt)
+    await started(ctx, attempt)
     await show_step(ctx, Place(skill, attempt), 0)
 
 

@@ -507,3 +507,25 @@ class CertGet(Payload, prefix="cert:get"):
 @dataclass(frozen=True)
 class CertCheck(Payload, prefix="cert:check"):
     """ "Kiểm tra giấy ghi nhận": ask for a verification code."""
+
+
+# --- reminders and review questions (handlers/nudges.py) ---------------------------------------
+
+
+@dataclass(frozen=True)
+class NudgeOff(Payload, prefix="nudge:off"):
+    """ "Tắt nhắc": no more reminders and review questions."""
+
+
+@dataclass(frozen=True)
+class NudgeOn(Payload, prefix="nudge:on"):
+    """ "Bật nhắc": reminders and review questions again."""
+
+
+@dataclass(frozen=True)
+class NudgeAnswer(Payload, prefix="nudge:ans"):
+    """An answer choice (1-based) of a review question."""
+
+    nudge: int
+    question: str
+    choice: int

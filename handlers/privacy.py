@@ -4,11 +4,12 @@ Showing: everything the bot keeps about the person, in plain words. Deleting (af
 confirmation): the user row goes, and with it (``ON DELETE CASCADE``) their conversation state,
 buttons, question log and feedback, lesson records, completions, questions to the team, team
 membership (with the household label a member may have recorded), in-person guidance
-records, the team's notes on them, their follow-up threads with members and their
-certificate; their queued web chat messages are deleted explicitly (they are keyed by the web
-id, not the user). What stays is anonymous:
-per-team counts (a citizen, each skill passed or guided, five basic skills reached, questions
-sent) so that the team's totals do not go down, and nothing that names or points to the person.
+records, the team's notes on them, their follow-up threads with members, their
+certificate, and their reminders, review answers and "tắt nhắc" choice; their queued web chat
+messages are deleted explicitly (they are keyed by the web id, not the user). What stays is
+anonymous: per-team counts (a citizen, each skill passed or guided, five basic skills reached,
+questions sent) so that the team's totals do not go down, and nothing that names or points to
+the person.
 Report files of their team that might name them are dropped too.
 """
 
@@ -37,6 +38,7 @@ from storage.repos.delivery import WebHistoryRepo
 from storage.repos.files import FileRepo
 from storage.repos.followup import NoteRepo
 from storage.repos.lessons import LessonRepo
+from storage.repos.nudges import NudgeRepo
 from storage.repos.teams import ProgressRepo, QuestionRepo, TeamRepo
 from storage.repos.threads import ThreadRepo
 
@@ -119,6 +121,12 @@ async def my_data(ctx: Context, _: PrivacyShow | None = None) -> None:
     if certificate is not None:
         code, date = shown(certificate.code), _date(certificate.issued_at)
         lines.append(ctx.t("privacy.certificate", code=code, date=date))
+    nudges = NudgeRepo(ctx.session)
+    received = sum(1 for n in await nudges.of_user(user.id) if n.sent_at is not None)
+    if received:
+        lines.append(ctx.t("privacy.nudges", count=received))
+    if await nudges.is_off(user.id):
+        lines.append(ctx.t("privacy.nudges_off"))
     lines.append("")
     lines.append(ctx.t("privacy.footer"))
     ctx.send(

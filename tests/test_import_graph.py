@@ -161,6 +161,7 @@ REPOSITORY_USERS = {
         "handlers.team_questions",
     },
     "storage.repos.broadcasts": {"handlers.broadcasts"},
+    "storage.repos.nudges": {"handlers.nudges"},
     "storage.repos.followup": {"handlers.citizen_card", "handlers.team_questions"},
     "storage.repos.threads": {"handlers.threads", "handlers.team_questions"},
     "storage.repos.zalo_oa": {"handlers.teams", "handlers.team_tools"},  # an OA's villages

@@ -12,6 +12,7 @@ from storage.models.lessons import FAILED
 from storage.models.teams import COUNT_BASIC_FIVE, COUNT_CITIZEN, COUNT_COMPLETION, COUNT_GUIDED
 from storage.repos.followup import NoteRepo
 from storage.repos.lessons import LessonRepo, StuckRow
+from storage.repos.nudges import NudgeRepo, ReminderCount
 from storage.repos.scope import EVERY_TEAM, NO_TEAM, Scope
 from storage.repos.teams import Citizen, ProgressRepo, SkillRecords, TeamRepo
 
@@ -38,6 +39,7 @@ class CitizenRow:
     failed: set[str] = field(default_factory=set)
     basic_five: bool = False
     note: str = ""  # the team's note on the citizen (team staff and admins only)
+    reminded: int = 0  # gentle reminders sent to the citizen (one per lesson at most)
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,8 @@ class Report:
     # Monday of a week (Vietnam time) -> (completions through the bot, guided in person) that
     # week; of the citizens in ``rows`` (those who deleted their data have no dates)
     weekly: dict[date, tuple[int, int]] = field(default_factory=dict)
+    reminders: int = 0  # gentle reminders sent to these citizens
+    resumed: int = 0  # of them, followed by the citizen going on with that lesson
 
     def __post_init__(self) -> None:
         if self.citizens < 0:
@@ -122,6 +126,7 @@ async def build_report(
         now,
         stuck_days,
     )
+    add_reminders(report, await NudgeRepo(session).reminders_sent(scope))
     if notes:
         written = await NoteRepo(session).of_citizens(scope)
         for row in report.rows:
@@ -156,7 +161,8 @@ async def build_team_reports(
     for attempt in stuck:
         parts[attempt.team_id][2].append(attempt)
     by_team = {t.id: t for t in block}
-    return [
+    reminders = await NudgeRepo(session).reminders_sent(ids)
+    reports = [
         _assemble(
             snapshot,
             team,
@@ -170,6 +176,9 @@ async def build_team_reports(
         )
         for team in block
     ]
+    for report in reports:
+        add_reminders(report, reminders)
+    return reports
 
 
 async def build_unassigned_report(
@@ -177,7 +186,7 @@ async def build_unassigned_report(
 ) -> Report:
     """The report of the consented citizens who belong to no team."""
     progress = ProgressRepo(session)
-    return _assemble(
+    report = _assemble(
         snapshot,
         None,
         {},
@@ -188,6 +197,18 @@ async def build_unassigned_report(
         now,
         stuck_days,
     )
+    add_reminders(report, await NudgeRepo(session).reminders_sent(NO_TEAM))
+    return report
+
+
+def add_reminders(report: Report, counts: dict[int, ReminderCount]) -> None:
+    """The gentle reminders sent to the report's citizens (``counts`` may hold others too)."""
+    for row in report.rows:
+        count = counts.get(row.user.id)
+        if count is not None:
+            row.reminded = count.sent
+            report.reminders += count.sent
+            report.resumed += count.resumed
 
 
 def add_up(total: Report, part: Report) -> None:
@@ -199,6 +220,8 @@ def add_up(total: Report, part: Report) -> None:
         total.guided[skill] = total.guided.get(skill, 0) + n
     total.basic_five += part.basic_five
     total.deleted += part.deleted
+    total.reminders += part.reminders
+    total.resumed += part.resumed
     for week, (bot, guided) in part.weekly.items():
         was = total.weekly.get(week, (0, 0))
         total.weekly[week] = (was[0] + bot, was[1] + guided)

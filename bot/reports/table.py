@@ -30,7 +30,8 @@ def csv_header(snapshot: Snapshot, *, with_team: bool) -> list[str]:
     if with_team:
         header.append(messages("followup.csv_team"))
     header += [messages("followup.csv_joined"), messages("followup.csv_basic")]
-    return header + [f"{s.title} ({s.id})" for s in _skills(snapshot)] + [messages("notes.csv")]
+    skills = [f"{s.title} ({s.id})" for s in _skills(snapshot)]
+    return header + skills + [messages("notes.csv"), messages("followup.csv_reminded")]
 
 
 def csv_rows(report: Report, snapshot: Snapshot, *, with_team: bool) -> Iterator[list[str]]:
@@ -57,6 +58,7 @@ def csv_rows(report: Report, snapshot: Snapshot, *, with_team: bool) -> Iterator
             else:
                 cells.append("")
         cells.append(_cell(row.note))
+        cells.append(str(row.reminded))
         yield cells
 
 

@@ -62,6 +62,11 @@ def summary_text(report: Report, snapshot: Snapshot) -> str:
             )
     if len(lines) == shown:
         lines.append(messages("followup.summary_nobody"))
+    if report.reminders:
+        lines.append("")
+        lines.append(
+            messages("followup.summary_reminders", sent=report.reminders, resumed=report.resumed)
+        )
     return "\n".join(lines)
 
 

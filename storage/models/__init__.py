@@ -10,6 +10,7 @@ from storage.models.delivery import SeenEvent, WebHistory, WebOutbox
 from storage.models.followup import CitizenNote, FollowupMessage, FollowupThread
 from storage.models.keys import ServerKey
 from storage.models.lessons import LessonAttempt, LessonStep, QuizAnswer, SkillCompletion
+from storage.models.nudges import Nudge, NudgePref, ReviewAnswer
 from storage.models.teams import (
     AnonymousCount,
     GuidedSkill,
@@ -43,9 +44,12 @@ __all__ = [
     "LessonAttempt",
     "LessonStep",
     "MemberInvite",
+    "Nudge",
+    "NudgePref",
     "OfferedButton",
     "QuestionLog",
     "QuizAnswer",
+    "ReviewAnswer",
     "Role",
     "SeenEvent",
     "SendLane",
