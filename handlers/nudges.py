@@ -1,15 +1,16 @@
-"""Gentle reminders and spaced review (issue 20 items 3 and 4): scheduling, answers, "tắt nhắc".
+"""Gentle reminders and spaced review (issue 20 items 3 and 4): scheduling, answers, opting out.
 
 - A new lesson attempt (``lesson_steps.STARTED``) schedules the lesson's one reminder
   ``nudges.after_days`` later; the nudge worker (``bot/broadcast/nudges.py``) sends it only if
-  the lesson is still unfinished and has not moved for that long, with "Học tiếp" (which
-  resumes it) and "Tắt nhắc".
+  the lesson is still unfinished and has not moved for that long, with a button that resumes
+  it and one that turns reminders off.
 - A first pass of a skill of ``nudges.review_group`` (``lesson_steps.PASSED``) schedules its
   review questions after each of ``nudges.review_days``. The citizen answers with the buttons;
   a wrong answer shows the right one and the explanation, as in the quiz. Answers are stored
   (``review_answers``) and the progress view shows what is remembered (``memory``).
-- "tắt nhắc" / "bật nhắc" (content/intents/nudges.yaml, or the buttons) turn both off and on;
-  "dừng nhận tin" stops them too. Nothing is sent in quiet hours or outside Zalo's window.
+- The ``nudges_off`` / ``nudges_on`` intents (content/intents/nudges.yaml, or the buttons) turn
+  both off and on; the broadcasts' opt-out stops them too. Nothing is sent in quiet hours or
+  outside Zalo's window.
 """
 
 from __future__ import annotations
@@ -132,9 +133,9 @@ class Memory:
 async def memory(ctx: Context, passed: dict[str, datetime]) -> Memory:
     """Of the skills passed (skill id -> last passed), those with reviews (``review_group``):
 
-    - remembered ("nhớ chắc"): the newest review answer was right, or the skill was passed
+    - remembered (``nudge.firm``): the newest review answer was right, or the skill was passed
       again after a wrong one, or it was passed less than the last review day ago;
-    - to review ("nên ôn lại"): the newest review answer was wrong (and no pass since), or it
+    - to review (``nudge.to_review``): the newest review answer was wrong (and no pass since), or it
       was passed longer ago than the last review day and no review answer was right.
     """
     config = ctx.services.config.nudges

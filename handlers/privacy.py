@@ -5,8 +5,8 @@ confirmation): the user row goes, and with it (``ON DELETE CASCADE``) their conv
 buttons, question log and feedback, lesson records, completions, questions to the team, team
 membership (with the household label a member may have recorded), in-person guidance
 records, the team's notes on them, their follow-up threads with members, their
-certificate, and their reminders, review answers and "tắt nhắc" choice; their queued web chat
-messages are deleted explicitly (they are keyed by the web id, not the user). What stays is
+certificate, and their reminders, review answers and "no reminders" choice; their queued web
+chat messages are deleted explicitly (they are keyed by the web id, not the user). What stays is
 anonymous: per-team counts (a citizen, each skill passed or guided, five basic skills reached,
 questions sent) so that the team's totals do not go down, and nothing that names or points to
 the person.

@@ -31,7 +31,7 @@ def csv_header(snapshot: Snapshot, *, with_team: bool) -> list[str]:
         header.append(messages("followup.csv_team"))
     header += [messages("followup.csv_joined"), messages("followup.csv_basic")]
     skills = [f"{s.title} ({s.id})" for s in _skills(snapshot)]
-    return header + skills + [messages("notes.csv"), messages("followup.csv_reminded")]
+    return header + skills + [messages("followup.csv_reminded"), messages("notes.csv")]
 
 
 def csv_rows(report: Report, snapshot: Snapshot, *, with_team: bool) -> Iterator[list[str]]:
@@ -57,8 +57,8 @@ def csv_rows(report: Report, snapshot: Snapshot, *, with_team: bool) -> Iterator
                 cells.append(messages("followup.csv_failed"))
             else:
                 cells.append("")
-        cells.append(_cell(row.note))
         cells.append(str(row.reminded))
+        cells.append(_cell(row.note))
         yield cells
 
 
