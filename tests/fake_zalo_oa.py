@@ -25,6 +25,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+from aiohttp.web_request import FileField
 
 from bot.app import App, build_app
 from bot.channels.zalo_oa.api import challenge_of, signature_of
@@ -78,6 +79,8 @@ class FakeOA:
         self.attempts: list[tuple[str, dict[str, Any]]] = []  # every message/cs call
         self.failures: list[int] = []  # next message/cs answers
         self.refuse_templates = False
+        self.refuse_images = False  # upload/image answers -201, as for a file it cannot take
+        self.uploaded: list[bytes] = []
         self.uploads = 0
         self.port = 0
         self._ids = itertools.count(1)
@@ -211,8 +214,11 @@ class FakeOA:
         if self._oa_of(request) is None:
             return web.json_response({"error": -216, "message": "Access token is invalid"})
         data = await request.post()
-        if "file" not in data:
+        if "file" not in data or self.refuse_images:
             return web.json_response({"error": -201, "message": "no file"})
+        upload = data["file"]
+        assert isinstance(upload, FileField)
+        self.uploaded.append(upload.file.read())
         self.uploads += 1
         return web.json_response(
             {"error": 0, "message": "Success", "data": {"attachment_id": f"att{self.uploads}"}}

@@ -1,6 +1,6 @@
 """The certificate on real channel adapters: a photo upload on Telegram, a photo by its https
 link on Zalo and on a Zalo OA (the link served by our own HTTP server, with its unguessable
-token), a download link on the web chat."""
+token), an OA upload when there is no public https address, a download link on the web chat."""
 
 from __future__ import annotations
 
@@ -12,17 +12,17 @@ import zxingcpp
 from aiohttp import DummyCookieJar
 from aiohttp.test_utils import TestClient, TestServer
 from PIL import Image
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from bot.app import App, build_app
 from bot.config import Config, TelegramConfig, WebConfig
 from bot.zalo_oa import Accounts
 from storage.db import Database
-from storage.models import Certificate
+from storage.models import Certificate, ZaloOAImage
 from storage.repos.certificates import shown
 from tests.fake_telegram import FakeTelegram
 from tests.fake_zalo import Citizen, FakeZalo, free_port, quick, zalo, zalo_config
-from tests.fake_zalo_oa import OA_ID, FakeOA, OACitizen, oa_channel, start_bot
+from tests.fake_zalo_oa import OA_ID, FakeOA, OACitizen, oa_channel, oa_config, start_bot
 from tests.test_progress import ONE_PER_JOB, pass_directly
 from tests.waiting import eventually
 
@@ -148,6 +148,42 @@ async def test_zalo_oa_gets_the_photo_by_its_https_link(config: Config, db: Data
         assert media[0]["url"].endswith("/giay-ghi-nhan.png")
         code = shown(await the_code(app))
         assert any(code in m.text for m in sent)
+    finally:
+        await app.stop()
+        await fake.stop()
+
+
+async def test_zalo_oa_without_a_public_https_address_uploads_the_photo(
+    config: Config, db: Database
+) -> None:
+    fake = await FakeOA().start()
+    app = build_app(
+        replace(oa_config(config, fake), web=WebConfig(host="127.0.0.1", port=0)), db=db
+    )
+    await app.start()
+    try:
+        accounts = oa_channel(app).accounts
+        assert isinstance(accounts, Accounts)
+        await accounts.add(OA_ID, fake.new_oa(), [])
+        citizen = OACitizen(app, fake)
+        await citizen.tap(await citizen.follow(), "Đồng ý")
+        await pass_directly(app, f"{OA_ID}:{citizen.user_id}", *ONE_PER_JOB.values())
+        sent = await citizen.say("giấy ghi nhận")
+        media = [
+            m.message["attachment"]["payload"]["elements"][0]
+            for m in sent
+            if m.message.get("attachment", {}).get("payload", {}).get("template_type") == "media"
+        ]
+        assert media == [{"media_type": "image", "attachment_id": "att1"}]
+        assert fake.uploads == 1
+        assert qr_codes(fake.uploaded[-1]) == [await the_code(app)]
+        assert not any("/files/" in m.text for m in sent)  # no download line instead
+        # An image Zalo refuses (no upload kept): the download link in words, never nothing
+        async with db.transaction() as session:
+            await session.execute(delete(ZaloOAImage))
+        fake.refuse_images = True
+        sent = await citizen.say("giấy ghi nhận")
+        assert any("/files/" in m.text and "giay-ghi-nhan.png" in m.text for m in sent)
     finally:
         await app.stop()
         await fake.stop()

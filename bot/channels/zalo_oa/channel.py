@@ -21,13 +21,14 @@ import json
 import logging
 import mimetypes
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from aiohttp import web
 
 from bot.channels.base import Adapter
-from bot.channels.plain import links_in_text, photos_of_files
+from bot.channels.plain import PHOTO_NAMES, links_in_text, photos_of_files
 from bot.channels.zalo_oa.api import (
     QUOTA,
     RATE_LIMITED,
@@ -72,6 +73,7 @@ WINDOW_MARGIN = timedelta(minutes=15)  # last_seen is kept to the 10 minutes: st
 RATE_PAUSE = 60.0  # seconds a lane waits after -32
 QUOTA_PAUSE = 1800.0  # seconds after -211 (out of quota)
 MAX_IMAGE = 1024 * 1024  # upload/image: jpg or png, at most 1 MB
+SHARED = "shared:"  # an image that is a generated file (``Reply.document``), uploaded by us
 
 # user -> OA events that carry no text we read (research Part 2.3).
 KINDS = {
@@ -136,6 +138,17 @@ class Accounts(Protocol):
     async def finish_connect(self, state: str, code: str, oa_id: str) -> Any:
         """Complete ``trolyso zalo-oa connect``; None when the state is not valid."""
         ...
+
+
+def _uploadable(replies: Sequence[Reply]) -> list[Reply]:
+    """Replies whose picture file (a certificate) has no public https link: the OA uploads its
+    bytes (``upload/image``) instead of sending a download line."""
+    out = []
+    for reply in replies:
+        if reply.document and not reply.image and reply.document.lower().endswith(PHOTO_NAMES):
+            reply = replace(reply, image=SHARED + reply.document, document=None)
+        out.append(reply)
+    return out
 
 
 def _id(value: Any) -> str | None:
@@ -381,7 +394,9 @@ class ZaloOAChannel(Adapter):
         except ValueError:
             raise Unreachable("not a Zalo OA address") from None
         messages = self.core.messages
-        replies = links_in_text(photos_of_files(replies, self.core), self.core, messages)
+        replies = links_in_text(
+            _uploadable(photos_of_files(replies, self.core)), self.core, messages
+        )
         for item in render(replies, messages, template=oa_id not in self._no_template):
             try:
                 await self._show(oa_id, user_id, item)
@@ -421,7 +436,12 @@ class ZaloOAChannel(Adapter):
                 if exc.code in (RATE_LIMITED, QUOTA, *UNREACHABLE, *WINDOW, *TOKEN_ERRORS):
                     raise
                 log.info("zalo_oa: an image was refused (%s); sending its text", exc)
-                for part in fit(item.fallback):
+                fallback = item.fallback
+                if item.image.startswith(SHARED):  # a generated picture: its download link
+                    url = self.core.file_link(item.image.removeprefix(SHARED))
+                    link = self.core.messages("files.link", url=url)
+                    fallback = f"{fallback}\n\n{link}" if fallback else link
+                for part in fit(fallback):
                     await self._call(oa_id, user_id, {"text": part})
                 return
         if not item.buttons:
@@ -445,17 +465,18 @@ class ZaloOAChannel(Adapter):
             element = {"media_type": "image", "url": image}
         elif image.startswith("http://"):
             raise OAApiError("image", -1, "not https")
+        elif image.startswith(SHARED):  # a generated picture (a certificate): its bytes
+            shared = await self.core.file(image.removeprefix(SHARED))
+            if shared is None or len(shared.data) > MAX_IMAGE:
+                raise OAApiError("image", -1, "no such file, or too large")
+            attachment = await self._upload(oa_id, shared.data, shared.name, shared.content_type)
+            element = {"media_type": "image", "attachment_id": attachment}
         else:
             path = self.core.content_file(image)
             if path is None or path.stat().st_size > MAX_IMAGE:
                 raise OAApiError("image", -1, "no such image, or too large")
-            data = path.read_bytes()
-            attachment = await self.accounts.image(oa_id, data)
-            if attachment is None:
-                kind = mimetypes.guess_type(path.name)[0] or "image/png"
-                token = await self.accounts.access(oa_id)
-                attachment = await self.client.upload_image(token.token, data, path.name, kind)
-                await self.accounts.keep_image(oa_id, data, attachment)
+            kind = mimetypes.guess_type(path.name)[0] or "image/png"
+            attachment = await self._upload(oa_id, path.read_bytes(), path.name, kind)
             element = {"media_type": "image", "attachment_id": attachment}
         message: dict[str, Any] = {
             "attachment": {
@@ -466,6 +487,15 @@ class ZaloOAChannel(Adapter):
         if item.text:
             message["text"] = item.text
         await self._call(oa_id, user_id, message)
+
+    async def _upload(self, oa_id: str, data: bytes, name: str, kind: str) -> str:
+        """The ``attachment_id`` of these bytes on this OA: a recent upload, else a new one."""
+        attachment = await self.accounts.image(oa_id, data)
+        if attachment is None:
+            token = await self.accounts.access(oa_id)
+            attachment = await self.client.upload_image(token.token, data, name, kind)
+            await self.accounts.keep_image(oa_id, data, attachment)
+        return attachment
 
     async def _call(self, oa_id: str, user_id: str, message: dict[str, Any]) -> Any:
         """``message/cs``; a rejected token is refreshed once and the message resent once."""
