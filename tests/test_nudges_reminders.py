@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -22,7 +23,7 @@ from bot.reports.text import summary_text
 from storage.db import Database
 from storage.models import LessonAttempt, Nudge, User
 from storage.repos.nudges import NudgeRepo
-from tests.broadcast_helpers import Recorder
+from tests.broadcast_helpers import Recorder, fast_config
 from tests.nudge_helpers import (
     SKILL,
     install_clock,
@@ -33,6 +34,7 @@ from tests.nudge_helpers import (
     rows,
 )
 from tests.replies import keys, labels
+from tests.waiting import eventually
 
 
 @pytest.fixture
@@ -305,3 +307,24 @@ async def test_deleting_my_data_removes_reminders_and_preferences(
     async with app.db.transaction() as s:
         assert await NudgeRepo(s).of_user(uid) == []
         assert not await NudgeRepo(s).is_off(uid)
+
+
+async def test_the_running_bot_sends_reminders_beside_the_broadcast_worker(
+    config: Config, any_db: Database
+) -> None:
+    config = replace(
+        config,
+        broadcast=fast_config(quiet_start="", quiet_end=""),
+        nudges=replace(config.nudges, poll_interval=0.02),
+    )
+    application = build_app(config, db=any_db)
+    chat = MemoryChannel(application.core, name="memory", capabilities=RICH)
+    application.channels[chat.name] = chat
+    try:
+        clock = install_clock(application)
+        await leave_a_lesson(chat, application, "u1")
+        clock.advance(days=3)
+        application.start_workers()
+        await eventually(lambda: pushed(chat, "u1") == ["nudge.reminder"])
+    finally:
+        await application.stop()
