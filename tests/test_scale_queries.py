@@ -183,6 +183,23 @@ async def test_reports_say_what_they_said_before(any_db: Database, snapshot: Sna
         assert sum(len(r.stuck) for r in blocks) == len(everyone.stuck) - 1  # + the lonely one
 
 
+async def test_streamed_stuck_rows_are_the_listed_ones_newest_citizen_first(
+    any_db: Database, snapshot: Snapshot
+) -> None:
+    from storage.repos.lessons import LessonRepo
+
+    await _dataset(any_db, snapshot, teams=3, per_team=40)
+    async with any_db.transaction() as s:
+        repo = LessonRepo(s)
+        for idle in (NOW, NOW - timedelta(days=DAYS)):
+            listed = await repo.stuck_rows(idle)
+            streamed = [row async for row in repo.stream_stuck(idle, batch=7)]
+            assert listed and any(row.team_id is None for row in listed)
+            assert sorted(streamed) == sorted(listed)
+            keys = [(row.user_id, row.skill_id) for row in streamed]
+            assert keys == sorted(keys, reverse=True)
+
+
 async def test_report_all_streams_per_team_lines_and_the_same_totals(
     any_db: Database, snapshot: Snapshot, config: Config, tmp_path: Path
 ) -> None:

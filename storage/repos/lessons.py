@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Select, exists, func, select, text
+from sqlalchemy import Select, exists, func, select
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -20,7 +21,7 @@ from storage.models import (
     utcnow,
 )
 from storage.models.lessons import ABANDONED, FAILED, OPEN_STATUSES, PASSED, QUIZ, READING
-from storage.repos.scope import EVERY_TEAM, Scope, of_citizens
+from storage.repos.scope import EVERY_TEAM, Scope, of_citizens, plain_rows
 
 
 @dataclass(frozen=True)
@@ -366,21 +367,54 @@ class LessonRepo:
         query = self._stuck_rows(idle_before, teams).order_by(
             LessonAttempt.updated_at, LessonAttempt.id
         )
-        return [StuckRow(*row) for row in await self.session.execute(query)]
+        return [StuckRow(*row) for row in await plain_rows(self.session, query)]
+
+    def _newest_stuck_rows(self, idle_before: datetime) -> Select[Any]:
+        """``_stuck_rows`` over every citizen, newest citizen first, for PostgreSQL: the newest
+        attempt not abandoned of each citizen and skill is the first of its group in a backward
+        scan of the (user, skill, id) index (``DISTINCT ON``), kept when it is open or failed,
+        idle since ``idle_before`` and not passed. Every join is then an index probe in that
+        order: no hash of every attempt, no sort, memory bounded by the cursor's batch."""
+        a = LessonAttempt
+        newest = (
+            select(a.id, a.user_id, a.skill_id, a.status, a.step_id, a.updated_at)
+            .add_columns(a.correct, a.total)
+            .where(a.status != ABANDONED)
+            .ext(distinct_on(a.user_id, a.skill_id))
+            .order_by(a.user_id.desc(), a.skill_id.desc(), a.id.desc())
+            .subquery("newest")
+        )
+        passed = exists().where(
+            SkillCompletion.user_id == newest.c.user_id,
+            SkillCompletion.skill_id == newest.c.skill_id,
+        )
+        query = (
+            select(*newest.c, TeamMembership.team_id)
+            .select_from(newest)
+            .where(
+                newest.c.status.in_((*OPEN_STATUSES, FAILED)),
+                newest.c.updated_at < idle_before,
+                ~passed,
+            )
+        )
+        query = of_citizens(query, newest.c.user_id, EVERY_TEAM)
+        return query.order_by(newest.c.user_id.desc(), newest.c.skill_id.desc())
 
     async def stream_stuck(
         self, idle_before: datetime, teams: Scope = EVERY_TEAM, batch: int = 5000
     ) -> AsyncIterator[StuckRow]:
-        """``stuck`` as plain rows with each citizen's team, by citizen, streamed through a
-        server-side cursor: bounded memory over every team, and no ORM object per row. Over
-        every team on PostgreSQL, nested loops are off for the rest of the transaction."""
-        query = self._stuck_rows(idle_before, teams).order_by(
-            LessonAttempt.user_id, LessonAttempt.skill_id
-        )
-        if self.session.get_bind().dialect.name == "postgresql" and teams is None:
-            # Over every citizen PostgreSQL underestimates the anti-joins (user and skill are
-            # correlated) and probes indexes a million times; hash joins take half the time.
-            await self.session.execute(text("SET LOCAL enable_nestloop = off"))
-        result = await self.session.stream(query.execution_options(yield_per=batch))
-        async for row in result:
-            yield StuckRow(*row)
+        """``stuck`` as plain rows with each citizen's team, by citizen (the newest first),
+        streamed through a server-side cursor: bounded memory over every team, and no ORM
+        object per row."""
+        if teams is None and self.session.get_bind().dialect.name == "postgresql":
+            query = self._newest_stuck_rows(idle_before)
+        else:
+            query = self._stuck_rows(idle_before, teams).order_by(
+                LessonAttempt.user_id.desc(), LessonAttempt.skill_id.desc()
+            )
+        await self.session.flush()
+        connection = await self.session.connection()
+        result = await connection.stream(query.execution_options(yield_per=batch))
+        async for rows in result.partitions(batch):  # a batch per hand-off, not a row
+            for row in rows:
+                yield StuckRow(*row)
