@@ -120,10 +120,18 @@ class Lessons:
     """Every skill, in file order, with lookups."""
 
     skills: tuple[Skill, ...] = ()
+    # skill id -> skill (the first of that id): reports look skills up once per citizen
+    _by_id: dict[str, Skill] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        by_id: dict[str, Skill] = {}
+        for skill in self.skills:
+            by_id.setdefault(skill.id, skill)
+        object.__setattr__(self, "_by_id", by_id)
 
     def get(self, skill_id: str) -> Skill | None:
         """The skill with this id."""
-        return next((s for s in self.skills if s.id == skill_id), None)
+        return self._by_id.get(skill_id)
 
     def by_job(self, job: int) -> tuple[Skill, ...]:
         """The skills serving one job (0 = basics), in file order."""
@@ -135,8 +143,8 @@ class Lessons:
 
     def jobs_of(self, skill_ids: Iterable[str]) -> set[int]:
         """The jobs (``FIVE_JOBS`` and basics, 0) that these skills serve."""
-        wanted = set(skill_ids)
-        return {s.job for s in self.skills if s.id in wanted}
+        by_id = self._by_id
+        return {by_id[i].job for i in set(skill_ids) if i in by_id}
 
     def reached_five(self, skill_ids: Iterable[str]) -> bool:
         """Whether these skills (passed or guided) cover each of the five jobs."""

@@ -13,7 +13,7 @@ from storage.models.teams import COUNT_BASIC_FIVE, COUNT_CITIZEN, COUNT_COMPLETI
 from storage.repos.followup import NoteRepo
 from storage.repos.lessons import LessonRepo, StuckRow
 from storage.repos.nudges import NudgeRepo, ReminderCount
-from storage.repos.scope import EVERY_TEAM, NO_TEAM, Scope
+from storage.repos.scope import EVERY_TEAM, NO_TEAM, Scope, index_joins
 from storage.repos.teams import Citizen, ProgressRepo, SkillRecords, TeamRepo
 
 if TYPE_CHECKING:
@@ -144,6 +144,7 @@ async def build_team_reports(
     """``build_report`` of each team of a block (at most ``MAX_LIST`` teams) in five queries,
     for reports over every team with bounded memory."""
     ids = [t.id for t in block]
+    await index_joins(session)
     progress = ProgressRepo(session)
     citizens = await TeamRepo(session).citizen_rows(ids)
     records = await progress.records(ids)

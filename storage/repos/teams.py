@@ -35,7 +35,7 @@ from storage.models.lessons import OPEN_STATUSES
 from storage.models.teams import JOINED_BY_INVITE
 from storage.repos.lists import among, chunks, is_pg
 from storage.repos.questions import QuestionRepo as QuestionRepo  # re-exported for callers
-from storage.repos.scope import Scope, of_citizens
+from storage.repos.scope import Scope, of_citizens, plain_rows
 
 # Letters and digits that cannot be mistaken for each other (no 0/O, 1/I).
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
@@ -254,7 +254,7 @@ class TeamRepo:
             TeamMembership.household,
         ).select_from(User)
         query = of_citizens(query, User.id, teams).order_by(User.id)
-        return [Citizen(*row) for row in await self.session.execute(query)]
+        return [Citizen(*row) for row in await plain_rows(self.session, query)]
 
     async def citizen_count(self, team_id: int | None) -> int:
         """How many citizens ``citizens(team_id)`` would return, counted in SQL."""
@@ -467,7 +467,7 @@ class ProgressRepo:
             if where is not None:
                 query = query.where(where)
             query = of_citizens(query, columns[0], teams)
-            return [SkillRow(*row) for row in await self.session.execute(query)]
+            return [SkillRow(*row) for row in await plain_rows(self.session, query)]
 
         return SkillRecords(
             completions=await rows(
