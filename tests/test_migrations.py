@@ -70,3 +70,17 @@ async def test_downgrade_path_exists(tmp_path: Path, revision: str) -> None:
         await conn.run_sync(lambda c: command.downgrade(alembic_config(c), revision))
     await db.dispose()
     assert not await current_is_head(url)
+
+
+def test_team_sizes_triggers_of_the_models_are_those_of_the_migration() -> None:
+    import importlib.util
+
+    from storage.models import teams
+
+    path = Path(__file__).parent.parent / "storage/migrations/versions/0018_team_sizes.py"
+    spec = importlib.util.spec_from_file_location("team_sizes_migration", path)
+    assert spec is not None and spec.loader is not None
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    assert migration.POSTGRESQL == teams.TEAM_SIZES_POSTGRESQL
+    assert migration.SQLITE == teams.TEAM_SIZES_SQLITE

@@ -174,3 +174,74 @@ async def test_chat_reports_and_erasing_on_both_databases(any_db: Database, conf
     replies = await chat.press("mem", "Tóm tắt")
     assert "Bác Ba" not in texts(replies) and "Đã xóa dữ liệu: 1 người" in texts(replies)
     await app.stop()
+
+
+async def _counted_sizes(db: Database) -> dict[int, tuple[int, int]]:
+    """``TeamRepo.sizes`` the old way: every membership joined with its user, counted."""
+    from storage.models import TEAM_STAFF, TeamMembership
+
+    async with db.transaction() as session:
+        rows = await session.execute(
+            select(TeamMembership.team_id, User.role).join(User, User.id == TeamMembership.user_id)
+        )
+        sizes: dict[int, tuple[int, int]] = {}
+        for team_id, role in rows.all():
+            citizens, staff = sizes.get(team_id, (0, 0))
+            sizes[team_id] = (
+                citizens + (role == "citizen"),
+                staff + (role in TEAM_STAFF),
+            )
+        return sizes
+
+
+async def test_team_sizes_follow_joins_moves_leaving_and_deletions(any_db: Database) -> None:
+    from sqlalchemy import delete, update
+
+    from storage.models import Team, TeamMembership
+
+    async with any_db.transaction() as session:
+        teams = TeamRepo(session)
+        ids = [(await teams.create(f"Tổ {n}", "Xã", f"Thôn {n}")).id for n in "ABC"]
+    people = [await _user(any_db, f"size-{n}") for n in range(8)]
+    lead = await _user(any_db, "size-lead", role="lead")
+    admin = await _user(any_db, "size-admin", role="admin")
+
+    async def check() -> None:
+        async with any_db.transaction() as session:
+            assert await TeamRepo(session).sizes() == await _counted_sizes(any_db)
+
+    async with any_db.transaction() as session:
+        teams = TeamRepo(session)
+        for n, user_id in enumerate(people):
+            await teams.join(user_id, ids[n % 2], "code")
+        await teams.join(lead, ids[0], "invite")
+        await teams.join(admin, ids[1], "invite")
+    await check()
+    async with any_db.transaction() as session:
+        assert (await TeamRepo(session).sizes())[ids[0]] == (4, 1)  # the lead is staff
+        assert (await TeamRepo(session).sizes())[ids[1]] == (4, 0)  # an admin is neither
+    async with any_db.transaction() as session:
+        teams = TeamRepo(session)
+        await teams.join(people[0], ids[2], "choice")  # a move
+        await teams.leave(people[1])
+        await teams.set_household(people[2], "Nhà bác Tư")  # not a move
+        user = await session.get(User, lead)
+        assert user is not None
+        assert await teams.remove_member(ids[0], user)
+        # Several rows in one statement, as a bulk change would do.
+        await session.execute(
+            update(TeamMembership)
+            .where(TeamMembership.user_id.in_(people[4:6]))
+            .values(team_id=ids[2])
+        )
+    await check()
+    async with any_db.transaction() as session:
+        await session.execute(delete(User).where(User.id == people[2]))  # cascades
+    await check()
+    async with any_db.transaction() as session:
+        await session.execute(delete(Team).where(Team.id == ids[2]))  # cascades
+    await check()
+    async with any_db.transaction() as session:
+        await session.execute(delete(TeamMembership))  # everyone leaves: no team listed
+    async with any_db.transaction() as session:
+        assert await TeamRepo(session).sizes() == {}

@@ -19,6 +19,7 @@ from storage.models.teams import (
     Team,
     TeamMembership,
     TeamQuestion,
+    TeamSize,
 )
 from storage.models.users import ROLES, STAFF, TEAM_STAFF, Role, User
 from storage.models.zalo_oa import ZaloOA, ZaloOAImage, ZaloOATeam, ZaloOAuthState
@@ -59,6 +60,7 @@ __all__ = [
     "Team",
     "TeamMembership",
     "TeamQuestion",
+    "TeamSize",
     "User",
     "WebHistory",
     "WebOutbox",

@@ -7,6 +7,9 @@
   Citizens join with the team's code or by choosing their village; members and leads join
   with a one-time invite.
   The user's role (citizen/member/lead/admin) stays on ``users.role``.
+- ``team_sizes``: how many users belong to each team, kept by triggers on
+  ``team_memberships`` in the transaction of every change (cascades included), so the team
+  list reads 5,000 rows instead of counting a million memberships.
 - ``member_invites``: one-time codes an admin hands out to make someone a member, lead or admin.
 - ``team_questions``: questions the bot could not answer, sent by a citizen to their team
   (``team_id`` NULL: the admin queue), with the answer, who answered and when.
@@ -21,7 +24,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import (
+    DDL,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models.base import Base, UTCDateTime, utcnow
@@ -74,6 +86,74 @@ class TeamMembership(Base):
     joined_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # A short household label a member recorded for a citizen (never an address or ID number)
     household: Mapped[str | None] = mapped_column(String(40))
+
+
+class TeamSize(Base):
+    """How many users (of any role) belong to a team; written only by the triggers below."""
+
+    __tablename__ = "team_sizes"
+
+    team_id: Mapped[int] = mapped_column(
+        ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True
+    )
+    members: Mapped[int] = mapped_column(Integer)
+
+
+# The triggers that keep ``team_sizes`` (migration 0018 creates the same; keep them equal).
+# PostgreSQL: one statement-level trigger per kind of change, over its transition tables, so
+# a bulk COPY or a cascade adds one UPDATE per statement, not one per row.
+TEAM_SIZES_POSTGRESQL = (
+    """CREATE OR REPLACE FUNCTION team_sizes_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO team_sizes (team_id, members)
+        SELECT team_id, count(*) FROM new_rows GROUP BY team_id
+        ON CONFLICT (team_id) DO UPDATE SET members = team_sizes.members + EXCLUDED.members;
+    ELSIF TG_OP = 'DELETE' THEN
+        UPDATE team_sizes SET members = team_sizes.members - gone.n
+        FROM (SELECT team_id, count(*) AS n FROM old_rows GROUP BY team_id) AS gone
+        WHERE team_sizes.team_id = gone.team_id;
+    ELSE
+        INSERT INTO team_sizes (team_id, members)
+        SELECT team_id, sum(n) FROM (
+            SELECT team_id, 1 AS n FROM new_rows
+            UNION ALL SELECT team_id, -1 AS n FROM old_rows
+        ) AS moved GROUP BY team_id HAVING sum(n) <> 0
+        ON CONFLICT (team_id) DO UPDATE SET members = team_sizes.members + EXCLUDED.members;
+    END IF;
+    RETURN NULL;
+END $$""",
+    "DROP TRIGGER IF EXISTS team_sizes_insert ON team_memberships",
+    "DROP TRIGGER IF EXISTS team_sizes_delete ON team_memberships",
+    "DROP TRIGGER IF EXISTS team_sizes_update ON team_memberships",
+    "CREATE TRIGGER team_sizes_insert AFTER INSERT ON team_memberships "
+    "REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION team_sizes_change()",
+    "CREATE TRIGGER team_sizes_delete AFTER DELETE ON team_memberships "
+    "REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION team_sizes_change()",
+    "CREATE TRIGGER team_sizes_update AFTER UPDATE ON team_memberships "
+    "REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows "
+    "FOR EACH STATEMENT EXECUTE FUNCTION team_sizes_change()",
+)
+_SQLITE_ADD = (
+    "INSERT INTO team_sizes (team_id, members) VALUES (NEW.team_id, 1) "
+    "ON CONFLICT (team_id) DO UPDATE SET members = members + 1;"
+)
+_SQLITE_REMOVE = "UPDATE team_sizes SET members = members - 1 WHERE team_id = OLD.team_id;"
+TEAM_SIZES_SQLITE = (
+    "CREATE TRIGGER IF NOT EXISTS team_sizes_insert AFTER INSERT ON team_memberships "
+    f"BEGIN {_SQLITE_ADD} END",
+    "CREATE TRIGGER IF NOT EXISTS team_sizes_delete AFTER DELETE ON team_memberships "
+    f"BEGIN {_SQLITE_REMOVE} END",
+    "CREATE TRIGGER IF NOT EXISTS team_sizes_update AFTER UPDATE OF team_id ON team_memberships "
+    f"WHEN OLD.team_id <> NEW.team_id BEGIN {_SQLITE_REMOVE} {_SQLITE_ADD} END",
+)
+# Once every table exists (``create_all``, as the tests build their databases).
+for _sql in TEAM_SIZES_POSTGRESQL:
+    ddl = DDL(_sql)  # type: ignore[no-untyped-call]
+    event.listen(Base.metadata, "after_create", ddl.execute_if(dialect="postgresql"))
+for _sql in TEAM_SIZES_SQLITE:
+    ddl = DDL(_sql)  # type: ignore[no-untyped-call]
+    event.listen(Base.metadata, "after_create", ddl.execute_if(dialect="sqlite"))
 
 
 class MemberInvite(Base):

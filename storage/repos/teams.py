@@ -28,6 +28,7 @@ from storage.models import (
     SkillCompletion,
     Team,
     TeamMembership,
+    TeamSize,
     User,
     utcnow,
 )
@@ -99,7 +100,15 @@ def sort_key(text: str) -> str:
 
 
 def _sorted(teams: Iterable[Team]) -> list[Team]:
-    return sorted(teams, key=lambda t: (sort_key(t.commune), sort_key(t.village), t.id))
+    keys: dict[str, str] = {}  # each commune and village name once, not once per team
+
+    def key(name: str) -> str:
+        found = keys.get(name)
+        if found is None:
+            found = keys[name] = sort_key(name)
+        return found
+
+    return sorted(teams, key=lambda t: (key(t.commune), key(t.village), t.id))
 
 
 class TeamRepo:
@@ -279,24 +288,31 @@ class TeamRepo:
         return list(result.scalars())
 
     async def sizes(self) -> dict[int, tuple[int, int]]:
-        """Per team id: (citizens, members and leads).
+        """Per team id with anyone in it: (citizens, members and leads).
 
-        Two cheap counts rather than a join of every membership with every user: members per
-        team (the team index alone), then the few non-citizens per team (the role index).
+        The members of each team come from ``team_sizes`` (kept by triggers, one row per team);
+        the few non-citizens through the role index, each one's team by a primary-key probe
+        (never a hash of every membership), are taken off and counted as staff.
         """
         totals = await self.session.execute(
-            select(TeamMembership.team_id, func.count()).group_by(TeamMembership.team_id)
+            select(TeamSize.team_id, TeamSize.members).where(TeamSize.members > 0)
         )
         sizes = {team_id: (int(n), 0) for team_id, n in totals.all()}
-        others = await self.session.execute(
-            select(TeamMembership.team_id, User.role, func.count())
-            .join(User, User.id == TeamMembership.user_id)
-            .where(User.role.in_([r for r in Role if r != Role.CITIZEN]))  # the role index
-            .group_by(TeamMembership.team_id, User.role)
+        team = (
+            select(TeamMembership.team_id)
+            .where(TeamMembership.user_id == User.id)
+            .scalar_subquery()
         )
-        for team_id, role, n in others.all():
+        others = await self.session.execute(
+            select(team, User.role).where(
+                User.role.in_([r for r in Role if r != Role.CITIZEN])  # the role index
+            )
+        )
+        for team_id, role in others.all():
+            if team_id is None or team_id not in sizes:
+                continue
             citizens, staff = sizes[team_id]
-            sizes[team_id] = (citizens - n, staff + (n if role in TEAM_STAFF else 0))
+            sizes[team_id] = (citizens - 1, staff + (1 if role in TEAM_STAFF else 0))
         return sizes
 
     async def remove_member(self, team_id: int, user: User) -> bool:
