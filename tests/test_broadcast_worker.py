@@ -19,7 +19,7 @@ from bot.config import BroadcastRates, Config
 from bot.core.ports import DeliveryError, RetryAfter, Unreachable
 from storage.db import Database
 from storage.models import BroadcastDelivery, SkillCompletion, User
-from storage.repos.broadcasts import BroadcastRepo
+from storage.repos.broadcasts import Audience, BroadcastRepo
 from storage.repos.conversation import ConversationRepo
 from tests.broadcast_helpers import (
     Clock,
@@ -93,6 +93,16 @@ async def test_opted_out_unreachable_and_passed_citizens_are_skipped_with_reason
                 user_id=citizens[2], skill_id="sk_spot_phishing", channel="rec", best_score=1.0
             )
         )
+    async with app.db.transaction() as s:
+        (await s.get(User, citizens[0])).unreachable_at = app.services.clock()  # type: ignore[union-attr]
+        repo = BroadcastRepo(s)
+        missing = Audience(team_id=team, skill_id="sk_spot_phishing", only_missing=True)
+        # Opted out and unreachable counts as opted out; the one who passed is not counted.
+        for audience in (missing, Audience(team_id=None, skill_id="sk_spot_phishing")):
+            counted = await repo.count(audience)
+            assert (counted.opted_out, counted.unreachable) == (1, 1)
+        assert (await repo.count(missing)).total == 9
+        assert (await repo.count(Audience(team_id=None))).total == 10
     bid = await lesson_broadcast(app.db, team, only_missing=True)
     # citizen 3 opts out and citizen 4 passes after the broadcast was created
     async with app.db.transaction() as s:

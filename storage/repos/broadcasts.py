@@ -97,11 +97,17 @@ class BroadcastRepo(DeliveryClaims):
         return query
 
     async def count(self, audience: Audience) -> AudienceCount:
-        """The size of an audience, and who in it would be skipped (counted in SQL)."""
-        out = _opted_out()
+        """The size of an audience, and who in it would be skipped (counted in SQL).
+
+        Opt-outs are joined (at most one row per citizen: a hash of the few opted out), not
+        probed once per citizen: over a million citizens the probes' cost estimate also made
+        PostgreSQL compile the query (JIT) for a second before running it.
+        """
+        out = BroadcastOptOut.user_id.is_not(None)
         gone = User.unreachable_at.is_not(None)
         query = (
             self.audience_query(audience)
+            .outerjoin(BroadcastOptOut, BroadcastOptOut.user_id == User.id)
             .with_only_columns(
                 func.count(),
                 func.sum(case((out, 1), else_=0)),
