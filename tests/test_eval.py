@@ -94,7 +94,7 @@ def test_the_tuning_sets_keep_their_floors() -> None:
     real, problems = load_labelled(ROOT / "tests" / "eval" / "real_questions.yaml")
     assert problems == []
     report = evaluate(index, real)
-    assert report.overall.rate >= 0.945, format_report(report)
+    assert report.overall.rate >= 0.95, format_report(report)
     assert all(t.rate >= 0.90 for t in report.styles.values()), format_report(report)
     assert report.out_of_scope_answered == [], format_report(report)
     # unseen_questions.yaml became a tuning set too (session 4, 2026-12-03).

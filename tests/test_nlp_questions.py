@@ -140,6 +140,28 @@ def test_context_words_weigh_less_than_topic_words(index: Index) -> None:
     question = index._read("bà cháu ck nhầm tiền")
     assert question.terms["ba"][1] < question.terms["nham"][1]
     assert isinstance(index.search("ck nhầm tiền").outcome, Decision)
+    told = index._read("tụi nó dặn cài zalo")
+    assert told.terms["no"][1] < 1.0 and told.terms["dan"][1] < 1.0
+    assert told.terms["zalo"][1] == 1.0
+
+
+def test_a_bare_keyword_only_one_entry_has_answers_it(index: Index) -> None:
+    match = index.search("cách chuyển khoản")
+    assert (match.outcome, match.entry_id) == (ANSWER, "bank_transfer_basics")
+    assert match.score < index.settings.ask_at  # not by confidence: "chuyển khoản" is everywhere
+    assert _rebuilt(index, owned_keywords=False).search("cách chuyển khoản").outcome is ASK
+    for phrase, entry_id in index.owned.items():
+        holders = [
+            e.id
+            for e in index.entries.values()
+            if phrase in {tuple(t.fold for t in index.normaliser.tokens(k)) for k in e.keywords}
+        ]
+        assert holders == [entry_id] and len(phrase) > 1
+
+
+def test_a_keyword_with_words_of_its_own_is_not_answered_by_it(index: Index) -> None:
+    assert index._owns("bank_transfer_basics", index._read("cách chuyển khoản"))
+    assert not index._owns("bank_transfer_basics", index._read("chuyển khoản sang Mỹ"))
 
 
 # -- 2. a Vietnamese lexicon ------------------------------------------------------------------

@@ -23,6 +23,10 @@ if TYPE_CHECKING:
 OUTSIDE = "out_of_scope:"  # id prefix of the out-of-scope topics in rankings
 
 
+# The words that only ask ("cách", "làm sao", "thế nào", "là gì", "ở đâu"), folded.
+ASKING = frozenset({"cach", "lam", "sao", "the", "nao", "nhu", "la", "gi", "o", "dau", "ra"})
+
+
 class Decision(Enum):
     """What the bot does with a question; the value is what the question log stores."""
 
@@ -87,6 +91,7 @@ class Deciding:
     question_idf: Mapping[str, float]
     unknown_idf: float
     doc_of: Mapping[str, int]
+    owned: Mapping[tuple[str, ...], str]
 
     def _torn(self, match: Match, question: Question) -> bool:
         """Whether the question was asked back because it can't tell two siblings apart."""
@@ -120,6 +125,20 @@ class Deciding:
         if shared < s.sibling_shared * (shared + own):
             return None  # the best entry is found by words of its own
         return rival.entry_id if own < s.sibling_lead * other else None
+
+    def _owns(self, entry_id: str, question: Question) -> bool:
+        """Whether a bare topic name is a keyword only this entry has, with nothing else but
+        common words ("cách chuyển khoản")."""
+        if not self.settings.owned_keywords:
+            return False
+        folds = question.normalised.split()
+        for size in range(len(folds), 1, -1):
+            for start in range(len(folds) - size + 1):
+                if self.owned.get(tuple(folds[start : start + size])) != entry_id:
+                    continue
+                rest = folds[:start] + folds[start + size :]
+                return all(w in ASKING for w in rest)
+        return False
 
     def _clear(self, ranked: Sequence[Scored]) -> bool:
         """Whether no topic we don't answer is close to the best entry (in BM25, or in
@@ -177,6 +196,8 @@ class Deciding:
             if sibling is None:
                 return match(ANSWER, top.entry_id, ())
             return match(ASK, None, (top.entry_id, sibling))
+        if question.keyword and clear and self._owns(top.entry_id, question):
+            return match(ANSWER, top.entry_id, ())
         if top.confidence >= s.ask_at or question.keyword:
             # Unsure, or a bare topic name ("vneid"): offer the closest entries.
             ours = [r for r in ranked if r.entry_id in self.entries]

@@ -91,6 +91,7 @@ class Counts:
     vocab: Counter[str] = field(default_factory=Counter)
     accent_forms: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     title_phrases: set[tuple[str, ...]] = field(default_factory=set)
+    keyword_docs: dict[tuple[str, ...], set[int]] = field(default_factory=lambda: defaultdict(set))
 
 
 def count_terms(parsed: Parsed, reader: Speller, s: Settings) -> Counts:
@@ -108,6 +109,8 @@ def count_terms(parsed: Parsed, reader: Speller, s: Settings) -> Counts:
             for token in tokens:
                 counts.accent_forms[token.fold].add(token.accent or token.fold)
             seen.update(folds)
+            if kind == KEYWORD and folds:
+                counts.keyword_docs[tuple(folds)].add(len(counts.terms))
             weight = weights[kind]
             in_shape = s.answer_in_vector if kind == ANSWER_TEXT else weight
             for fold in folds:
@@ -234,6 +237,15 @@ def topic_names(counts: Counts, n_docs: int, s: Settings) -> frozenset[tuple[str
             )
         )
     )
+
+
+def owned_keywords(counts: Counts, ids: Sequence[str]) -> dict[tuple[str, ...], str]:
+    """Pass 6: keywords of several words that exactly one entry has ("chuyển khoản")."""
+    return {
+        phrase: ids[next(iter(docs))]
+        for phrase, docs in counts.keyword_docs.items()
+        if len(phrase) > 1 and len(docs) == 1
+    }
 
 
 def protected_words(entries: Iterable[Entry]) -> set[str]:

@@ -94,6 +94,7 @@ class Index(Deciding):
     common_df: int
     impact: Mapping[str, list[int]]
     topic_names: frozenset[tuple[str, ...]]
+    owned: Mapping[tuple[str, ...], str]  # keywords only one entry has -> that entry
     lexicon: Lexicon
     doc_of: Mapping[str, int]  # entry (or out-of-scope topic) id -> document number
     context_accents: frozenset[str]  # context words typed with marks (accent keys)...
@@ -147,6 +148,7 @@ class Index(Deciding):
             common_df=common,
             impact=passes.impact_lists(weights.postings, common, s),
             topic_names=passes.topic_names(counts, n_docs, s),
+            owned=passes.owned_keywords(counts, (*by_id, *topics)),
             lexicon=lexicon(),
             doc_of={doc_id: doc for doc, doc_id in enumerate((*by_id, *topics))},
             context_accents=frozenset(accent_key(w) for w in tc.context),

@@ -52,5 +52,6 @@ class Settings:
     sibling_within: float = 0.92  # a runner-up this close (BM25 share of the best)...
     sibling_shared: float = 0.7  # ...found by the same words for this share of the best's...
     sibling_lead: float = 1.0  # ...is offered too unless the best's own words weigh this much more
+    owned_keywords: bool = True  # a bare keyword only one entry has answers it
     ask_within: float = 0.35  # ask back with entries whose BM25 is this close to the best
     max_choices: int = 3
