@@ -103,6 +103,31 @@ def test_repairing_a_broken_phone_is_out_of_scope(index: Index, question: str) -
 
 
 @pytest.mark.parametrize(
+    "question",
+    [
+        "bảo hiểm chi trả bao nhiêu phần trăm khi khám trái tuyến",
+        "đóng bảo hiểm tự nguyện thấp nhất mỗi tháng bao nhiêu tiền",
+    ],
+)
+def test_insurance_rates_are_out_of_scope(index: Index, question: str) -> None:
+    match = index.search(question)
+    assert match.outcome is FALLBACK
+    assert match.ranked[0].entry_id == "out_of_scope:insurance_policy"
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "xem mình đã đóng bảo hiểm xã hội được mấy năm trên điện thoại",
+        "thẻ bảo hiểm y tế điện tử xem ở đâu",
+    ],
+)
+def test_looking_up_ones_own_insurance_is_still_answered(index: Index, question: str) -> None:
+    match = index.search(question)
+    assert (match.outcome, match.entry_id) == (ANSWER, "vssid_social_insurance")
+
+
+@pytest.mark.parametrize(
     "word", ["bự", "dỏm", "gởi", "lẹ", "rớt", "refund", "connect", "bdhvs", "sk", "cty"]
 )
 def test_regional_and_english_words_are_read_as_standard_ones(index: Index, word: str) -> None:
