@@ -11,18 +11,20 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from bot.app import App, build_app
 from bot.channels.memory import RICH, MemoryChannel
 from bot.config import Config
 from bot.core.ports import Uncertain
+from bot.dashboard.overview import overview_html
 from bot.reports.build import build_report
 from bot.reports.table import csv_bytes
 from bot.reports.text import summary_text
 from storage.db import Database
 from storage.models import LessonAttempt, Nudge, User
 from storage.repos.nudges import NudgeRepo
+from storage.repos.teams import TeamRepo
 from tests.broadcast_helpers import Recorder, fast_config
 from tests.nudge_helpers import (
     SKILL,
@@ -103,6 +105,17 @@ async def test_the_team_report_counts_reminders_and_who_went_on(
     table = csv_bytes(report, app.store.current).decode("utf-8-sig").splitlines()
     assert "Đã nhắc" in table[0]
     assert all(line.rstrip().split(",")[-2] == "1" for line in table[1:])
+    # The dashboard's overview of their team says the same
+    async with app.db.transaction() as s:
+        teams = TeamRepo(s)
+        team = await teams.create("Tổ CNS Thôn Đông", "xã Hòa An", "Thôn Đông", code="DONG01")
+        for ext in ("u1", "u2"):
+            uid = await s.scalar(select(User.id).where(User.external_id == ext))
+            assert uid is not None
+            await teams.join(uid, team.id, "code")
+    async with app.db.transaction() as s:
+        html = await overview_html(s, app.store.current, [team], team, clock(), 7)
+    assert "Nhắc học tiếp: đã gửi 2 lời nhắc, 1 người học tiếp" in html
 
 
 async def test_a_lesson_going_on_or_finished_is_not_reminded(app: App, chat: MemoryChannel) -> None:

@@ -74,6 +74,8 @@ async def overview_values(
         "citizens": sum(len(r.rows) for r in reports),
         "basic": sum(r.basic_five for r in reports),
         "deleted": sum(r.deleted for r in reports),
+        "reminders": sum(r.reminders for r in reports),
+        "resumed": sum(r.resumed for r in reports),
         "villages": [_village(r, weeks) for r in reports],
         "chart": bar_chart(bars, messages("dashboard.chart_title"), legend),
         "weekly": weekly,
