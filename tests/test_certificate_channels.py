@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import replace
+from typing import Any
 
 import aiohttp
 import zxingcpp
@@ -22,7 +23,15 @@ from storage.models import Certificate, ZaloOAImage
 from storage.repos.certificates import shown
 from tests.fake_telegram import FakeTelegram
 from tests.fake_zalo import Citizen, FakeZalo, free_port, quick, zalo, zalo_config
-from tests.fake_zalo_oa import OA_ID, FakeOA, OACitizen, oa_channel, oa_config, start_bot
+from tests.fake_zalo_oa import (
+    OA_ID,
+    FakeOA,
+    OACitizen,
+    Sent,
+    oa_channel,
+    oa_config,
+    start_bot,
+)
 from tests.test_progress import ONE_PER_JOB, pass_directly
 from tests.waiting import eventually
 
@@ -127,22 +136,34 @@ async def test_web_chat_download_link_needs_its_token(app: App) -> None:
         assert (await client.get(url.replace("/files/", "/files/Z"))).status == 404
 
 
+async def _oa_certificate(
+    app: App, fake: FakeOA
+) -> tuple[OACitizen, list[Sent], list[dict[str, Any]]]:
+    """A citizen of an OA reaches the five skills and asks for the certificate: what the OA
+    sent, and the media elements among it."""
+    accounts = oa_channel(app).accounts
+    assert isinstance(accounts, Accounts)
+    await accounts.add(OA_ID, fake.new_oa(), [])
+    citizen = OACitizen(app, fake)
+    await citizen.tap(await citizen.follow(), "Đồng ý")
+    await pass_directly(app, f"{OA_ID}:{citizen.user_id}", *ONE_PER_JOB.values())
+    sent = await citizen.say("giấy ghi nhận")
+    return citizen, sent, _media(sent)
+
+
+def _media(sent: list[Sent]) -> list[dict[str, Any]]:
+    return [
+        m.message["attachment"]["payload"]["elements"][0]
+        for m in sent
+        if m.message.get("attachment", {}).get("payload", {}).get("template_type") == "media"
+    ]
+
+
 async def test_zalo_oa_gets_the_photo_by_its_https_link(config: Config, db: Database) -> None:
     fake = await FakeOA().start()
     app = await start_bot(config, db, fake)
     try:
-        accounts = oa_channel(app).accounts
-        assert isinstance(accounts, Accounts)
-        await accounts.add(OA_ID, fake.new_oa(), [])
-        citizen = OACitizen(app, fake)
-        await citizen.tap(await citizen.follow(), "Đồng ý")
-        await pass_directly(app, f"{OA_ID}:{citizen.user_id}", *ONE_PER_JOB.values())
-        sent = await citizen.say("giấy ghi nhận")
-        media = [
-            m.message["attachment"]["payload"]["elements"][0]
-            for m in sent
-            if m.message.get("attachment", {}).get("payload", {}).get("template_type") == "media"
-        ]
+        _, sent, media = await _oa_certificate(app, fake)
         assert len(media) == 1 and media[0]["media_type"] == "image"
         assert media[0]["url"].startswith("https://bot.example.vn/files/")
         assert media[0]["url"].endswith("/giay-ghi-nhan.png")
@@ -162,18 +183,7 @@ async def test_zalo_oa_without_a_public_https_address_uploads_the_photo(
     )
     await app.start()
     try:
-        accounts = oa_channel(app).accounts
-        assert isinstance(accounts, Accounts)
-        await accounts.add(OA_ID, fake.new_oa(), [])
-        citizen = OACitizen(app, fake)
-        await citizen.tap(await citizen.follow(), "Đồng ý")
-        await pass_directly(app, f"{OA_ID}:{citizen.user_id}", *ONE_PER_JOB.values())
-        sent = await citizen.say("giấy ghi nhận")
-        media = [
-            m.message["attachment"]["payload"]["elements"][0]
-            for m in sent
-            if m.message.get("attachment", {}).get("payload", {}).get("template_type") == "media"
-        ]
+        citizen, sent, media = await _oa_certificate(app, fake)
         assert media == [{"media_type": "image", "attachment_id": "att1"}]
         assert fake.uploads == 1
         assert qr_codes(fake.uploaded[-1]) == [await the_code(app)]
