@@ -13,7 +13,7 @@ from storage.models.teams import COUNT_BASIC_FIVE, COUNT_CITIZEN, COUNT_COMPLETI
 from storage.repos.followup import NoteRepo
 from storage.repos.lessons import LessonRepo, StuckRow
 from storage.repos.nudges import NudgeRepo, ReminderCount
-from storage.repos.scope import EVERY_TEAM, NO_TEAM, Scope, index_joins
+from storage.repos.scope import EVERY_TEAM, NO_TEAM, Members, Scope, index_joins
 from storage.repos.teams import Citizen, ProgressRepo, SkillRecords, TeamRepo
 
 if TYPE_CHECKING:
@@ -147,8 +147,9 @@ async def build_team_reports(
     await index_joins(session)
     progress = ProgressRepo(session)
     citizens = await TeamRepo(session).citizen_rows(ids)
-    records = await progress.records(ids)
-    stuck = await LessonRepo(session).stuck_rows(now, ids)
+    members = Members(tuple(ids))  # the rows of the block's staff too: dropped below
+    records = await progress.records(members)
+    stuck = await LessonRepo(session).stuck_rows(now, members)
     anonymous = await progress.anonymous_of_teams(ids)
     team_of = {c.id: c.team_id for c in citizens}
     parts: dict[int | None, tuple[list[Citizen], SkillRecords, list[StuckRow]]] = {
@@ -158,9 +159,11 @@ async def build_team_reports(
         parts[citizen.team_id][0].append(citizen)
     for name in ("completions", "guided", "open_attempts"):
         for item in getattr(records, name):
-            getattr(parts[team_of[item.user_id]][1], name).append(item)
+            if item.user_id in team_of:
+                getattr(parts[team_of[item.user_id]][1], name).append(item)
     for attempt in stuck:
-        parts[attempt.team_id][2].append(attempt)
+        if attempt.user_id in team_of:
+            parts[attempt.team_id][2].append(attempt)
     by_team = {t.id: t for t in block}
     reminders = await NudgeRepo(session).reminders_sent(ids)
     reports = [

@@ -8,6 +8,7 @@ report over every team go block by block with bounded memory.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy import Result, Select, text
@@ -21,8 +22,17 @@ class NoTeam:
     """The consented citizens who belong to no team."""
 
 
-# One team's id, a block of team ids, NO_TEAM, or None: every consented citizen.
-Scope = int | Sequence[int] | NoTeam | None
+@dataclass(frozen=True)
+class Members:
+    """Everyone in a block of teams, whatever their role or consent: for a caller that has the
+    block's consented citizens already and keeps only their rows (``users`` is not joined
+    again: a primary-key probe per member per query was 40% of a block's database time)."""
+
+    teams: tuple[int, ...]
+
+
+# One team's id, a block of team ids, NO_TEAM, Members, or None: every consented citizen.
+Scope = int | Sequence[int] | NoTeam | Members | None
 EVERY_TEAM: Scope = None
 NO_TEAM = NoTeam()
 
@@ -30,7 +40,13 @@ S = TypeVar("S", bound=Select[*tuple[Any, ...]])
 
 
 def of_citizens(query: S, user_id: Any, teams: Scope) -> S:
-    """``query`` limited to rows whose ``user_id`` is a consented citizen of ``teams``."""
+    """``query`` limited to rows whose ``user_id`` is a consented citizen of ``teams`` (a
+    member of any role of them, for ``Members``)."""
+    if isinstance(teams, Members):
+        if len(teams.teams) > MAX_LIST:
+            raise ValueError(f"a block of {len(teams.teams)} teams; at most {MAX_LIST}")
+        query = query.join(TeamMembership, TeamMembership.user_id == user_id)
+        return query.where(TeamMembership.team_id.in_(list(teams.teams)))
     if user_id is not User.id:
         query = query.join(User, User.id == user_id)
     query = query.where(User.role == "citizen", User.consent_at.is_not(None))
