@@ -20,6 +20,7 @@ from datetime import datetime
 from bot.broadcast.compose import (
     MAX_ANNOUNCEMENT,
     announcement_body,
+    droppable,
     lesson_body,
     local_label,
     tally_lines,
@@ -49,11 +50,9 @@ from handlers.scope import ALL, every_team, own_team, team_by_id, team_scope
 from storage.models import Role, Team
 from storage.models.broadcasts import (
     ACTIVE,
-    CLAIMED,
     DRAFT,
     KIND_ANNOUNCEMENT,
     KIND_LESSON,
-    PENDING,
     SENT,
 )
 from storage.repos.broadcasts import Audience, BroadcastRepo
@@ -455,7 +454,7 @@ async def stop_broadcast(ctx: Context, pressed: BroadcastStop) -> None:
             menu_button(ctx),
             id=broadcast.id,
             sent=tally.get(SENT, 0),
-            waiting=tally.get(PENDING, 0) + tally.get(CLAIMED, 0),
+            waiting=droppable(tally),
         )
         return
     if not await repo.cancel(broadcast.id, ctx.services.clock()):

@@ -13,8 +13,8 @@ from bot.app import App, build_app
 from bot.config import Config
 from storage.db import Database
 from storage.models.broadcasts import OPEN_STATES
-from storage.repos.broadcast_claims import Outcome
 from storage.repos.broadcasts import BroadcastRepo
+from storage.repos.leases import Outcome
 from tests.broadcast_helpers import (
     MORNING,
     Clock,

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from bot.core.replies import Button, Reply
-from storage.models.broadcasts import KIND_LESSON
+from storage.models.broadcasts import CLAIMED, KIND_LESSON, PENDING
 
 if TYPE_CHECKING:
     from bot.content.lessons import Skill
@@ -83,6 +83,11 @@ REASONS = (
     "failed:interrupted",
     "failed:uncertain",
 )
+
+
+def droppable(tally: dict[str, int]) -> int:
+    """How many messages a cancel would still drop (waiting, not yet being sent)."""
+    return tally.get(PENDING, 0) + tally.get(CLAIMED, 0)
 
 
 def tally_lines(messages: Messages, tally: dict[str, int]) -> str:

@@ -42,10 +42,10 @@ from bot.core.ports import DeliveryError, NotAllowed, RetryAfter, Uncertain, Unr
 from storage.models.broadcasts import BLOCKED, ERROR, FAILED, PENDING, SENT, SKIPPED, UNCERTAIN
 from storage.models.nudges import GONE, REMINDER, WINDOW
 from storage.repos.conversation import ConversationRepo
+from storage.repos.leases import Outcome
 from storage.repos.nudges import (
     ZALO_WINDOW_REASON,
     NudgeClaimed,
-    NudgeOutcome,
     NudgeReady,
     NudgeRepo,
 )
@@ -179,11 +179,11 @@ class NudgeWorker:
             conversation = ConversationRepo(session)
             states = await conversation.states(r.user_id for r in ready)
             out: list[tuple[NudgeReady, Reply]] = []
-            gone: list[NudgeOutcome] = []
+            gone: list[Outcome] = []
             for row in ready:
                 reply = self._compose(snapshot, row)
                 if reply is None:
-                    gone.append(NudgeOutcome(row.id, SKIPPED, GONE))
+                    gone.append(Outcome(row.id, SKIPPED, GONE))
                     continue
                 tokens = await tokenise([reply], row.user_id, states[row.user_id], conversation)
                 out.append((row, tokens[0]))
@@ -224,38 +224,36 @@ class NudgeWorker:
             # Left ``sending``: after the lease, recover() makes it failed, never sent again.
             log.exception("could not record nudge %s", row.id)
 
-    async def _call(
-        self, channel: Outbound, lane: Pacer, row: NudgeReady, reply: Reply
-    ) -> NudgeOutcome:
+    async def _call(self, channel: Outbound, lane: Pacer, row: NudgeReady, reply: Reply) -> Outcome:
         held = lane.resume_at - time.monotonic()
         if held > 0:  # the lane was told to slow down: no call, due again later
             retry_at = self.services.clock() + timedelta(seconds=held)
-            return NudgeOutcome(row.id, PENDING, retry_at=retry_at, counted=False)
+            return Outcome(row.id, PENDING, retry_at=retry_at, counted=False)
         await lane.take(1)
         try:
             await channel.send(row.external_id, [reply])
         except NotAllowed as exc:
             if exc.reason == ZALO_WINDOW_REASON:  # wait for the citizen to write again
-                return NudgeOutcome(row.id, WINDOW, ZALO_WINDOW_REASON)
-            return NudgeOutcome(row.id, SKIPPED, exc.reason[:32])
+                return Outcome(row.id, WINDOW, ZALO_WINDOW_REASON)
+            return Outcome(row.id, SKIPPED, exc.reason[:32])
         except RetryAfter as exc:
             lane.hold(exc.seconds)
             retry_at = self.services.clock() + timedelta(seconds=exc.seconds)
-            return NudgeOutcome(row.id, PENDING, retry_at=retry_at, counted=False)
+            return Outcome(row.id, PENDING, retry_at=retry_at, counted=False)
         except Unreachable:
-            return NudgeOutcome(row.id, FAILED, BLOCKED, blocked_user=row.user_id)
+            return Outcome(row.id, FAILED, BLOCKED, blocked_user=row.user_id)
         except Uncertain as exc:
             log.warning("nudge %s: no answer from the platform (%s)", row.id, exc)
-            return NudgeOutcome(row.id, FAILED, UNCERTAIN)
+            return Outcome(row.id, FAILED, UNCERTAIN)
         except DeliveryError as exc:
             if row.attempts >= self.broadcast.max_attempts:
                 log.warning("nudge %s failed for good: %s", row.id, exc)
-                return NudgeOutcome(row.id, FAILED, ERROR)
+                return Outcome(row.id, FAILED, ERROR)
             delay = self.broadcast.retry_delay * 2 ** (row.attempts - 1)
             retry_at = self.services.clock() + timedelta(seconds=delay)
-            return NudgeOutcome(row.id, PENDING, retry_at=retry_at)
+            return Outcome(row.id, PENDING, retry_at=retry_at)
         except Exception:
             log.exception("nudge %s: unexpected error from the channel", row.id)
-            return NudgeOutcome(row.id, FAILED, ERROR)
+            return Outcome(row.id, FAILED, ERROR)
         self.sent += 1
-        return NudgeOutcome(row.id, SENT)
+        return Outcome(row.id, SENT)

@@ -20,6 +20,7 @@ from multidict import MultiDictProxy
 from bot.broadcast.compose import (
     MAX_ANNOUNCEMENT,
     announcement_body,
+    droppable,
     lesson_body,
     local_label,
     tally_lines,
@@ -31,11 +32,9 @@ from bot.dashboard.views import page_context
 from storage.models import Broadcast, Team
 from storage.models.broadcasts import (
     ACTIVE,
-    CLAIMED,
     DRAFT,
     KIND_ANNOUNCEMENT,
     KIND_LESSON,
-    PENDING,
     SENT,
 )
 from storage.repos.broadcasts import Audience, BroadcastRepo
@@ -222,7 +221,7 @@ async def cancel(request: web.Request) -> web.StreamResponse:
             raise web.HTTPSeeOther(f"/quan-ly/thong-bao{where}{'&' if where else '?'}ok=over")
         if form.get("confirm") != "1":
             tally = await repo.tally(broadcast.id)
-            waiting = tally.get(PENDING, 0) + tally.get(CLAIMED, 0)
+            waiting = droppable(tally)
             context = page_context(
                 request,
                 page="broadcasts",

@@ -16,7 +16,6 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, Table, and_, exists, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (
     Broadcast,
@@ -44,13 +43,10 @@ from storage.models.broadcasts import (
     SKIPPED,
     UNREACHABLE,
 )
-from storage.repos.lists import among, chunks
+from storage.repos.leases import LeasedRows, Outcome, rowcount
+from storage.repos.lists import chunks
 
 D = BroadcastDelivery
-
-
-def _rowcount(result: Any) -> int:
-    return int(getattr(result, "rowcount", 0) or 0)
 
 
 @dataclass(frozen=True)
@@ -76,22 +72,6 @@ class Ready:
     attempts: int
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """The result of one platform call, to be recorded.
-
-    ``state`` is ``sent``, ``failed``, ``skipped`` or ``pending`` (try again at ``retry_at``;
-    ``counted`` False when the platform only asked us to slow down).
-    """
-
-    id: int
-    state: str
-    reason: str | None = None
-    retry_at: datetime | None = None
-    counted: bool = True
-    blocked_user: int | None = None
-
-
 def _opted_out() -> Any:
     return exists().where(BroadcastOptOut.user_id == User.id)
 
@@ -104,16 +84,10 @@ def _passed_for_broadcast() -> Any:
     )
 
 
-class DeliveryClaims:
+class DeliveryClaims(LeasedRows):
     """The delivery worker's claims, sends, results and leases within one session."""
 
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-        self._pg = session.get_bind().dialect.name == "postgresql"
-
-    def _among(self, column: Any, ids: Sequence[int]) -> Any:
-        """``column IN ids`` (at most ``MAX_LIST`` ids; see ``storage/repos/lists.py``)."""
-        return among(column, ids, self._pg)
+    model = D
 
     # --- the worker ---------------------------------------------------------------------------
 
@@ -268,20 +242,6 @@ class DeliveryClaims:
                 .values(unreachable_at=now)
             )
 
-    async def release(self, owner: str, ids: Sequence[int] | None = None) -> int:
-        """Give back claimed rows not sent yet (all of this owner's when ``ids`` is None)."""
-        query = update(D).where(D.claimed_by == owner, D.state == CLAIMED)
-        values = {"state": PENDING, "claimed_by": None, "claimed_at": None}
-        if ids is None:
-            return _rowcount(await self.session.execute(query.values(**values)))
-        released = 0
-        for block in chunks(ids):
-            result = await self.session.execute(
-                query.where(self._among(D.id, block)).values(**values)
-            )
-            released += _rowcount(result)
-        return released
-
     async def unstart(self, owner: str, ids: Sequence[int], now: datetime | None = None) -> int:
         """Back to pending: rows marked ``sending`` whose platform call was never started (the
         worker could not tell whether marking them had committed)."""
@@ -293,7 +253,7 @@ class DeliveryClaims:
             .values(state=PENDING, claimed_by=None, claimed_at=None, attempts=D.attempts - 1)
         )
         await self.drop_stopped(ids, now or utcnow())
-        return _rowcount(result)
+        return rowcount(result)
 
     async def drop_stopped(self, ids: Sequence[int], now: datetime) -> None:
         """Rows of ``ids`` back to ``pending`` whose broadcast was cancelled meanwhile: skipped
@@ -305,15 +265,6 @@ class DeliveryClaims:
                 .where(self._among(D.id, block), D.state == PENDING, stopped)
                 .values(state=SKIPPED, reason=CANCELLED_REASON, updated_at=now)
             )
-
-    async def renew(self, owner: str, now: datetime) -> int:
-        """Extend the lease of every row this owner holds."""
-        result = await self.session.execute(
-            update(D)
-            .where(D.claimed_by == owner, D.state.in_((CLAIMED, SENDING)))
-            .values(claimed_at=now)
-        )
-        return _rowcount(result)
 
     async def recover(self, now: datetime, lease: timedelta) -> tuple[int, int]:
         """Rows of workers that stopped renewing (killed): claimed ones go back to pending; ones
@@ -329,7 +280,7 @@ class DeliveryClaims:
             .where(D.state == SENDING, D.claimed_at < cutoff)
             .values(state=FAILED, reason=INTERRUPTED, updated_at=now)
         )
-        return _rowcount(freed), _rowcount(lost)
+        return rowcount(freed), rowcount(lost)
 
     async def finish(self, now: datetime) -> list[Broadcast]:
         """Mark done the active broadcasts with nothing left to send; returns those this call
@@ -353,7 +304,7 @@ class DeliveryClaims:
                 .where(Broadcast.id == bid, Broadcast.status == ACTIVE, ~open_rows)
                 .values(status=DONE, finished_at=now)
             )
-            if _rowcount(result):
+            if rowcount(result):
                 broadcast = await self.session.get(Broadcast, bid)
                 if broadcast is not None:
                     await self.session.refresh(broadcast)

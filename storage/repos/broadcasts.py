@@ -44,11 +44,10 @@ from storage.repos.broadcast_claims import (
     Claimed,
     D,
     DeliveryClaims,
-    Outcome,
     Ready,
     _opted_out,
-    _rowcount,
 )
+from storage.repos.leases import Outcome, rowcount
 
 
 @dataclass(frozen=True)
@@ -221,7 +220,7 @@ class BroadcastRepo(DeliveryClaims):
             .where(Broadcast.id == broadcast_id, Broadcast.status == ACTIVE)
             .values(status=CANCELLED, finished_at=now)
         )
-        if not _rowcount(result):
+        if not rowcount(result):
             return False
         await self.session.execute(
             update(D)
@@ -286,7 +285,7 @@ class BroadcastRepo(DeliveryClaims):
         result = await self.session.execute(
             delete(BroadcastOptOut).where(BroadcastOptOut.user_id == user_id)
         )
-        return bool(_rowcount(result))
+        return bool(rowcount(result))
 
     async def opted_out(self, user_id: int) -> bool:
         """Whether this user opted out."""

@@ -17,7 +17,6 @@ from typing import Any, NamedTuple, cast
 
 from sqlalchemy import Table, and_, delete, exists, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (
     BroadcastOptOut,
@@ -51,16 +50,13 @@ from storage.models.nudges import (
 )
 from storage.models.zalo_oa import CHANNEL as ZALO_OA
 from storage.models.zalo_oa import WINDOW as ZALO_WINDOW
-from storage.repos.lists import among, chunks, is_pg
+from storage.repos.leases import LeasedRows, Outcome, rowcount
+from storage.repos.lists import chunks
 from storage.repos.scope import EVERY_TEAM, Scope, of_citizens
 
 N = Nudge
 ZALO_WINDOW_REASON = "zalo_window"
 REARM_DELAY = timedelta(hours=1)  # after a Zalo OA citizen writes again, a waiting nudge goes
-
-
-def _rowcount(result: Any) -> int:
-    return int(getattr(result, "rowcount", 0) or 0)
 
 
 @dataclass(frozen=True)
@@ -87,22 +83,6 @@ class NudgeReady:
     channel: str
     external_id: str
     attempts: int
-
-
-@dataclass(frozen=True)
-class NudgeOutcome:
-    """The result of one platform call (or a decision not to call), to be recorded.
-
-    ``state``: ``sent``, ``failed``, ``skipped``, ``window`` or ``pending`` (again at
-    ``retry_at``; ``counted`` False when the platform only asked us to slow down).
-    """
-
-    id: int
-    state: str
-    reason: str | None = None
-    retry_at: datetime | None = None
-    counted: bool = True
-    blocked_user: int | None = None
 
 
 class ReviewResult(NamedTuple):
@@ -143,15 +123,10 @@ def _verdict(row: Any, now: datetime, after: timedelta) -> str | datetime | None
     return next((reason for failed, reason in checks if failed), None)
 
 
-class NudgeRepo:
+class NudgeRepo(LeasedRows):
     """Nudges within one session."""
 
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-        self._pg = is_pg(session)
-
-    def _among(self, column: Any, ids: Sequence[int]) -> Any:
-        return among(column, ids, self._pg)
+    model = N
 
     # --- scheduling ---------------------------------------------------------------------------
 
@@ -243,7 +218,7 @@ class NudgeRepo:
     async def turn_on(self, user_id: int) -> bool:
         """Reminders and reviews again; False if they were on."""
         result = await self.session.execute(delete(NudgePref).where(NudgePref.user_id == user_id))
-        return bool(_rowcount(result))
+        return bool(rowcount(result))
 
     async def is_off(self, user_id: int) -> bool:
         """Whether this user said "tắt nhắc"."""
@@ -441,7 +416,7 @@ class NudgeRepo:
                 .values(state=PENDING, due_at=due, claimed_by=None, claimed_at=None, updated_at=now)
             )
 
-    async def record(self, owner: str, outcomes: Iterable[NudgeOutcome], now: datetime) -> None:
+    async def record(self, owner: str, outcomes: Iterable[Outcome], now: datetime) -> None:
         """Record the results of rows this owner is sending."""
         blocked: list[int] = []
         for o in outcomes:
@@ -468,20 +443,6 @@ class NudgeRepo:
                 .values(unreachable_at=now)
             )
 
-    async def release(self, owner: str, ids: Sequence[int] | None = None) -> int:
-        """Give back claimed rows not sent yet (all of this owner's when ``ids`` is None)."""
-        query = update(N).where(N.claimed_by == owner, N.state == CLAIMED)
-        values = {"state": PENDING, "claimed_by": None, "claimed_at": None}
-        if ids is None:
-            return _rowcount(await self.session.execute(query.values(**values)))
-        released = 0
-        for block in chunks(ids):
-            result = await self.session.execute(
-                query.where(self._among(N.id, block)).values(**values)
-            )
-            released += _rowcount(result)
-        return released
-
     async def unstart(self, owner: str, ids: Sequence[int]) -> int:
         """Back to pending: rows marked ``sending`` whose platform call was never started."""
         released = 0
@@ -491,17 +452,8 @@ class NudgeRepo:
                 .where(self._among(N.id, block), N.state == SENDING, N.claimed_by == owner)
                 .values(state=PENDING, claimed_by=None, claimed_at=None, attempts=N.attempts - 1)
             )
-            released += _rowcount(result)
+            released += rowcount(result)
         return released
-
-    async def renew(self, owner: str, now: datetime) -> int:
-        """Extend the lease of every row this owner holds."""
-        result = await self.session.execute(
-            update(N)
-            .where(N.claimed_by == owner, N.state.in_((CLAIMED, SENDING)))
-            .values(claimed_at=now)
-        )
-        return _rowcount(result)
 
     async def recover(self, now: datetime, lease: timedelta) -> tuple[int, int]:
         """Rows of workers that stopped renewing: claimed ones go back to pending; ones whose
@@ -517,7 +469,7 @@ class NudgeRepo:
             .where(N.state == SENDING, N.claimed_at < cutoff)
             .values(state=FAILED, reason=INTERRUPTED, updated_at=now)
         )
-        return _rowcount(freed), _rowcount(lost)
+        return rowcount(freed), rowcount(lost)
 
     async def rearm(self, now: datetime) -> int:
         """Rows waiting for Zalo's window whose citizen wrote again since: pending, due shortly
