@@ -204,11 +204,14 @@ async def test_report_all_streams_per_team_lines_and_the_same_totals(
     any_db: Database, snapshot: Snapshot, config: Config, tmp_path: Path
 ) -> None:
     from bot.commands.team import report_command
+    from storage.repos.followup import NoteRepo
 
     await _dataset(any_db, snapshot, teams=5, per_team=30)
     async with any_db.transaction() as s:
-        everyone = await build_report(s, snapshot, None, NOW, DAYS)
         teams = await TeamRepo(s).all()
+        noted = (await TeamRepo(s).citizen_rows(teams[1].id))[0]
+        assert await NoteRepo(s).write(noted.id, teams[1].id, "Hay quên mật khẩu", by=noted.id)
+        everyone = await build_report(s, snapshot, None, NOW, DAYS, notes=True)
     await _stamp(any_db)  # tables made from the models: tell the CLI they are at the head
     config = Config(
         database=DatabaseConfig(url=any_db.url.render_as_string(hide_password=False)),
@@ -232,6 +235,7 @@ async def test_report_all_streams_per_team_lines_and_the_same_totals(
     expected = list(csv.reader(io.StringIO(csv_bytes(everyone, snapshot).decode("utf-8-sig"))))
     assert rows[0] == expected[0]
     assert sorted(rows[1:]) == sorted(expected[1:])  # team by team instead of by name
+    assert sum("Hay quên mật khẩu" in row for row in rows) == 1  # the team's note, for admins
 
 
 async def _stamp(db: Database) -> None:

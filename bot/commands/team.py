@@ -480,7 +480,9 @@ async def _report_all(config: Config, args: argparse.Namespace) -> int:
             teams = await TeamRepo(session).all()
         for block in chunks(teams, REPORT_BLOCK):
             async with db.transaction() as session:  # short read transactions
-                for report in await build_team_reports(session, snapshot, block, now, days):
+                for report in await build_team_reports(
+                    session, snapshot, block, now, days, notes=True
+                ):
                     emit(report)
             gc.collect()
         async with db.transaction() as session:

@@ -140,9 +140,11 @@ async def build_team_reports(
     block: Sequence[Team],
     now: datetime,
     stuck_days: int,
+    *,
+    notes: bool = False,
 ) -> list[Report]:
-    """``build_report`` of each team of a block (at most ``MAX_LIST`` teams) in five queries,
-    for reports over every team with bounded memory."""
+    """``build_report`` of each team of a block (at most ``MAX_LIST`` teams) in five queries
+    (six ``with notes``), for reports over every team with bounded memory."""
     ids = [t.id for t in block]
     await index_joins(session)
     progress = ProgressRepo(session)
@@ -180,8 +182,11 @@ async def build_team_reports(
         )
         for team in block
     ]
+    written = await NoteRepo(session).of_citizens(members) if notes else {}
     for report in reports:
         add_reminders(report, reminders)
+        for row in report.rows:
+            row.note = written.get(row.user.id, "")
     return reports
 
 
