@@ -90,7 +90,7 @@ class App:
     def start_workers(self) -> None:
         """Housekeeping, the broadcast worker (and beside it, on its lanes, the nudge worker)
         and the content watcher."""
-        self.tasks.append(asyncio.create_task(housekeeping(self.db)))
+        self.tasks.append(asyncio.create_task(housekeeping(self.db, self.config.retention)))
         if self.config.broadcast.enabled:
             from bot.broadcast.nudges import NudgeWorker
             from bot.broadcast.worker import BroadcastWorker

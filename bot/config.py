@@ -147,6 +147,19 @@ class NudgesConfig:
 
 
 @dataclass(frozen=True)
+class RetentionConfig:
+    """How long finished broadcast deliveries and the question log are kept (0: forever).
+
+    Housekeeping deletes them in batches of ``batch_size`` rows, one short transaction each.
+    A broadcast's per-state counts are kept on the broadcast first, so its report is unchanged;
+    the question log views look back 30 days, so ``question_days`` is 0 or at least 30."""
+
+    delivery_days: int = 90
+    question_days: int = 365
+    batch_size: int = 1000
+
+
+@dataclass(frozen=True)
 class Secrets:
     """Secrets read from the environment; never from a file, never logged."""
 
@@ -175,6 +188,7 @@ class Config:
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     broadcast: BroadcastConfig = field(default_factory=BroadcastConfig)
     nudges: NudgesConfig = field(default_factory=NudgesConfig)
+    retention: RetentionConfig = field(default_factory=RetentionConfig)
     secrets: Secrets = field(default_factory=Secrets, repr=False)
     base_dir: Path = field(default_factory=Path.cwd)
 
@@ -183,6 +197,9 @@ class Config:
         path = Path(value)
         return path if path.is_absolute() else self.base_dir / path
 
+
+# The unanswered questions views (chat and dashboard) look back this many days.
+QUESTION_VIEW_DAYS = 30
 
 _LOG_LEVELS = {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}
 
@@ -268,6 +285,20 @@ def _validate(config: Config) -> None:
     _validate_broadcast(config.broadcast)
     _validate_nudges(config.nudges)
     _validate_zalo_oa(config.zalo_oa)
+    _validate_retention(config.retention)
+
+
+def _validate_retention(retention: RetentionConfig) -> None:
+    """Checks of the ``retention`` section."""
+    if retention.delivery_days < 0:
+        raise ConfigError("config: retention.delivery_days must be 0 (keep) or more days")
+    if retention.question_days != 0 and retention.question_days < QUESTION_VIEW_DAYS:
+        raise ConfigError(
+            f"config: retention.question_days must be 0 (keep) or at least "
+            f"{QUESTION_VIEW_DAYS} (the unanswered questions views look back that far)"
+        )
+    if not 1 <= retention.batch_size <= 10000:
+        raise ConfigError("config: retention.batch_size must be between 1 and 10000")
 
 
 def _validate_urls(config: Config) -> None:

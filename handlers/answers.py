@@ -26,6 +26,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from bot.config import QUESTION_VIEW_DAYS
 from bot.content.knowledge import Entry
 from bot.core.context import Context
 from bot.core.events import TextMessage
@@ -56,7 +57,7 @@ log = logging.getLogger(__name__)
 router = Router("answers")
 
 MAX_RELATED = 3
-UNANSWERED_DAYS = 30  # the admins' view of unanswered questions covers this many days
+UNANSWERED_DAYS = QUESTION_VIEW_DAYS  # how far back the admins' unanswered view looks
 MAX_UNANSWERED = 10  # lines of each kind shown in the chat (the CLI's CSV has everything)
 MAX_PROBLEMS_SHOWN = 15
 

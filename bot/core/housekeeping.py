@@ -1,13 +1,16 @@
-"""Periodic clean-up of short-lived rows: old button tokens and seen platform event ids."""
+"""Periodic clean-up: old button tokens, seen platform event ids, expired dashboard rows, and
+by age (``retention`` in the config) finished broadcast deliveries and the question log."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from bot.config import RetentionConfig
 from storage.db import Database
 from storage.models import utcnow
+from storage.repos import retention
 from storage.repos.conversation import ConversationRepo
 from storage.repos.dashboard import DashboardRepo
 from storage.repos.delivery import SeenEventRepo
@@ -29,13 +32,47 @@ async def clean_once(db: Database) -> int:
     return removed
 
 
-async def housekeeping(db: Database, interval: float = 3600.0) -> None:
+async def prune_once(
+    db: Database, keep: RetentionConfig, now: datetime | None = None, max_batches: int = 10_000
+) -> tuple[int, int]:
+    """Delete finished deliveries and question log rows past their retention, ``batch_size``
+    rows per transaction (no long locks); returns (deliveries, questions) deleted."""
+    now = now or utcnow()
+    done = [0, 0]
+    jobs = [
+        (0, keep.delivery_days, retention.prune_deliveries),
+        (1, keep.question_days, retention.prune_questions),
+    ]
+    for slot, days, prune in jobs:
+        if days <= 0:
+            continue
+        for _ in range(max_batches):
+            async with db.transaction() as session:
+                removed = await prune(session, now - timedelta(days=days), keep.batch_size)
+            done[slot] += removed
+            if not removed:
+                break
+            await asyncio.sleep(0)  # let the turns in between batches
+    return done[0], done[1]
+
+
+async def housekeeping(
+    db: Database, keep: RetentionConfig | None = None, interval: float = 3600.0
+) -> None:
     """Clean up every ``interval`` seconds until cancelled (the first time one interval in)."""
+    keep = keep or RetentionConfig()
     while True:
         await asyncio.sleep(interval)
         try:
             removed = await clean_once(db)
             if removed:
                 log.info("housekeeping removed %d old button tokens", removed)
+            deliveries, questions = await prune_once(db, keep)
+            if deliveries or questions:
+                log.info(
+                    "housekeeping pruned %d finished deliveries and %d question log rows",
+                    deliveries,
+                    questions,
+                )
         except Exception:
             log.exception("housekeeping failed; will retry")

@@ -14,6 +14,7 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
+from bot.config import QUESTION_VIEW_DAYS
 from bot.content.problems import ContentError
 from bot.content.snapshot import load_snapshot
 from bot.core.text import strip_marks
@@ -466,7 +467,7 @@ async def admin(request: web.Request) -> dict[str, Any]:
         problems = [str(p) for p in exc.problems]
     async with services.db.transaction() as session:
         logged = await AnswerRepo(session).unanswered(
-            since=services.clock() - timedelta(days=30), limit=100
+            since=services.clock() - timedelta(days=QUESTION_VIEW_DAYS), limit=100
         )
     items = [{"text": q.text, "at": q.created_at} for q in logged]
     return page_context(request, page="admin", team=None, problems=problems, unanswered=items)

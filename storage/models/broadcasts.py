@@ -3,7 +3,8 @@
 - ``broadcasts``: what is sent (``skill_id`` for a lesson, ``body`` is the exact text every
   recipient gets), to whom (``team_id``, NULL = every citizen; ``audience`` all or only those who
   have not passed the skill), when (``scheduled_at``), who asked (``created_by``, NULL from the
-  CLI) and where it stands (``status``).
+  CLI) and where it stands (``status``). ``archived`` counts the deliveries housekeeping pruned
+  (``{"state:reason": n}``, ``retention.delivery_days`` after the end), so reports still add up.
 - ``broadcast_deliveries``: one row per recipient, the unit of work of the worker. States:
   ``pending`` (waiting; ``next_attempt_at`` delays retries), ``claimed`` (taken by a worker,
   ``claimed_by``/``claimed_at`` are its lease; not sent yet), ``sending`` (the platform call may
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models.base import Base, UTCDateTime, utcnow
@@ -77,6 +78,8 @@ class Broadcast(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     status: Mapped[str] = mapped_column(String(16), default=ACTIVE, index=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Pruned deliveries by "state:reason" ("sent:" when no reason); the tally adds them.
+    archived: Mapped[dict[str, int] | None] = mapped_column(JSON)
 
 
 class BroadcastDelivery(Base):

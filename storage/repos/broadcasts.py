@@ -74,6 +74,15 @@ class AudienceCount:
         return self.total - self.opted_out - self.unreachable
 
 
+def archived_rows(archived: dict[str, int] | None) -> list[tuple[str, str | None, int]]:
+    """``Broadcast.archived`` as (state, reason, count) rows, as the tally's query gives them."""
+    rows: list[tuple[str, str | None, int]] = []
+    for key, n in (archived or {}).items():
+        state, _, reason = key.partition(":")
+        rows.append((state, reason or None, int(n)))
+    return rows
+
+
 def _passed(skill_id: str) -> Any:
     return exists().where(SkillCompletion.user_id == User.id, SkillCompletion.skill_id == skill_id)
 
@@ -191,14 +200,19 @@ class BroadcastRepo(DeliveryClaims):
         return list((await self.session.execute(query)).scalars())
 
     async def tally(self, broadcast_id: int) -> dict[str, int]:
-        """Deliveries per state, and per ``state:reason`` for failed and skipped ones."""
+        """Deliveries per state, and per ``state:reason`` for failed and skipped ones: the rows
+        still there plus those housekeeping pruned (``Broadcast.archived``)."""
         rows = await self.session.execute(
             select(D.state, D.reason, func.count())
             .where(D.broadcast_id == broadcast_id)
             .group_by(D.state, D.reason)
         )
+        archived = await self.session.scalar(
+            select(Broadcast.archived).where(Broadcast.id == broadcast_id)
+        )
+        counted = [*rows.all(), *archived_rows(archived)]
         out: dict[str, int] = {}
-        for state, reason, n in rows.all():
+        for state, reason, n in counted:
             out[state] = out.get(state, 0) + int(n)
             if reason:
                 out[f"{state}:{reason}"] = out.get(f"{state}:{reason}", 0) + int(n)
