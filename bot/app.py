@@ -12,6 +12,7 @@ from bot.channels.base import Channel
 from bot.channels.files import file_routes
 from bot.config import Config, ConfigError
 from bot.content.store import ContentStore
+from bot.core import files
 from bot.core.admin_alerts import ContentAlerts
 from bot.core.delivery import Delivery
 from bot.core.dispatcher import Dispatcher
@@ -90,7 +91,11 @@ class App:
     def start_workers(self) -> None:
         """Housekeeping, the broadcast worker (and beside it, on its lanes, the nudge worker)
         and the content watcher."""
-        self.tasks.append(asyncio.create_task(housekeeping(self.db, self.config.retention)))
+        self.tasks.append(
+            asyncio.create_task(
+                housekeeping(self.db, self.config.retention, files.folder(self.config))
+            )
+        )
         if self.config.broadcast.enabled:
             from bot.broadcast.nudges import NudgeWorker
             from bot.broadcast.worker import BroadcastWorker

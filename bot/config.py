@@ -82,11 +82,14 @@ class ZaloOAConfig:
 
 @dataclass(frozen=True)
 class TeamsConfig:
-    """Village teams and follow-up: deep links, when a citizen counts as stuck, file links."""
+    """Village teams and follow-up: deep links, when a citizen counts as stuck, report files
+    (how long their links last, where they are kept)."""
 
     telegram_bot: str = ""
     stuck_days: int = 7
     file_hours: int = 24
+    # Folder of report files (relative to the config file); "" keeps them in the database.
+    file_dir: str = "data/files"
     invite_days: int = 14
     font: str = ""
 

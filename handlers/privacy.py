@@ -19,6 +19,7 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import delete
 
+from bot.core import files
 from bot.core.context import Context
 from bot.core.replies import Reply
 from bot.core.router import Router
@@ -177,7 +178,7 @@ async def erase(ctx: Context, _: PrivacyErase) -> None:
         counts += [(COUNT_GUIDED, g.skill_id, 1) for g in guided]
         counts.append((COUNT_BASIC_FIVE, "", 1 if ctx.content.lessons.reached_five(skills) else 0))
         await progress.add_anonymous(team_id, counts)
-        await FileRepo(session).forget_team(team_id)
+        await FileRepo(session, files.folder(ctx.services.config)).forget_team(team_id)
     if user.channel == "web":
         await session.execute(delete(WebOutbox).where(WebOutbox.external_id == user.external_id))
         await WebHistoryRepo(session).forget(user.external_id)

@@ -16,7 +16,7 @@ import pytest
 
 from bot.app import App, build_app
 from bot.channels.memory import RICH, TEXT_ONLY, MemoryChannel
-from bot.config import Config, ContentConfig, DatabaseConfig, WebConfig
+from bot.config import Config, ContentConfig, DatabaseConfig, TeamsConfig, WebConfig
 from storage.db import Database, normalise_url
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -90,11 +90,13 @@ async def any_db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
 
 @pytest.fixture
 def config(tmp_path: Path) -> Config:
-    """Configuration for tests: temporary SQLite, the bundled content, no file watching."""
+    """Configuration for tests: temporary SQLite, the bundled content, no file watching, report
+    files in the test's temporary folder."""
     return Config(
         database=DatabaseConfig(url=sqlite_url(tmp_path)),
         web=WebConfig(host="127.0.0.1", port=0),
         content=ContentConfig(dir=str(CONTENT), watch=False),
+        teams=TeamsConfig(file_dir=str(tmp_path / "files")),
         base_dir=ROOT,
     )
 
@@ -127,6 +129,13 @@ async def consent(channel: MemoryChannel, user: str, name: str = "Bác Ba") -> N
     """Bring a user past the welcome and consent."""
     await channel.say(user, "/start", display_name=name)
     await channel.press(user, "Đồng ý")
+
+
+async def shared_bytes(app: App, ref: str) -> bytes:
+    """The bytes of a report file a reply carries (``Reply.document``), as channels get them."""
+    shared = await app.core.file(ref)
+    assert shared is not None, f"no file behind {ref}"
+    return shared.data
 
 
 def with_content(config: Config, content_dir: Path) -> Config:

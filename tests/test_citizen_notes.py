@@ -18,10 +18,10 @@ from bot.config import Config
 from bot.core.replies import Reply
 from handlers.payloads import CitizenCard, NoteDelete, NoteEdit
 from storage.db import Database
-from storage.models import CitizenNote, SharedFile, utcnow
+from storage.models import CitizenNote, utcnow
 from storage.repos.followup import clean_note
 from storage.repos.lessons import LessonRepo
-from tests.conftest import consent
+from tests.conftest import consent, shared_bytes
 from tests.replies import labels, texts
 from tests.test_teams import leak, make_member, make_team, user_row
 
@@ -51,10 +51,7 @@ async def _stuck_citizen(app: App, chat: MemoryChannel, code: str) -> int:
 
 async def _csv(app: App, replies: list[Reply]) -> str:
     ref = next(r.document for r in replies if r.document)
-    async with app.db.transaction() as session:
-        shared = await session.get(SharedFile, ref.split("/")[0])
-        assert shared is not None
-        return shared.data.decode("utf-8-sig")
+    return (await shared_bytes(app, ref)).decode("utf-8-sig")
 
 
 async def test_a_note_is_written_shown_kept_to_the_team_and_erased(

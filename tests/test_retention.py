@@ -3,6 +3,7 @@ batches, with every report that counts them unchanged; the work index covers unf
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -10,11 +11,12 @@ import pytest
 from sqlalchemy import func, select, text, update
 
 from bot.config import ConfigError, RetentionConfig, load_config
-from bot.core.housekeeping import prune_once
+from bot.core.housekeeping import clean_files, prune_once
 from storage.db import Database
 from storage.models import Broadcast, BroadcastDelivery, QuestionLog
 from storage.repos.answers import AnswerRepo
 from storage.repos.broadcasts import BroadcastRepo
+from storage.repos.files import FileRepo
 from tests.broadcast_helpers import MORNING, lesson_broadcast, village
 
 NOW = MORNING + timedelta(days=400)
@@ -85,8 +87,11 @@ async def _count(db: Database, query: object) -> int:
         return int((await s.execute(query)).scalar_one())  # type: ignore[call-overload]
 
 
-async def test_pruning_keeps_reports_and_drops_only_old_rows(any_db: Database) -> None:
+async def test_pruning_keeps_reports_and_drops_only_old_rows(
+    any_db: Database, tmp_path: Path
+) -> None:
     await _work_index_covers_only_pending_rows(any_db)
+    await _expired_files_go_with_their_rows(any_db, tmp_path / "files")
     _team, ids = await village(any_db, 12)
     old = await lesson_broadcast(any_db, _team)
     recent = await lesson_broadcast(any_db, _team)
@@ -132,6 +137,18 @@ def test_retention_config_is_checked(tmp_path: Path) -> None:
     assert bundled.retention == RetentionConfig()
     config = load_config(path, env={})
     assert (config.retention.delivery_days, config.retention.question_days) == (30, 0)
+
+
+async def _expired_files_go_with_their_rows(db: Database, folder: Path) -> None:
+    async with db.transaction() as s:
+        repo = FileRepo(s, folder)
+        old = await repo.put(b"a", "a.csv", "text/csv", timedelta(hours=1), now=NOW)
+        new = await repo.put(b"b", "b.csv", "text/csv", timedelta(hours=3), now=NOW)
+    assert await clean_files(db, folder, batch=5, now=NOW + timedelta(hours=2)) == 1
+    assert os.listdir(folder) == [new.token]
+    async with db.transaction() as s:
+        assert await FileRepo(s, folder).get(old.token, now=NOW) is None
+        assert await FileRepo(s, folder).get(new.token, now=NOW) is not None
 
 
 async def _work_index_covers_only_pending_rows(db: Database) -> None:

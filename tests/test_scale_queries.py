@@ -22,8 +22,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.broadcast.worker import BroadcastWorker
-from bot.config import Config, DatabaseConfig
+from bot.config import Config, DatabaseConfig, RetentionConfig
 from bot.content.snapshot import Snapshot, load_snapshot
+from bot.core.housekeeping import prune_once
 from bot.reports import build
 from bot.reports.build import Report, build_report, build_team_reports
 from bot.reports.table import csv_bytes
@@ -296,6 +297,9 @@ async def test_no_statement_takes_a_list_longer_than_a_chunk(
             pace = fast_config(batch_size=MAX_LIST + 100)
             w = BroadcastWorker(app.services, channels, config=pace)
             await until_done(w, any_db, bid, limit=60)
+            later = NOW + timedelta(days=30)  # retention: the finished rows pruned in batches
+            keep = RetentionConfig(delivery_days=7, question_days=30, batch_size=MAX_LIST + 100)
+            assert (await prune_once(any_db, keep, now=later))[0] > MAX_LIST
         assert sum(len(c.sent) for c in channels.values()) > MAX_LIST
         # At most a chunk of ids (two values each for a (channel, id) pair), plus a few others.
         assert 0 < longest["values"] <= 2 * MAX_LIST + 20

@@ -18,7 +18,6 @@ from storage.models import (
     AnonymousCount,
     GuidedSkill,
     LessonAttempt,
-    SharedFile,
     SkillCompletion,
     Team,
     TeamMembership,
@@ -29,7 +28,7 @@ from storage.models import (
 from storage.repos.conversation import ConversationRepo
 from storage.repos.lessons import LessonRepo
 from storage.repos.teams import TeamRepo
-from tests.conftest import consent
+from tests.conftest import consent, shared_bytes
 from tests.replies import keys, labels, texts
 
 MENU = [
@@ -264,10 +263,7 @@ async def test_an_admin_sees_every_team(chat: MemoryChannel, app: App) -> None:
     await chat.press("admin", "Công cụ của tổ")
     replies = await chat.press("admin", "Xuất bảng CSV")
     document = next(r.document for r in replies if r.document)
-    async with app.db.transaction() as session:
-        shared = await session.get(SharedFile, document.split("/")[0])
-        assert shared is not None
-        table = shared.data.decode("utf-8-sig")
+    table = (await shared_bytes(app, document)).decode("utf-8-sig")
     assert "Bác Ba Đông" in table and "Cô Tư Tây" in table
 
 
@@ -406,16 +402,14 @@ async def test_summary_stuck_guidance_chart_and_csv(chat: MemoryChannel, app: Ap
     replies = await chat.press("mem", "Biểu đồ tiến độ")
     ref = next(r.document for r in replies if r.document)
     assert ref.endswith(".png")
-    async with app.db.transaction() as session:
-        png = (await session.get(SharedFile, ref.split("/")[0])).data  # type: ignore[union-attr]
+    png = await shared_bytes(app, ref)
     image = Image.open(io.BytesIO(png))
     assert image.format == "PNG" and image.width >= 1000
     # CSV
     await chat.press("mem", "Công cụ của tổ")
     replies = await chat.press("mem", "Xuất bảng CSV")
     ref = next(r.document for r in replies if r.document)
-    async with app.db.transaction() as session:
-        data = (await session.get(SharedFile, ref.split("/")[0])).data  # type: ignore[union-attr]
+    data = await shared_bytes(app, ref)
     rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
     header, body = rows[0], {r[0]: r for r in rows[1:]}
     assert set(body) == {"Bác Ba", "Chị Sáu"}

@@ -27,7 +27,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from PIL import Image
 
 from bot.app import App, build_app
-from bot.config import Config, TeamsConfig
+from bot.config import Config
 from storage.migrate import upgrade
 from tests.conftest import CONTENT, ROOT
 
@@ -99,7 +99,7 @@ async def setup(config: Config, tmp_path: Path) -> AsyncIterator[tuple[App, Test
     config = replace(
         config,
         database=replace(config.database, url=url),
-        teams=TeamsConfig(telegram_bot="trolyso_xa_bot"),
+        teams=replace(config.teams, telegram_bot="trolyso_xa_bot"),
     )
     await upgrade(url)  # as `trolyso run` does: the CLI shares this database
     path = tmp_path / "config.yaml"

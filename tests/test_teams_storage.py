@@ -3,6 +3,7 @@ guidance records, anonymous counts and shared files."""
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 
 from sqlalchemy import func, select
@@ -170,6 +171,7 @@ async def test_chat_reports_and_erasing_on_both_databases(any_db: Database, conf
             assert count == 0, model.__name__
         kept = await ProgressRepo(session).anonymous(team.id)
     assert kept[("completion", "sk_qr_payment")] == 1 and kept[("citizen", "")] == 1
+    assert os.listdir(config.teams.file_dir) == []  # the CSV naming her, gone from disk too
     await chat.say("mem", "/team")
     replies = await chat.press("mem", "Tóm tắt")
     assert "Bác Ba" not in texts(replies) and "Đã xóa dữ liệu: 1 người" in texts(replies)

@@ -1,7 +1,8 @@
 """``GET /files/<token>/<name>``: report files (CSV, charts) on the bot's HTTP server.
 
-The files live in the database (``bot/core/files.py``), so any bot process serves any of them;
-an unknown, mistyped or expired link gets 404.
+The files live in ``teams.file_dir`` with their tokens in the database (``bot/core/files.py``),
+so any bot process sharing both serves any of them; an unknown, mistyped or expired link gets
+404, a valid one whose file is gone 410, each with a sentence for the citizen.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from aiohttp import web
+
+from bot.core.ports import FileMissing
 
 if TYPE_CHECKING:
     from bot.core.ports import Core
@@ -21,7 +24,10 @@ def file_routes(core: Core) -> list[web.RouteDef]:
 
     async def download(request: web.Request) -> web.Response:
         name = request.match_info["name"]
-        shared = await core.file(f"{request.match_info['token']}/{name}")
+        try:
+            shared = await core.file(f"{request.match_info['token']}/{name}")
+        except FileMissing:
+            raise web.HTTPGone(text=core.messages("files.missing")) from None
         if shared is None or shared.name != name:
             text = core.messages("files.expired")
             raise web.HTTPNotFound(text=text)

@@ -65,6 +65,7 @@ from bot.core.ports import (
     Capabilities,
     Core,
     DeliveryError,
+    FileMissing,
     RetryAfter,
     Transient,
     Uncertain,
@@ -402,7 +403,10 @@ class TelegramChannel(Adapter):
 
     async def _send_document(self, chat_id: int, ref: str) -> None:
         """Upload a file made for the user (a report; images go as photos), if still valid."""
-        shared = await self.core.file(ref)
+        try:
+            shared = await self.core.file(ref)
+        except FileMissing:  # logged by the core, naming the folder
+            return
         if shared is None:
             log.warning("telegram: a report file expired before it could be sent")
             return

@@ -1,18 +1,21 @@
-"""Files for users (report CSVs, progress charts): stored in the database, served by token.
+"""Files for users (report CSVs, progress charts): kept in ``teams.file_dir``, served by token.
 
 A handler stores a file with ``share`` and sends ``Reply(text, document=ref)``; ``ref`` is
 ``"<token>/<name>"``. Each channel shows it its own way: Telegram uploads the file, the web chat
 shows a download link, text-only channels (Zalo) get the link in the text
 (``bot.channels.base.links_in_text``).
 Links are ``<web.public_url or http://host:port>/files/<token>/<name>``: the token is random
-(192 bits) and the file expires after ``teams.file_hours``. Any bot process sharing the database
-can serve it (``bot/channels/files.py``).
+(192 bits) and the file expires after ``teams.file_hours``. The bytes are a file in
+``teams.file_dir`` (``data/files``; the database keeps the token, name and expiry), or in the
+database when ``file_dir`` is empty. Any bot process sharing the database and that folder can
+serve it (``bot/channels/files.py``); housekeeping deletes expired files and their rows.
 """
 
 from __future__ import annotations
 
 import re
 from datetime import timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
@@ -47,7 +50,7 @@ async def share(
 ) -> str:
     """Store a file for download; returns the reference to put in ``Reply.document``."""
     name = safe_name(name)
-    shared = await FileRepo(session).put(
+    shared = await FileRepo(session, folder(config)).put(
         data,
         name,
         content_type,
@@ -56,6 +59,12 @@ async def share(
         team_id=team_id,
     )
     return f"{shared.token}/{name}"
+
+
+def folder(config: Config) -> Path | None:
+    """Where report files are kept (``teams.file_dir``); None: in the database."""
+    value = config.teams.file_dir.strip()
+    return config.path(value) if value else None
 
 
 def split_ref(ref: str) -> tuple[str, str]:
@@ -81,8 +90,13 @@ def file_url(config: Config, ref: str, *, relative: bool = False) -> str:
     return base_url(config) + path
 
 
-async def fetch(db: Database, ref: str) -> SharedFile | None:
-    """The stored file of a reference, unless it expired."""
+async def fetch(db: Database, config: Config, ref: str) -> tuple[SharedFile, bytes] | None:
+    """The stored file of a reference and its bytes, unless it expired; ``FileNotFoundError``
+    when its row is valid but its file is gone (a folder not shared between processes)."""
     token, _ = split_ref(ref)
     async with db.transaction() as session:
-        return await FileRepo(session).get(token)
+        repo = FileRepo(session, folder(config))
+        shared = await repo.get(token)
+        if shared is None:
+            return None
+        return shared, await repo.read(shared)

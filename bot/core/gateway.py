@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.core import files
-from bot.core.ports import Capabilities, ReloadListener, Respond, SharedFile
+from bot.core.ports import Capabilities, FileMissing, ReloadListener, Respond, SharedFile
 from storage.repos.delivery import SeenEventRepo, WebHistoryRepo, WebOutboxRepo
 from storage.repos.keys import ServerKeyRepo
 from storage.repos.users import UserRepo
@@ -68,11 +68,22 @@ class Gateway:
                 await users.mark_unreachable(user.id)
 
     async def file(self, ref: str) -> SharedFile | None:
-        """The file behind a document reference, unless it expired."""
-        shared = await files.fetch(self.services.db, ref)
-        if shared is None:
+        """The file behind a document reference, unless it expired; ``FileMissing`` if gone."""
+        config = self.services.config
+        try:
+            found = await files.fetch(self.services.db, config, ref)
+        except FileNotFoundError:
+            log.error(
+                "report file %s… is missing from %s (teams.file_dir): every process must "
+                "share that folder",
+                ref[:6],
+                files.folder(config),
+            )
+            raise FileMissing(ref[:6]) from None
+        if found is None:
             return None
-        return SharedFile(name=shared.name, content_type=shared.content_type, data=shared.data)
+        shared, data = found
+        return SharedFile(name=shared.name, content_type=shared.content_type, data=data)
 
     def file_link(self, ref: str, *, relative: bool = False) -> str:
         """The download link of a document reference."""

@@ -1,11 +1,13 @@
 """Periodic clean-up: old button tokens, seen platform event ids, expired dashboard rows, and
-by age (``retention`` in the config) finished broadcast deliveries and the question log."""
+by age (``retention`` in the config) finished broadcast deliveries and the question log, and
+expired report files (rows and files in ``teams.file_dir``, and files no row names)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from bot.config import RetentionConfig
 from storage.db import Database
@@ -14,6 +16,7 @@ from storage.repos import retention
 from storage.repos.conversation import ConversationRepo
 from storage.repos.dashboard import DashboardRepo
 from storage.repos.delivery import SeenEventRepo
+from storage.repos.files import FileRepo
 
 log = logging.getLogger(__name__)
 
@@ -56,10 +59,33 @@ async def prune_once(
     return done[0], done[1]
 
 
+async def clean_files(
+    db: Database, folder: Path | None, batch: int, now: datetime | None = None
+) -> int:
+    """Delete expired report files (rows and files), ``batch`` per transaction, then the files
+    of the folder no row names; returns how many expired files went."""
+    now = now or utcnow()
+    removed = 0
+    while True:
+        async with db.transaction() as session:
+            gone = await FileRepo(session, folder).purge(now, batch)
+        removed += gone
+        if gone < batch:
+            break
+        await asyncio.sleep(0)
+    async with db.transaction() as session:
+        await FileRepo(session, folder).sweep(now)
+    return removed
+
+
 async def housekeeping(
-    db: Database, keep: RetentionConfig | None = None, interval: float = 3600.0
+    db: Database,
+    keep: RetentionConfig | None = None,
+    files: Path | None = None,
+    interval: float = 3600.0,
 ) -> None:
-    """Clean up every ``interval`` seconds until cancelled (the first time one interval in)."""
+    """Clean up every ``interval`` seconds until cancelled (the first time one interval in);
+    ``files`` is the report files' folder (None: they are in the database)."""
     keep = keep or RetentionConfig()
     while True:
         await asyncio.sleep(interval)
@@ -67,6 +93,7 @@ async def housekeeping(
             removed = await clean_once(db)
             if removed:
                 log.info("housekeeping removed %d old button tokens", removed)
+            await clean_files(db, files, keep.batch_size)
             deliveries, questions = await prune_once(db, keep)
             if deliveries or questions:
                 log.info(

@@ -91,6 +91,11 @@ Respond = Callable[["Sequence[Reply]"], Awaitable[None]]
 ReloadListener = Callable[[], Awaitable[None]]
 
 
+class FileMissing(LookupError):
+    """A file's link is valid but its bytes are gone (``teams.file_dir`` not shared by every
+    process, or emptied by hand)."""
+
+
 @dataclass(frozen=True)
 class SharedFile:
     """A file made for a user (a report CSV, a chart), as a channel sends it."""
@@ -135,7 +140,8 @@ class Core(Protocol):
         ...
 
     async def file(self, ref: str) -> SharedFile | None:
-        """The file behind a ``Reply.document`` reference, unless it expired."""
+        """The file behind a ``Reply.document`` reference, unless it expired (None); raises
+        ``FileMissing`` when its bytes are gone."""
         ...
 
     def file_link(self, ref: str, *, relative: bool = False) -> str:

@@ -221,14 +221,17 @@ class AnonymousCount(Base):
 
 
 class SharedFile(Base):
-    """A generated file (report CSV, chart) downloadable by its token until it expires."""
+    """A generated file (report CSV, chart) downloadable by its token until it expires: its
+    bytes in ``teams.file_dir`` under the name ``path``, or in ``data`` (no folder configured,
+    or made before migration 0020)."""
 
     __tablename__ = "shared_files"
 
     token: Mapped[str] = mapped_column(String(48), primary_key=True)
     name: Mapped[str] = mapped_column(String(128))
     content_type: Mapped[str] = mapped_column(String(64))
-    data: Mapped[bytes] = mapped_column(LargeBinary)
+    data: Mapped[bytes | None] = mapped_column(LargeBinary)
+    path: Mapped[str | None] = mapped_column(String(64))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -48,6 +48,7 @@ from bot.core.ports import (
     Capabilities,
     Core,
     DeliveryError,
+    FileMissing,
     NotAllowed,
     RetryAfter,
     Transient,
@@ -466,7 +467,10 @@ class ZaloOAChannel(Adapter):
         elif image.startswith("http://"):
             raise OAApiError("image", -1, "not https")
         elif image.startswith(SHARED):  # a generated picture (a certificate): its bytes
-            shared = await self.core.file(image.removeprefix(SHARED))
+            try:
+                shared = await self.core.file(image.removeprefix(SHARED))
+            except FileMissing:
+                shared = None
             if shared is None or len(shared.data) > MAX_IMAGE:
                 raise OAApiError("image", -1, "no such file, or too large")
             attachment = await self._upload(oa_id, shared.data, shared.name, shared.content_type)
