@@ -58,6 +58,12 @@ if TYPE_CHECKING:
     from bot.content.knowledge import Entry, OutOfScope
 
 
+# A posting list up to this many times longer than the documents to look up in it is walked
+# (a dict lookup per posting) rather than probed (a binary search per document): in Python a
+# step of the walk costs a quarter to a third of a probe.
+_SCAN = 6
+
+
 @dataclass(frozen=True)
 class Reading:
     """A question's words after normalisation and correction, with a weight for each."""
@@ -214,11 +220,16 @@ class Index(Deciding):
         docs = [self.doc_of[entry_id] for entry_id in near]
         within = [self.doc_of[r.entry_id] for r in whole.ranked]
         best: Match | None = None
+        present = self._present(reading.folds, docs)
         for start in range(0, size - s.window + s.window_step, s.window_step):
             end = start + s.window
-            if not self._shares_words(reading.folds[start:end], docs):
-                continue  # cheap check first: the window must hold words of a near entry
-            part = self._search(self._question(reading, start, end), started, within=within)
+            window = set(reading.folds[start:end])
+            if all(len(window & words) < 2 for words in present):
+                continue  # cheap check first: the window must hold two words of a near entry
+            question = self._question(reading, start, end)
+            if not self._may_reach(question.terms, docs, s.window_answer_at):
+                continue  # no near entry's BM25 share is high enough for that confidence
+            part = self._search(question, started, within=within)
             if part.outcome is not ANSWER or part.entry_id not in near:
                 continue
             if part.score >= s.window_answer_at and (best is None or part.score > best.score):
@@ -227,17 +238,17 @@ class Index(Deciding):
             return None
         return replace(whole, outcome=ANSWER, entry_id=best.entry_id, choices=(), score=best.score)
 
-    def _shares_words(self, folds: Sequence[str], docs: Sequence[int]) -> bool:
-        """Whether the words hold at least two words of one of ``docs``."""
-        for doc in docs:
-            shared = 0
-            for fold in set(folds):
-                post = self.postings.get(fold)
-                if post is not None and post.find(doc) >= 0:
-                    shared += 1
-            if shared >= 2:
-                return True
-        return False
+    def _present(self, folds: Sequence[str], docs: Sequence[int]) -> list[set[str]]:
+        """For each of ``docs``, the words of ``folds`` it holds."""
+        present: list[set[str]] = [set() for _ in docs]
+        for fold in set(folds):
+            post = self.postings.get(fold)
+            if post is None:
+                continue
+            for words, doc in zip(present, docs, strict=True):
+                if post.find(doc) >= 0:
+                    words.add(fold)
+        return present
 
     def _search(
         self,
@@ -253,14 +264,7 @@ class Index(Deciding):
         query = question.terms
         scores = self._bm25(query) if within is None else self._bm25_within(query, within)
         top = heapq.nlargest(s.candidates, scores.items(), key=lambda kv: kv[1])
-        mass = sum(
-            norm * self.doc_idf.get(t, self.unknown_doc_idf)
-            for t, (_, norm) in query.items()
-            if " " not in t or t in self.doc_idf
-        )
-        # A few common words ("có", "làm sao") say nothing about the topic: the floor keeps
-        # them from scoring like a full question.
-        best_bm25 = (s.k1 + 1) * max(mass, s.min_mass)
+        best_bm25 = self._best_bm25(query)
         unknown_pair = self.unknown_idf * s.unknown_pair
         # Unknown words count against the match (that is how out-of-scope questions show);
         # unknown pairs of known words are just another way of saying it, and count less.
@@ -283,6 +287,26 @@ class Index(Deciding):
                 for r in ranked[:5]
             ]
         return self._decide(ranked, question, started)
+
+    def _best_bm25(self, query: dict[str, tuple[float, float]]) -> float:
+        """The best BM25 score the question could reach (what its scores are shares of)."""
+        s = self.settings
+        mass = sum(
+            norm * self.doc_idf.get(t, self.unknown_doc_idf)
+            for t, (_, norm) in query.items()
+            if " " not in t or t in self.doc_idf
+        )
+        # A few common words ("có", "làm sao") say nothing about the topic: the floor keeps
+        # them from scoring like a full question.
+        return (s.k1 + 1) * max(mass, s.min_mass)
+
+    def _may_reach(
+        self, query: dict[str, tuple[float, float]], docs: Sequence[int], confidence: float
+    ) -> bool:
+        """Whether one of ``docs`` may reach ``confidence`` for the question: a cheap bound
+        (its BM25 share alone) checked before ranking a window."""
+        needed = confidence * self.settings.bm25_scale * self._best_bm25(query) * (1 - 1e-9)
+        return any(bm >= needed for bm in self._bm25_within(query, docs).values())
 
     def _read(self, text: str) -> Question:
         """The question ``text`` as the matcher reads it."""
@@ -379,8 +403,15 @@ class Index(Deciding):
                     scores[doc] += weight * post.bm25[i]
         return scores
 
-    def _bm25(self, query: dict[str, tuple[float, float]]) -> dict[int, float]:  # noqa: C901
-        """BM25 of the entries worth scoring: rare terms first, common ones only added."""
+    def _bm25(self, query: dict[str, tuple[float, float]]) -> dict[int, float]:
+        """BM25 of the entries worth scoring: rare terms first, common ones only added.
+
+        Only the best ``candidates`` of the result are used: while the common terms are added,
+        an entry that can no longer reach them (its score so far plus the most the terms left
+        could add, below the current ``candidates``-th score) is dropped. The best ones come
+        out exactly as if every entry were scored.
+        """
+        s = self.settings
         scores: dict[int, float] = {}
         common: list[tuple[Postings, float, str]] = []
         for term, (weight, _) in query.items():
@@ -394,28 +425,60 @@ class Index(Deciding):
                 scores[doc] = scores.get(doc, 0.0) + weight * value
         if not common:
             return scores
-        if len(scores) > self.settings.keep:
-            scores = dict(heapq.nlargest(self.settings.keep, scores.items(), key=lambda kv: kv[1]))
+        if len(scores) > s.keep:
+            scores = dict(heapq.nlargest(s.keep, scores.items(), key=lambda kv: kv[1]))
         if not scores:
             for _, _, term in common:
                 for doc in self.impact[term]:
                     scores[doc] = 0.0
-        for post, weight, _ in common:
-            for doc in scores:
-                i = post.find(doc)
-                if i >= 0:
-                    scores[doc] += weight * post.bm25[i]
+        return self._add_common(scores, common)
+
+    def _add_common(
+        self, scores: dict[int, float], common: list[tuple[Postings, float, str]]
+    ) -> dict[int, float]:
+        """Add the common terms (the weightiest first) to the entries found, dropping those
+        that can no longer be among the best ``candidates``."""
+        s = self.settings
+        common.sort(key=lambda c: -c[1] * self._most(c[0], c[2]))
+        left = self._bounds(common)
+        for n, (post, weight, _) in enumerate(common):
+            if len(scores) > s.candidates:
+                values = sorted(scores.values(), reverse=True)
+                floor = values[s.candidates - 1] - left[n]
+                if values[-1] < floor:
+                    scores = {doc: v for doc, v in scores.items() if v >= floor}
+            _add(scores, post, weight)
         return scores
+
+    def _most(self, post: Postings, term: str) -> float:
+        """A common term's highest BM25 weight (in the first of its best entries)."""
+        return post.bm25[post.find(self.impact[term][0])]
+
+    def _bounds(self, common: Sequence[tuple[Postings, float, str]]) -> list[float]:
+        """For each position in ``common``, the most the terms from there on can add to any
+        entry (a little more, for rounding); the last is 0."""
+        left = [0.0] * (len(common) + 1)
+        for n in range(len(common) - 1, -1, -1):
+            post, weight, term = common[n]
+            left[n] = left[n + 1] + weight * self._most(post, term)
+        return [v * (1 + 1e-9) + 1e-12 if v else 0.0 for v in left]
 
     def _dots(self, docs: Sequence[int], query: dict[str, tuple[float, float]]) -> list[float]:
         """The TF-IDF dot product of the question with each of ``docs`` (the candidates)."""
         dots = [0.0] * len(docs)
+        where = {doc: k for k, doc in enumerate(docs)}
         for term, (weight, _) in query.items():
             post = self.postings.get(term)
             if post is None:
                 continue
             factor = weight * self.question_idf.get(term, self.unknown_idf)
             found, values, size = post.docs, post.value, len(post.docs)
+            if size <= _SCAN * len(docs):
+                for doc, value in zip(found, values, strict=True):
+                    k = where.get(doc)
+                    if k is not None:
+                        dots[k] += factor * value
+                continue
             for k, doc in enumerate(docs):
                 i = bisect_left(found, doc)
                 if i < size and found[i] == doc:
@@ -449,6 +512,22 @@ class Index(Deciding):
             if dot / norm > best:
                 best, best_text = dot / norm, text
         return best_text
+
+
+def _add(scores: dict[int, float], post: Postings, weight: float) -> None:
+    """Add a term's BM25 weights to the entries already scored."""
+    found, values = post.docs, post.bm25
+    if len(found) <= _SCAN * len(scores):
+        # Walking the postings is cheaper than probing them once per entry.
+        for doc, value in zip(found, values, strict=True):
+            if doc in scores:
+                scores[doc] += weight * value
+        return
+    size = len(found)
+    for doc in scores:
+        i = bisect_left(found, doc)
+        if i < size and found[i] == doc:
+            scores[doc] += weight * values[i]
 
 
 def _compounds(
