@@ -1,5 +1,6 @@
 """The matcher on the labelled set (tests/eval/questions.yaml, written apart from the content):
-at least 93% right overall, at least 90% in every style, and no out-of-scope question answered.
+at least 94.5% right overall (the issue asks 93%), at least 90% in every style, and no
+out-of-scope question answered.
 
 A question with an expected entry is right only when that entry is answered directly; an
 out-of-scope one only when the bot falls back. The same figures come from
@@ -45,7 +46,7 @@ def test_the_set_covers_every_topic_in_four_styles(report: Report) -> None:
 
 
 def test_overall_accuracy_floor(report: Report) -> None:
-    assert report.overall.rate >= 0.93, format_report(report)
+    assert report.overall.rate >= 0.945, format_report(report)
 
 
 def test_every_style_floor(report: Report) -> None:
@@ -87,22 +88,29 @@ def test_the_same_question_scores_the_same_in_every_process() -> None:
 
 
 def test_the_tuning_sets_keep_their_floors() -> None:
-    """real_questions.yaml and unseen_questions.yaml became tuning sets (issue 15): they may not
-    fall back below what was reached on them; the hard out-of-scope probes may not get more
-    direct answers than before."""
+    """real_questions.yaml, unseen_questions.yaml and unseen3_questions.yaml became tuning sets
+    (issue 15): they may not fall back below what was reached on them; the hard out-of-scope
+    probes may not get more direct answers than before."""
     index = load_snapshot(ROOT / "content").index
     real, problems = load_labelled(ROOT / "tests" / "eval" / "real_questions.yaml")
     assert problems == []
     report = evaluate(index, real)
-    assert report.overall.rate >= 0.95, format_report(report)
+    assert report.overall.rate >= 0.955, format_report(report)
     assert all(t.rate >= 0.90 for t in report.styles.values()), format_report(report)
     assert report.out_of_scope_answered == [], format_report(report)
     # unseen_questions.yaml became a tuning set too (session 4, 2026-12-03).
     unseen, problems = load_labelled(ROOT / "tests" / "eval" / "unseen_questions.yaml")
     assert problems == []
     report = evaluate(index, unseen)
-    assert report.overall.rate >= 0.905, format_report(report)
+    assert report.overall.rate >= 0.915, format_report(report)
     assert len(report.out_of_scope_answered) <= 1, format_report(report)
+    # unseen3_questions.yaml (set 3) became a tuning set in session 5 (2026-12-04).
+    third, problems = load_labelled(ROOT / "tests" / "eval" / "unseen3_questions.yaml")
+    assert problems == []
+    report = evaluate(index, third)
+    assert report.overall.rate >= 0.92, format_report(report)
+    assert report.styles["chatty"].rate >= 0.85, format_report(report)
+    assert len(report.out_of_scope_answered) <= 2, format_report(report)
     near, problems = load_labelled(ROOT / "tests" / "eval" / "near_out_of_scope.yaml")
     assert problems == []
     assert len(evaluate(index, near).out_of_scope_answered) <= 3

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.content.knowledge import Entry
 from bot.content.sections import Reader
 from bot.content.snapshot import load_snapshot
 from bot.nlp.lexicon import lexicon
@@ -168,6 +169,74 @@ def test_context_words_weigh_less_than_topic_words(index: Index) -> None:
     told = index._read("tụi nó dặn cài zalo")
     assert told.terms["no"][1] < 1.0 and told.terms["dan"][1] < 1.0
     assert told.terms["zalo"][1] == 1.0
+
+
+STRAY = "hôm qua đi ăn cưới ở xóm bên, về mở zalo thấy có người lạ nhắn mượn tiền"
+
+
+def test_content_words_no_candidate_holds_count_less(index: Index) -> None:
+    """Words of the content that none of the candidates holds ("ăn", "xóm": the question's
+    personal context) count ``stray_weight`` times in the question's size; words the content
+    never uses count fully."""
+    question = index._read(STRAY)
+    match = index.search(STRAY)
+    docs = [index.doc_of[r.entry_id] for r in match.ranked]
+    hit: set[str] = set()
+    index._dots(docs, question.terms, hit)
+    stray = [t for t in question.terms if t in index.postings and t not in hit]
+    assert {"an", "xom"} <= set(stray)
+    whole = index._best_bm25(question.terms)
+    assert index._best_bm25(question.terms, hit, 0.3) < whole
+    assert index._best_bm25(question.terms, set(question.terms), 0.3) == whole
+    unknown = index._read("qwzx ngoại hạng")
+    assert index._best_bm25(unknown.terms, (), 0.3) == index._best_bm25(unknown.terms)
+    assert match.ranked[0].entry_id == "scam_deepfake_borrow"
+
+
+def test_a_long_question_may_have_an_out_of_scope_topic_a_little_closer(index: Index) -> None:
+    """A very long question's personal context matches the everyday words of the wide
+    out-of-scope topics a little: ``long_outside_ratio`` instead of ``outside_ratio`` for it."""
+    best = Scored("scam_easy_job", bm25=0.2, whole=0.2, confidence=1.2)
+    runner_up = Scored("scam_investment", bm25=0.1, whole=0.1, confidence=0.6)
+    outside = Scored("out_of_scope:prices", bm25=0.13, whole=0.13, confidence=0.78)  # 0.65
+    long = index._read(f"hôm qua bà đi chợ về mệt quá, {LONG}")
+    assert len(long.normalised.split()) >= index.settings.long_outside_words
+    assert index._decide([best, outside, runner_up], long, 0.0).outcome is ANSWER
+    short = index._read("nạp tiền làm nhiệm vụ không rút ra được")
+    assert index._decide([best, outside, runner_up], short, 0.0).outcome is not ANSWER
+    closer = Scored("out_of_scope:prices", bm25=0.15, whole=0.15, confidence=0.9)  # 0.75
+    assert index._decide([best, closer, runner_up], long, 0.0).outcome is not ANSWER
+
+
+def test_dropping_entries_while_scoring_keeps_the_best_exactly() -> None:
+    """Entries that can no longer reach the best candidates are dropped while common terms are
+    added: the candidates come out as when every entry is scored in full."""
+    entries = [
+        Entry(
+            id=f"e{n}",
+            group="basics",
+            title=f"mục số {n}",
+            questions=(
+                f"cách làm việc {n % 7} với điện thoại",
+                f"hỏi về tài khoản {n % 5} ngân hàng",
+            ),
+            keywords=(),
+            answer="Trả lời " + " ".join(["điện thoại", "tài khoản", "ngân hàng"][: 1 + n % 3]),
+        )
+        for n in range(90)
+    ]
+    built = Index.build(entries)
+    assert built.common_df < 90
+    for text in ["cách làm việc 3 với điện thoại", "tài khoản ngân hàng điện thoại", "mục số 4"]:
+        query = built._read(text).terms
+        full: dict[int, float] = {}
+        for term, (weight, _) in query.items():
+            post = built.postings.get(term)
+            for doc, value in zip(post.docs, post.bm25, strict=True) if post else ():
+                full[doc] = full.get(doc, 0.0) + weight * value
+        best = sorted(full.values(), reverse=True)[: built.settings.candidates]
+        found = sorted(built._bm25(query).values(), reverse=True)[: built.settings.candidates]
+        assert found == pytest.approx(best, rel=1e-6)
 
 
 def test_a_bare_keyword_only_one_entry_has_answers_it(index: Index) -> None:

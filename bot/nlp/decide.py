@@ -140,15 +140,17 @@ class Deciding:
                 return all(w in ASKING for w in rest)
         return False
 
-    def _clear(self, ranked: Sequence[Scored]) -> bool:
+    def _clear(self, ranked: Sequence[Scored], long: bool = False) -> bool:
         """Whether no topic we don't answer is close to the best entry (in BM25, or in
-        confidence)."""
+        confidence). A very long question's personal context matches the everyday words of
+        the wide topics we don't answer a little: for it, the topic must be a little closer."""
         s = self.settings
         top = ranked[0]
         near = next((r for r in ranked if r.entry_id in self.outside), None)
+        ratio = s.long_outside_ratio if long else s.outside_ratio
+        share = s.long_outside_ratio if long else s.outside_confidence
         return near is None or (
-            near.bm25 < s.outside_ratio * top.bm25
-            and near.confidence < s.outside_confidence * top.confidence
+            near.bm25 < ratio * top.bm25 and near.confidence < share * top.confidence
         )
 
     def _lead(self, ranked: list[Scored]) -> float:
@@ -177,7 +179,7 @@ class Deciding:
         runner_up = ranked[1].bm25 if len(ranked) > 1 else 0.0
         ahead = (top.bm25 - runner_up) / top.bm25 if top.bm25 > 0 else 0.0
         near = next((r for r in ranked if r.entry_id in self.outside), None)
-        clear = self._clear(ranked)
+        clear = self._clear(ranked, len(question.normalised.split()) >= s.long_outside_words)
         sure = top.confidence >= s.answer_at and ahead >= s.margin
         # Less sure, but far ahead of every other entry (a long question whose topical words
         # all point one way): answered too, unless a topic we don't answer is near.

@@ -28,7 +28,7 @@ import heapq
 import math
 import time
 from bisect import bisect_left
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -264,7 +264,13 @@ class Index(Deciding):
         query = question.terms
         scores = self._bm25(query) if within is None else self._bm25_within(query, within)
         top = heapq.nlargest(s.candidates, scores.items(), key=lambda kv: kv[1])
-        best_bm25 = self._best_bm25(query)
+        hit: set[str] = set()
+        dots = self._dots([doc for doc, _ in top], query, hit)
+        # Words of the content that none of the candidates holds (a long question's personal
+        # context: "nhóm cựu chiến binh", "tủ lạnh") say nothing for or against any of them:
+        # they count less in the question's size (words the content never uses count fully).
+        stray = s.stray_weight if within is None else 1.0
+        best_bm25 = self._best_bm25(query, hit, stray)
         unknown_pair = self.unknown_idf * s.unknown_pair
         # Unknown words count against the match (that is how out-of-scope questions show);
         # unknown pairs of known words are just another way of saying it, and count less.
@@ -275,7 +281,6 @@ class Index(Deciding):
                 for t, (_, norm) in query.items()
             )
         )
-        dots = self._dots([doc for doc, _ in top], query)
         ranked = [
             self._score(doc, bm / best_bm25, dot, query_norm)
             for (doc, bm), dot in zip(top, dots, strict=True)
@@ -288,11 +293,19 @@ class Index(Deciding):
             ]
         return self._decide(ranked, question, started)
 
-    def _best_bm25(self, query: dict[str, tuple[float, float]]) -> float:
-        """The best BM25 score the question could reach (what its scores are shares of)."""
+    def _best_bm25(
+        self,
+        query: dict[str, tuple[float, float]],
+        hit: Collection[str] = (),
+        stray: float = 1.0,
+    ) -> float:
+        """The best BM25 score the question could reach (what its scores are shares of); a
+        term of the content not ``hit`` by any candidate counts ``stray`` times."""
         s = self.settings
         mass = sum(
-            norm * self.doc_idf.get(t, self.unknown_doc_idf)
+            norm
+            * self.doc_idf.get(t, self.unknown_doc_idf)
+            * (stray if stray != 1.0 and t not in hit and t in self.postings else 1.0)
             for t, (_, norm) in query.items()
             if " " not in t or t in self.doc_idf
         )
@@ -463,8 +476,14 @@ class Index(Deciding):
             left[n] = left[n + 1] + weight * self._most(post, term)
         return [v * (1 + 1e-9) + 1e-12 if v else 0.0 for v in left]
 
-    def _dots(self, docs: Sequence[int], query: dict[str, tuple[float, float]]) -> list[float]:
-        """The TF-IDF dot product of the question with each of ``docs`` (the candidates)."""
+    def _dots(
+        self,
+        docs: Sequence[int],
+        query: dict[str, tuple[float, float]],
+        hit: set[str] | None = None,
+    ) -> list[float]:
+        """The TF-IDF dot product of the question with each of ``docs`` (the candidates);
+        the terms found in any of them are added to ``hit``."""
         dots = [0.0] * len(docs)
         where = {doc: k for k, doc in enumerate(docs)}
         for term, (weight, _) in query.items():
@@ -473,16 +492,21 @@ class Index(Deciding):
                 continue
             factor = weight * self.question_idf.get(term, self.unknown_idf)
             found, values, size = post.docs, post.value, len(post.docs)
+            held = False
             if size <= _SCAN * len(docs):
                 for doc, value in zip(found, values, strict=True):
                     k = where.get(doc)
                     if k is not None:
                         dots[k] += factor * value
-                continue
-            for k, doc in enumerate(docs):
-                i = bisect_left(found, doc)
-                if i < size and found[i] == doc:
-                    dots[k] += factor * values[i]
+                        held = True
+            else:
+                for k, doc in enumerate(docs):
+                    i = bisect_left(found, doc)
+                    if i < size and found[i] == doc:
+                        dots[k] += factor * values[i]
+                        held = True
+            if held and hit is not None:
+                hit.add(term)
         return dots
 
     def _score(self, doc: int, bm25: float, dot: float, query_norm: float) -> Scored:
