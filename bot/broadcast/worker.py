@@ -51,7 +51,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from bot.broadcast.compose import reply_for, report_text
 from bot.broadcast.timing import Pace, Pacer, QuietHours, SharedPace
-from bot.core.dispatcher import tokenise
+from bot.core.dispatcher import offer
 from bot.core.ports import DeliveryError, NotAllowed, RetryAfter, Uncertain, Unreachable
 from bot.core.replies import Reply
 from storage.models import Broadcast
@@ -315,15 +315,19 @@ class BroadcastWorker:
             if not ready:
                 return []
             conversation = ConversationRepo(session)
-            states = await conversation.states(r.user_id for r in ready)
+            replies: dict[int, Reply] = {}
             out = []
+            last: dict[int, list[Any]] = {}
             for row in ready:
-                broadcast = await self._broadcast(session, row.broadcast_id)
-                state = states[row.user_id]
-                replies = await tokenise(
-                    [reply_for(snapshot, broadcast)], row.user_id, state, conversation
-                )
-                out.append((row, replies[0]))
+                reply = replies.get(row.broadcast_id)
+                if reply is None:
+                    broadcast = await self._broadcast(session, row.broadcast_id)
+                    reply = replies[row.broadcast_id] = reply_for(snapshot, broadcast)
+                tokens, buttons = await offer([reply], row.user_id, conversation)
+                if buttons is not None:
+                    last[row.user_id] = buttons
+                out.append((row, tokens[0]))
+            await conversation.remember(last, now)
             return out
 
         try:

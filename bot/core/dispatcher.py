@@ -327,15 +327,24 @@ async def tokenise(
     conversation: ConversationRepo,
 ) -> list[Reply]:
     """Swap payloads for tokens the user was really offered, and remember the last turn."""
+    out, last = await offer(replies, user_id, conversation)
+    if last is not None:
+        state.last_buttons = last
+    return out
+
+
+async def offer(
+    replies: Sequence[Reply], user_id: int, conversation: ConversationRepo
+) -> tuple[list[Reply], list[list[str]] | None]:
+    """Swap payloads for tokens the user was really offered; also what to store as the
+    state's ``last_buttons`` (None when the replies have no buttons: keep the last turn's)."""
     keyed = number_buttons(replies)
     if not keyed:
-        return list(replies)
+        return list(replies), None
     tokens = iter(await conversation.offer(user_id, [k.button.payload for k in keyed]))
-    state.last_buttons = [
-        Offered(k.key, fold(k.button.label), k.button.payload).to_json() for k in keyed
-    ]
+    last = [Offered(k.key, fold(k.button.label), k.button.payload).to_json() for k in keyed]
     out = []
     for reply in replies:
         buttons = tuple(Button(b.label, next(tokens)) for b in reply.buttons)
         out.append(replace(reply, buttons=buttons))
-    return out
+    return out, last

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, event, insert, select
+from sqlalchemy import Table, delete, event, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 
 from storage.models import ConversationState, OfferedButton, utcnow
-from storage.repos.lists import chunks
+from storage.repos.lists import among, chunks, is_pg
 
 TOKEN_BYTES = 6  # 8 base64url characters; a token is never more than 16
 PENDING = "offered_buttons"  # Session.info: offered rows of this transaction not yet written
+STATES = cast(Table, ConversationState.__table__)
+OFFERS = cast(Table, OfferedButton.__table__)
 
 
 def new_token() -> str:
@@ -57,6 +60,39 @@ class ConversationRepo:
             await self.session.flush()
             found.update((state.user_id, state) for state in missing)
         return found
+
+    async def remember(self, last_buttons: Mapping[int, list[Any]], now: datetime) -> None:
+        """Set the last turn's buttons of users outside their own turn (a broadcast, a push).
+
+        Plain SQL, no read first: one UPDATE per distinct list of buttons, which also moves
+        each state's ``version`` on, so a turn of one of these users that read its state before
+        fails its versioned write and runs again on top of this one (two writers never both
+        write from the same version). Missing states are created; one created meanwhile by
+        another process makes the INSERT fail, and the caller's transaction is retried.
+        """
+        groups: dict[str, tuple[list[Any], list[int]]] = {}
+        for user_id, buttons in last_buttons.items():
+            groups.setdefault(json.dumps(buttons), (buttons, []))[1].append(user_id)
+        pg = is_pg(self.session)
+        missing: list[dict[str, Any]] = []
+        for buttons, ids in groups.values():
+            found: set[int] = set()
+            for block in chunks(ids):
+                result = await self.session.execute(
+                    update(STATES)
+                    .where(among(STATES.c.user_id, block, pg))
+                    .values(last_buttons=buttons, version=STATES.c.version + 1, updated_at=now)
+                    .returning(STATES.c.user_id)
+                )
+                found.update(result.scalars())
+            missing.extend(
+                {"user_id": i, "flow": None, "data": {}, "last_buttons": buttons, "attrs": {}}
+                | {"version": 1, "updated_at": now}
+                for i in ids
+                if i not in found
+            )
+        if missing:
+            await self.session.execute(insert(STATES), missing)
 
     async def offer(self, user_id: int, payloads: Iterable[str]) -> list[str]:
         """Record buttons offered to a user; returns one token per payload, in order.
@@ -107,7 +143,7 @@ def _write_offers(session: Session) -> None:
     """Write the transaction's offered buttons, in one INSERT (as it commits, or before a read)."""
     rows: list[dict[str, Any]] | None = session.info.pop(PENDING, None)
     if rows:
-        session.execute(insert(OfferedButton), rows)
+        session.execute(insert(OFFERS), rows)  # the table's, not the ORM's (no flush first)
 
 
 @event.listens_for(Session, "after_soft_rollback")
