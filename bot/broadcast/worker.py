@@ -92,8 +92,9 @@ async def uninterruptible(coro: Coroutine[Any, Any, T]) -> T:
 class Writer:
     """Group commit: concurrent writes are applied together in one transaction.
 
-    Each write runs in a task of its own, so cancelling a caller never cuts a transaction in
-    half nor leaves another caller waiting.
+    The writes run in a task of their own (one per transaction, shared by every write queued
+    before it starts), so cancelling a caller never cuts a transaction in half nor leaves
+    another caller waiting.
     """
 
     def __init__(self, services: Services) -> None:
@@ -101,15 +102,18 @@ class Writer:
         self._queue: list[tuple[Callable[[AsyncSession], Awaitable[Any]], asyncio.Future[Any]]]
         self._queue = []
         self._lock = asyncio.Lock()
+        self._next: asyncio.Task[None] | None = None  # the drain that will take the queue
         self._drains: set[asyncio.Task[None]] = set()
 
     async def __call__(self, op: Callable[[AsyncSession], Awaitable[T]]) -> T:
         """Apply ``op`` in a transaction (shared with other concurrent writes)."""
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._queue.append((op, future))
-        drain = asyncio.ensure_future(self._drain(future))
-        self._drains.add(drain)
-        drain.add_done_callback(self._drains.discard)
+        drain = self._next
+        if drain is None:
+            drain = self._next = asyncio.ensure_future(self._drain())
+            self._drains.add(drain)
+            drain.add_done_callback(self._drains.discard)
         await asyncio.shield(drain)
         return future.result()
 
@@ -118,10 +122,9 @@ class Writer:
         while self._drains:
             await asyncio.wait(set(self._drains))
 
-    async def _drain(self, future: asyncio.Future[Any]) -> None:
+    async def _drain(self) -> None:
         async with self._lock:
-            if future.done():
-                return
+            self._next = None  # writes queued from now on go to the next transaction
             batch, self._queue = self._queue, []
             try:
                 await self._apply(batch)

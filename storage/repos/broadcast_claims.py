@@ -47,6 +47,11 @@ from storage.repos.leases import LeasedRows, Outcome, rowcount
 from storage.repos.lists import chunks
 
 D = BroadcastDelivery
+# The worker's statements use the tables, not the mapped classes: plain SQL, no ORM compile
+# state, session synchronisation or autoflush for rows that are never loaded as objects.
+DT = cast(Table, D.__table__).c
+USERS = cast(Table, User.__table__).c
+BROADCASTS = cast(Table, Broadcast.__table__).c
 
 
 @dataclass(frozen=True)
@@ -78,10 +83,8 @@ def _opted_out() -> Any:
 
 def _passed_for_broadcast() -> Any:
     """Whether the row's citizen passed the row's broadcast skill (inside ``start_sending``)."""
-    return exists().where(
-        SkillCompletion.user_id == D.user_id,
-        SkillCompletion.skill_id == Broadcast.skill_id,
-    )
+    done = cast(Table, SkillCompletion.__table__).c
+    return exists().where(done.user_id == DT.user_id, done.skill_id == BROADCASTS.skill_id)
 
 
 class DeliveryClaims(LeasedRows):
@@ -148,23 +151,24 @@ class DeliveryClaims(LeasedRows):
         """
         if not ids:
             return [], {}
+        optouts = cast(Table, BroadcastOptOut.__table__).c
         query = (
             select(
-                D.id,
-                D.broadcast_id,
-                D.user_id,
-                D.channel,
-                D.attempts,
-                User.external_id,
-                User.consent_at.is_not(None),
-                User.unreachable_at.is_not(None),
-                _opted_out(),
-                Broadcast.status,
-                and_(Broadcast.audience == AUDIENCE_MISSING, _passed_for_broadcast()),
+                DT.id,
+                DT.broadcast_id,
+                DT.user_id,
+                DT.channel,
+                DT.attempts,
+                USERS.external_id,
+                USERS.consent_at.is_not(None),
+                USERS.unreachable_at.is_not(None),
+                exists().where(optouts.user_id == USERS.id),
+                BROADCASTS.status,
+                and_(BROADCASTS.audience == AUDIENCE_MISSING, _passed_for_broadcast()),
             )
-            .join(User, User.id == D.user_id)
-            .join(Broadcast, Broadcast.id == D.broadcast_id)
-            .where(self._among(D.id, ids), D.state == CLAIMED, D.claimed_by == owner)
+            .join_from(DT.id.table, USERS.id.table, USERS.id == DT.user_id)
+            .join(BROADCASTS.id.table, BROADCASTS.id == DT.broadcast_id)
+            .where(self._among(DT.id, ids), DT.state == CLAIMED, DT.claimed_by == owner)
         )
         ready: list[Ready] = []
         skips: dict[int, str] = {}
@@ -187,25 +191,25 @@ class DeliveryClaims(LeasedRows):
                 skips[rid] = reason
             else:
                 ready.append(Ready(rid, bid, uid, channel, ext, attempts + 1))
+        table = DT.id.table
         for reason in set(skips.values()):
             await self.session.execute(
-                update(D)
-                .where(self._among(D.id, [i for i, r in skips.items() if r == reason]))
+                update(table)
+                .where(self._among(DT.id, [i for i, r in skips.items() if r == reason]))
                 .values(state=SKIPPED, reason=reason, updated_at=now)
             )
         if ready:
             result = await self.session.execute(
-                update(D)
+                update(table)
                 .where(
-                    self._among(D.id, [r.id for r in ready]),
-                    D.state == CLAIMED,
-                    D.claimed_by == owner,
+                    self._among(DT.id, [r.id for r in ready]),
+                    DT.state == CLAIMED,
+                    DT.claimed_by == owner,
                 )
-                .values(state=SENDING, attempts=D.attempts + 1, claimed_at=now, updated_at=now)
-                .returning(D.id)
-                .execution_options(synchronize_session=False)
+                .values(state=SENDING, attempts=DT.attempts + 1, claimed_at=now, updated_at=now)
+                .returning(DT.id)
             )
-            held = {row[0] for row in result.all()}
+            held = set(result.scalars())
             ready = [r for r in ready if r.id in held]
         return ready, skips
 
@@ -226,19 +230,19 @@ class DeliveryClaims(LeasedRows):
                     claimed_by=None, claimed_at=None, next_attempt_at=retry_at or now, reason=None
                 )
                 if not counted:
-                    values["attempts"] = D.attempts - 1
+                    values["attempts"] = DT.attempts - 1
             for block in chunks(ids):
                 await self.session.execute(
-                    update(D)
-                    .where(self._among(D.id, block), D.state == SENDING, D.claimed_by == owner)
+                    update(DT.id.table)
+                    .where(self._among(DT.id, block), DT.state == SENDING, DT.claimed_by == owner)
                     .values(**values)
                 )
             if state == PENDING:
                 await self.drop_stopped(ids, now)
         for block in chunks(blocked):
             await self.session.execute(
-                update(User)
-                .where(self._among(User.id, block), User.unreachable_at.is_(None))
+                update(USERS.id.table)
+                .where(self._among(USERS.id, block), USERS.unreachable_at.is_(None))
                 .values(unreachable_at=now)
             )
 
@@ -248,9 +252,9 @@ class DeliveryClaims(LeasedRows):
         if not ids:
             return 0
         result = await self.session.execute(
-            update(D)
-            .where(self._among(D.id, ids), D.state == SENDING, D.claimed_by == owner)
-            .values(state=PENDING, claimed_by=None, claimed_at=None, attempts=D.attempts - 1)
+            update(DT.id.table)
+            .where(self._among(DT.id, ids), DT.state == SENDING, DT.claimed_by == owner)
+            .values(state=PENDING, claimed_by=None, claimed_at=None, attempts=DT.attempts - 1)
         )
         await self.drop_stopped(ids, now or utcnow())
         return rowcount(result)
@@ -258,11 +262,11 @@ class DeliveryClaims(LeasedRows):
     async def drop_stopped(self, ids: Sequence[int], now: datetime) -> None:
         """Rows of ``ids`` back to ``pending`` whose broadcast was cancelled meanwhile: skipped
         (``cancelled``), so that no row of a stopped broadcast waits for ever."""
-        stopped = exists().where(Broadcast.id == D.broadcast_id, Broadcast.status != ACTIVE)
+        stopped = exists().where(BROADCASTS.id == DT.broadcast_id, BROADCASTS.status != ACTIVE)
         for block in chunks(list(ids)):
             await self.session.execute(
-                update(D)
-                .where(self._among(D.id, block), D.state == PENDING, stopped)
+                update(DT.id.table)
+                .where(self._among(DT.id, block), DT.state == PENDING, stopped)
                 .values(state=SKIPPED, reason=CANCELLED_REASON, updated_at=now)
             )
 
