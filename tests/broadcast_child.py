@@ -2,7 +2,8 @@
 
 ``python -m tests.broadcast_child DB_URL CONTENT_DIR LOG_FILE RATE [LEASE]``: the fake platform
 "delivers" a message by appending the citizen's id and the time to LOG_FILE (the kernel keeps
-what was written when the process is killed), after a short network-like wait.
+what was written when the process is killed), after a short network-like wait. LOG_FILE.ready
+appears once the bot is started and connected.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import replace
+
+from sqlalchemy import text
 
 from bot.channels.base import Channel
 from bot.channels.memory import RICH
@@ -42,13 +45,21 @@ async def main(url: str, content: str, log: str, rate: float, lease: float) -> N
     config = Config(
         database=DatabaseConfig(url=url), content=ContentConfig(dir=content, watch=False)
     )
-    services = Services(config=config, store=ContentStore(config.path(content)), db=Database(url))
+    # Deliveries need only the messages (the lesson button's label): no knowledge index.
+    store = ContentStore(config.path(content), deferred=True)
+    services = Services(config=config, store=store, db=Database(url))
     from bot.broadcast.worker import BroadcastWorker
 
     broadcast = replace(
-        fast_config(), rate_per_second=BroadcastRates(other=rate), lease_seconds=lease
+        fast_config(),
+        rate_per_second=BroadcastRates(other=rate),
+        lease_seconds=lease,
+        poll_interval=0.05,  # idle polls cost CPU the other bot needs on a busy machine
     )
     worker = BroadcastWorker(services, {CHANNEL: FileChannel(log)}, config=broadcast)
+    async with services.db.transaction() as session:  # connected, then ready
+        await session.execute(text("SELECT 1"))
+    os.close(os.open(f"{log}.ready", os.O_WRONLY | os.O_CREAT, 0o644))
     await worker.run()
 
 

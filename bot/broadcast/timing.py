@@ -1,9 +1,9 @@
 """When broadcasts may go out: quiet hours in local time, and the pace of each sending lane.
 
 A lane is one bot token (a channel) or one Official Account (a lane inside a channel).
-``Pace`` keeps a lane's pace in this process (SQLite: one process); ``SharedPace`` keeps it in
-PostgreSQL, so every process together sends at the configured rate and a platform's "retry
-after" pauses the lane for all of them.
+``Pace`` keeps a lane's pace in this process (SQLite: one process); ``SharedPace`` keeps a
+schedule of send slots in PostgreSQL, so every process together sends at the configured rate
+and a platform's "retry after" pauses the lane for all of them.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import asyncio
 import logging
 import re
 import time
+from collections import deque
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import TYPE_CHECKING, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -85,6 +86,13 @@ class Pacer(Protocol):
     async def take(self, most: int) -> int:
         """Wait until at least one send is allowed; take up to ``most`` and return how many."""
 
+    async def ready(self, most: int) -> int:
+        """Wait until sends may be prepared; return how many (at most ``most``). Each then
+        waits for its ``turn()`` right before its platform call."""
+
+    async def turn(self) -> None:
+        """Wait for the moment of one send prepared after ``ready()``."""
+
 
 def default_burst(rate: float) -> float:
     """Sends a lane may save up: a fifth of a second's worth, at least one."""
@@ -131,25 +139,65 @@ class Pace:
                 return n
             await asyncio.sleep((1.0 - self.tokens) / self.rate)
 
+    async def ready(self, most: int) -> int:
+        """Take up to ``most`` sends: they may start at once."""
+        return await self.take(most)
+
+    async def turn(self) -> None:
+        """Sends taken by ``ready()`` start at once."""
+
+
+# A shared lane's slots are reserved at most this far ahead (``storage/repos/lanes.py``): a
+# process prepares its next sends when their slots are that close, so a commit slower than
+# this makes them late.
+HORIZON = 0.25
+# Sends prepared together: a tenth of a second's worth (one below 20/s).
+GROUP_SECONDS = 0.1
+# Reserved slots not used within this long are given up.
+STALE = 1.0
+
 
 class SharedPace:
-    """A lane's token bucket in PostgreSQL (``storage/repos/lanes.py``), shared by every process.
+    """A lane's schedule of send slots in PostgreSQL (``storage/repos/lanes.py``), shared by
+    every process.
 
-    Each ``take`` is one short transaction on the lane's row, using the database's clock; a
-    pause asked by the platform is written there too, so every process waits it out.
+    ``ready`` lets the worker prepare a few sends (commit them ``sending``) when the lane's
+    next slot is about a horizon away; then each send's ``turn`` reserves its slot
+    (the sends waiting together share one short transaction on the database's clock) and
+    sleeps until it. The schedule is made by reserving, not by sending: a process that lags
+    sends its own messages late, but the lane's slots keep coming at ``rate`` to whoever asks,
+    and a slow commit before the reservation delays nothing. Up to ``allowance`` seconds (one
+    slot by default) missed by every process may be caught up. A pause asked by the platform is
+    written there too, so every process waits it out (slots reserved before it are at most a
+    horizon's worth).
     """
 
-    def __init__(self, db: Database, lane: str, rate: float, burst: float | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        lane: str,
+        rate: float,
+        *,
+        allowance: float | None = None,
+        horizon: float = HORIZON,
+    ) -> None:
         self.db = db
         self.lane = lane[:64]
         self.rate = rate
-        self.burst = burst if burst is not None else default_burst(rate)
+        self.allowance = allowance if allowance is not None else 1.0 / rate if rate > 0 else 0.0
+        self.horizon = horizon
+        self.group = max(1, int(rate * GROUP_SECONDS))  # sends prepared at a time
         self.resume_at = 0.0
+        self._ask_at = 0.0  # time.monotonic() before which the lane has no slot for us
+        self._slots: deque[float] = deque()  # reserved, not yet handed to a send
+        self._waiting = 0  # sends waiting in turn() for a slot
+        self._asking = asyncio.Lock()
         self._writes: set[asyncio.Task[None]] = set()
 
     def hold(self, seconds: float) -> None:
         """Pause this process at once, and every process through the lane's row."""
         self.resume_at = max(self.resume_at, time.monotonic() + max(0.0, seconds))
+        self._slots.clear()
         task = asyncio.ensure_future(self._hold(seconds))
         self._writes.add(task)
         task.add_done_callback(self._writes.discard)
@@ -163,10 +211,9 @@ class SharedPace:
         except Exception:
             log.exception("could not share the pause of lane %s", self.lane)
 
-    async def take(self, most: int) -> int:
-        """Wait until the lane allows a send; take up to ``most`` and return how many."""
-        from storage.repos.lanes import LaneRepo
-
+    async def ready(self, most: int) -> int:
+        """Wait until the lane's next slot for us is within the horizon; return how many sends
+        to prepare (a group, at most ``most``)."""
         while True:
             now = time.monotonic()
             if now < self.resume_at:
@@ -174,11 +221,64 @@ class SharedPace:
                 continue
             if self.rate <= 0:
                 return most
-            async with self.db.transaction() as session:
-                taken = await LaneRepo(session).take(self.lane, self.rate, self.burst, most)
-            if taken.granted:
-                return taken.granted
-            await asyncio.sleep(min(1.0, max(0.002, taken.wait)))
+            if now >= self._ask_at:
+                n = min(most, self.group)
+                self._ask_at = now + n / self.rate  # until their turns reserve the real slots
+                return n
+            await asyncio.sleep(self._ask_at - now)
+
+    async def turn(self) -> None:
+        """Reserve the next slot of the lane (with the other sends waiting) and sleep until it."""
+        if self.rate <= 0:
+            return
+        self._waiting += 1
+        try:
+            while True:
+                now = time.monotonic()
+                if now < self.resume_at:
+                    await asyncio.sleep(self.resume_at - now)
+                    continue
+                while self._slots and self._slots[0] < now - STALE:
+                    self._slots.popleft()
+                if self._slots:
+                    start = self._slots.popleft()
+                    break
+                wait = 0.0
+                async with self._asking:  # one reservation per process at a time
+                    if not self._slots:
+                        wait = await self._reserve(self._waiting)
+                if wait > 0:
+                    await asyncio.sleep(min(1.0, wait))
+        finally:
+            self._waiting -= 1
+        delay = start - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+    async def take(self, most: int) -> int:
+        """Wait for the lane's next slot; one send may start then."""
+        while True:
+            await self.turn()
+            if time.monotonic() >= self.resume_at:  # else paused meanwhile: the slot is lost
+                return 1
+
+    async def _reserve(self, most: int) -> float:
+        """Reserve up to ``most`` slots starting within the horizon; returns how long to wait
+        before asking again when none was granted."""
+        from storage.repos.lanes import LaneRepo
+
+        async with self.db.transaction() as session:
+            slot = await LaneRepo(session).reserve(
+                self.lane, self.rate, most, allowance=self.allowance, horizon=self.horizon
+            )
+        now = time.monotonic()
+        if not slot.granted:
+            self._ask_at = now + slot.wait
+            return max(0.002, slot.wait)
+        self._slots.extend(now + slot.wait + i / self.rate for i in range(slot.granted))
+        # The slot after ours comes within the horizon then (unless someone else takes it).
+        self._ask_at = self._slots[-1] + 1.0 / self.rate - self.horizon
+        return 0.0
 
 
 _WHEN = re.compile(

@@ -258,7 +258,7 @@ class BroadcastWorker:
         return self.paces[channel]
 
     def _new_pace(self, lane: str, rate: float) -> Pacer:
-        """A lane's pace: in PostgreSQL, shared by every process (one token bucket row per
+        """A lane's pace: in PostgreSQL, shared by every process (one schedule row per
         lane); in this process on SQLite."""
         if rate > 0 and not self.services.db.is_sqlite:
             return SharedPace(self.services.db, lane, rate)
@@ -283,7 +283,7 @@ class BroadcastWorker:
                         break
                 while len(in_flight) > MAX_IN_FLIGHT // 2:  # then start a sizeable group
                     await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
-                n = await pace.take(min(len(queue), MAX_IN_FLIGHT - len(in_flight)))
+                n = await pace.ready(min(len(queue), MAX_IN_FLIGHT - len(in_flight)))
                 group = [queue.popleft() for _ in range(n)]
                 await uninterruptible(self._start(channel, pace, group, in_flight))
         finally:
@@ -370,14 +370,18 @@ class BroadcastWorker:
         return self.paces[key]
 
     async def _send(self, channel: Outbound, pace: Pacer, row: Ready, reply: Reply) -> None:
-        """One platform call and its result, recorded at once."""
+        """One platform call, at its turn in the lane, and its result, recorded at once."""
+        await pace.turn()
         lane = self.lane_pace(channel, row.external_id)
+        held = max(pace.resume_at, lane.resume_at if lane is not None else 0.0) - time.monotonic()
+        now = self.services.clock()
+        if held > 0 or self.quiet.active(now):
+            # The lane was told to slow down, or the night began, while this send waited for
+            # its turn: no call, back in the queue.
+            retry_at = now + timedelta(seconds=held) if held > 0 else self.quiet.ends(now)
+            await self._record([Outcome(row.id, PENDING, retry_at=retry_at, counted=False)])
+            return
         if lane is not None:
-            held = lane.resume_at - time.monotonic()
-            if held > 0:  # the lane was told to slow down: no call, back in the queue
-                retry_at = self.services.clock() + timedelta(seconds=held)
-                await self._record([Outcome(row.id, PENDING, retry_at=retry_at, counted=False)])
-                return
             await lane.take(1)
         try:
             await channel.send(row.external_id, [reply])

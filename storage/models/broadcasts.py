@@ -11,14 +11,15 @@
   have started), then ``sent``, ``failed`` (``reason``) or ``skipped`` (``reason``).
 - ``broadcast_optouts``: citizens who said "dừng nhận tin"; they are skipped until "nhận tin".
 - ``send_lanes``: the pace of each sending lane (a bot token, an Official Account) shared by
-  every process: a token bucket (``tokens`` at ``stamp``) and a pause the platform asked for.
+  every process: the lane's next free send slot (``next_at``), which a pause the platform asked
+  for moves to the pause's end.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models.base import Base, UTCDateTime, utcnow
@@ -134,11 +135,10 @@ class BroadcastOptOut(Base):
 
 
 class SendLane(Base):
-    """A token bucket for one sending lane, updated atomically by every process (PostgreSQL)."""
+    """The schedule of one sending lane: each send reserves the next slot in one atomic
+    UPDATE, by whichever process sends it (PostgreSQL; ``storage/repos/lanes.py``)."""
 
     __tablename__ = "send_lanes"
 
     lane: Mapped[str] = mapped_column(String(64), primary_key=True)
-    tokens: Mapped[float] = mapped_column(Float, default=0.0)
-    stamp: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    held_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    next_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
