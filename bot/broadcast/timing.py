@@ -151,8 +151,6 @@ class Pace:
 # process prepares its next sends when their slots are that close, so a commit slower than
 # this makes them late.
 HORIZON = 0.25
-# Sends prepared together: a tenth of a second's worth (one below 20/s).
-GROUP_SECONDS = 0.1
 # Reserved slots not used within this long are given up.
 STALE = 1.0
 
@@ -161,8 +159,8 @@ class SharedPace:
     """A lane's schedule of send slots in PostgreSQL (``storage/repos/lanes.py``), shared by
     every process.
 
-    ``ready`` lets the worker prepare a few sends (commit them ``sending``) when the lane's
-    next slot is about a horizon away; then each send's ``turn`` reserves its slot
+    ``ready`` lets the worker prepare sends (commit them ``sending``) when the lane's next slot
+    is about a horizon away; then each send's ``turn`` reserves its slot
     (the sends waiting together share one short transaction on the database's clock) and
     sleeps until it. The schedule is made by reserving, not by sending: a process that lags
     sends its own messages late, but the lane's slots keep coming at ``rate`` to whoever asks,
@@ -186,9 +184,10 @@ class SharedPace:
         self.rate = rate
         self.allowance = allowance if allowance is not None else 1.0 / rate if rate > 0 else 0.0
         self.horizon = horizon
-        self.group = max(1, int(rate * GROUP_SECONDS))  # sends prepared at a time
+        self.ahead = max(1, int(horizon * rate) + 1)  # sends prepared at a time, at most
         self.resume_at = 0.0
         self._ask_at = 0.0  # time.monotonic() before which the lane has no slot for us
+        self._prepared_at = 0.0  # when ready() last returned
         self._slots: deque[float] = deque()  # reserved, not yet handed to a send
         self._waiting = 0  # sends waiting in turn() for a slot
         self._asking = asyncio.Lock()
@@ -213,7 +212,8 @@ class SharedPace:
 
     async def ready(self, most: int) -> int:
         """Wait until the lane's next slot for us is within the horizon; return how many sends
-        to prepare (a group, at most ``most``)."""
+        to prepare: what the rate allows since the last time (at least one, at most a
+        horizon's worth and ``most``), so that a process slow to prepare them catches up."""
         while True:
             now = time.monotonic()
             if now < self.resume_at:
@@ -222,7 +222,9 @@ class SharedPace:
             if self.rate <= 0:
                 return most
             if now >= self._ask_at:
-                n = min(most, self.group)
+                since = round((now - self._prepared_at) * self.rate)
+                n = min(most, self.ahead, max(1, since))
+                self._prepared_at = now
                 self._ask_at = now + n / self.rate  # until their turns reserve the real slots
                 return n
             await asyncio.sleep(self._ask_at - now)
