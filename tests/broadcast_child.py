@@ -54,7 +54,7 @@ async def main(url: str, content: str, log: str, rate: float, lease: float) -> N
         fast_config(),
         rate_per_second=BroadcastRates(other=rate),
         lease_seconds=lease,
-        poll_interval=0.05,  # idle polls cost CPU the other bot needs on a busy machine
+        poll_interval=0.2,  # idle polls (3 transactions) take CPU the other bot needs
     )
     worker = BroadcastWorker(services, {CHANNEL: FileChannel(log)}, config=broadcast)
     async with services.db.transaction() as session:  # connected, then ready
