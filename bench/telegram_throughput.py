@@ -208,7 +208,9 @@ async def stop_echo(app: AnyApp) -> None:
     await app.shutdown()
 
 
-async def instant(event: Any, caps: Any, *, respond: Any = None, once: Any = None) -> list[Reply]:
+async def instant(
+    event: Any, caps: Any, *, respond: Any = None, once: Any = None, seq: Any = None
+) -> list[Reply]:
     """A core that costs nothing: the not-understood reply with the four menu buttons."""
     labels = ["Hỏi đáp", "Bài học", "Tiến độ của tôi", "Liên hệ tổ công nghệ số"]
     text = "Mình chưa hiểu ý bạn. Bạn chọn trong danh mục, hoặc gõ câu hỏi ngắn gọn hơn nhé."

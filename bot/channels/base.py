@@ -6,9 +6,10 @@
 
 - **The turn.** ``turn`` hands an inbound event to the core with the platform's event id
   (``once``: a redelivered event is dropped, checked inside the user's turn and retried like
-  it) and a ``respond`` callback, so the core's one per-user lock covers handling *and*
-  delivering: one user's replies go out in the order their messages came. A turn that fails
-  is answered with the apology.
+  it), its place in the platform's order (``seq``: with several processes the core runs one
+  user's turns in that order) and a ``respond`` callback, so the core's one per-user lock
+  covers handling *and* delivering: one user's replies go out in the order their messages
+  came. A turn that fails is answered with the apology.
 - **Retries.** ``call`` runs one platform call. The adapter maps the platform's exception to a
   delivery error (``delivery_error``); only errors that prove nothing was delivered are
   retried (``Transient``; ``RetryAfter`` too when the platform has no rate limiter of its own),
@@ -132,15 +133,17 @@ class Adapter(Channel):
         """
         await self.deliver(external_id, replies)
 
-    async def turn(self, event: Event, *, once: str | None = None) -> None:
-        """One inbound event, end to end: the core's turn, then its replies. Never raises."""
+    async def turn(self, event: Event, *, once: str | None = None, seq: int | None = None) -> None:
+        """One inbound event, end to end: the core's turn, then its replies. Never raises.
+
+        ``seq`` orders the user's events as the platform does (see ``Core.handle``)."""
         address = event.sender.external_id
 
         async def respond(replies: Sequence[Reply]) -> None:
             await self.reply(address, replies)
 
         try:
-            await self.core.handle(event, self.capabilities, respond, once=once)
+            await self.core.handle(event, self.capabilities, respond, once=once, seq=seq)
         except asyncio.CancelledError:
             raise
         except Exception:

@@ -361,8 +361,9 @@ class TelegramChannel(Adapter):
             if event is not None:
                 # Webhook deliveries can repeat (a timeout on Telegram's side): the core drops
                 # an update id it has seen, inside the user's turn. Polling confirms offsets.
+                # Update ids grow in the order Telegram received the updates: the user's order.
                 once = str(update.update_id) if self.webhook_url else None
-                await self.turn(event, once=once)
+                await self.turn(event, once=once, seq=update.update_id)
             if answered is not None:
                 await answered
         except Exception:

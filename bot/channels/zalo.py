@@ -86,6 +86,7 @@ class Inbound:
     event: Event
     chat_id: str
     message_id: str | None
+    sent_at: int | None = None  # the message's ``date`` in ms: one chat's order
 
 
 def _id(value: Any) -> str | None:
@@ -142,7 +143,13 @@ def parse_update(data: Any, channel: str = "zalo") -> Inbound | None:
     else:
         kind = name.split(".")[1] if name.count(".") >= 2 else "unsupported"
         event = Unsupported(sender=sender, kind=kind[:32])
-    return Inbound(event=event, chat_id=chat_id, message_id=_id(message.get("message_id")))
+    date = message.get("date")
+    sent_at = date if isinstance(date, int) and not isinstance(date, bool) else None
+    if isinstance(date, str) and date.isdigit():
+        sent_at = int(date)
+    return Inbound(
+        event=event, chat_id=chat_id, message_id=_id(message.get("message_id")), sent_at=sent_at
+    )
 
 
 # --- outbound rendering -------------------------------------------------------------------
@@ -422,14 +429,14 @@ class ZaloChannel(Adapter):
             return
         # The duplicate check keys on the chat and the message id: ids are unique per chat.
         once = f"{inbound.chat_id}:{inbound.message_id}" if inbound.message_id else None
-        self.spawn(self._turn(inbound.event, once))
+        self.spawn(self._turn(inbound.event, once, inbound.sent_at))
 
-    async def _turn(self, event: Event, once: str | None) -> None:
+    async def _turn(self, event: Event, once: str | None, seq: int | None = None) -> None:
         typing = None
         if self.typing_after is not None:
             typing = asyncio.create_task(self._typing(event.sender.external_id, self.typing_after))
         try:
-            await self.turn(event, once=once)
+            await self.turn(event, once=once, seq=seq)
         finally:
             if typing is not None:
                 typing.cancel()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -55,3 +56,28 @@ class Unsupported(Event):
     """Something the bot cannot read (sticker, voice, image...); ``kind`` names it."""
 
     kind: str
+
+
+_KINDS: dict[str, type[Event]] = {
+    kind.__name__: kind for kind in (TextMessage, ButtonPress, Command, StaleButton, Unsupported)
+}
+
+
+def to_json(event: Event) -> dict[str, Any]:
+    """The event without its channel and address (kept beside it), as JSON."""
+    fields = {k: v for k, v in vars(event).items() if k != "sender"}
+    return {"kind": type(event).__name__, "name": event.sender.display_name, **fields}
+
+
+def from_json(channel: str, address: str, data: dict[str, Any]) -> Event | None:
+    """The event ``to_json`` wrote; None for anything else."""
+    kind = _KINDS.get(str(data.get("kind")))
+    if kind is None:
+        return None
+    values = {k: v for k, v in data.items() if k not in ("kind", "name")}
+    name = data.get("name")
+    sender = Sender(channel, address, name if isinstance(name, str) else None)
+    try:
+        return kind(sender=sender, **values)
+    except TypeError:
+        return None

@@ -48,11 +48,12 @@ class Gateway:
         respond: Respond | None = None,
         *,
         once: str | None = None,
+        seq: int | None = None,
     ) -> list[Reply]:
         """One turn through the dispatcher (see ``Core.handle``)."""
         if respond is None and once is None:
             return await self.dispatcher.handle(event, caps)
-        return await self.dispatcher.handle(event, caps, respond=respond, once=once)
+        return await self.dispatcher.handle(event, caps, respond=respond, once=once, seq=seq)
 
     async def first_time(self, channel: str, event_id: str) -> bool:
         """Record a platform event id (old ids are pruned by ``bot.core.housekeeping``)."""

@@ -120,6 +120,7 @@ class Core(Protocol):
         respond: Respond | None = None,
         *,
         once: str | None = None,
+        seq: int | None = None,
     ) -> list[Reply]:
         """Run one turn and return its replies.
 
@@ -127,7 +128,10 @@ class Core(Protocol):
         turn, so one user's replies go out in the order their messages came; a turn that fails
         is answered with the apology (``fallback.error``) instead of raising. With ``once`` (the
         platform's id of the event), a redelivered event is dropped: checked in the user's turn,
-        retried like the turn itself.
+        retried like the turn itself. ``seq`` is the event's place in the platform's order of
+        the user's events (an update id, a message time): with several processes, the user's
+        turns run in that order whichever process received them, and ``respond`` may also get
+        the replies of the user's turns another process received (same address).
         """
         ...
 

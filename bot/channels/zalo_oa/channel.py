@@ -168,12 +168,30 @@ def _mapping(value: Any) -> dict[str, Any]:
 class Inbound:
     """One webhook event read: what to do, for which OA and citizen, and its id."""
 
-    def __init__(self, action: str, oa_id: str, user_id: str, event_id: str, event: Event | None):
+    def __init__(
+        self,
+        action: str,
+        oa_id: str,
+        user_id: str,
+        event_id: str,
+        event: Event | None,
+        sent_at: int | None = None,
+    ):
         self.action = action  # turn | unfollow
         self.oa_id = oa_id
         self.user_id = user_id
         self.event_id = event_id
         self.event = event
+        self.sent_at = sent_at  # the event's time in ms (``timestamp``): one citizen's order
+
+
+def _millis(value: Any) -> int | None:
+    """A time in milliseconds, as Zalo writes it (a string of digits, or a number)."""
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return None
 
 
 def parse_event(data: dict[str, Any]) -> Inbound | None:
@@ -210,7 +228,7 @@ def parse_event(data: dict[str, Any]) -> Inbound | None:
             event = Unsupported(sender=sender, kind=name.removeprefix("user_send_")[:32])
         else:
             event = TextMessage(sender=sender, text=text)
-    return Inbound("turn", oa_id, user_id, event_id, event)
+    return Inbound("turn", oa_id, user_id, event_id, event, _millis(data.get("timestamp")))
 
 
 class ZaloOAChannel(Adapter):
@@ -348,7 +366,7 @@ class ZaloOAChannel(Adapter):
                     log.info("zalo_oa: a citizen unfollowed an OA; pushes to them stop")
                 return
             assert inbound.event is not None
-            await self.turn(inbound.event, once=event_id)
+            await self.turn(inbound.event, once=event_id, seq=inbound.sent_at)
         except asyncio.CancelledError:
             raise
         except Exception:
