@@ -12,10 +12,11 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import AsyncIterator, Sequence
+from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from bot.app import App, build_app
 from bot.channels.memory import RICH
@@ -24,8 +25,8 @@ from bot.core.context import Context
 from bot.core.events import Sender, TextMessage, to_json
 from bot.core.replies import Reply
 from storage.db import Database
-from storage.models import SeenEvent
-from storage.repos.delivery import TurnQueueRepo
+from storage.models import SeenEvent, utcnow
+from storage.repos.delivery import SeenEventRepo, TurnQueueRepo
 from tests.waiting import eventually
 
 
@@ -89,11 +90,9 @@ async def processes(config: Config, pg_url: str) -> AsyncIterator[tuple[Process,
         await second.dispose()
 
 
-async def recorded(db: Database, citizen: Sender, *, pending: bool = False) -> int:
-    """The citizen's turns in ``seen_events`` (only those not handled yet: ``pending``)."""
+async def recorded(db: Database, citizen: Sender) -> int:
+    """The citizen's turns in ``seen_events`` not handled yet (handled ones lose the address)."""
     count = select(func.count(SeenEvent.id)).where(SeenEvent.address == citizen.external_id)
-    if pending:
-        count = count.where(SeenEvent.handled_at.is_(None))
     async with db.transaction() as session:
         return int((await session.execute(count)).scalar_one())
 
@@ -111,18 +110,21 @@ async def test_turns_received_by_two_processes_run_in_the_platforms_order(
         async with db.transaction() as session:
             await TurnQueueRepo(session).lock([(citizen.channel, citizen.external_id)])
             newer = asyncio.create_task(first.receive(f"tin {seq + 1}", seq + 1))
-            await eventually(lambda: _recorded(db, citizen, base + 1))  # noqa: B023
+            await eventually(lambda: _recorded(db, citizen, 1))
             older = asyncio.create_task(second.receive(f"tin {seq}", seq))
-            await eventually(lambda: _recorded(db, citizen, base + 2))  # noqa: B023
+            await eventually(lambda: _recorded(db, citizen, 2))
         await asyncio.gather(newer, older)
         assert a.log[base:] == [f"tin {seq}", f"tin {seq + 1}"]
     # Whoever ran a turn delivered its replies, in order, and nobody else did.
     assert len(a.answered) + len(b.answered) == 4
     assert all(replies for replies in a.answered + b.answered)
-    assert await recorded(db, citizen, pending=True) == 0
-    async with db.transaction() as session:  # what the citizen wrote is not kept once handled
-        kept = select(func.count(SeenEvent.event)).where(SeenEvent.address == citizen.external_id)
-        assert (await session.execute(kept)).scalar_one() == 0
+    # Handled rows keep only their event ids: not who wrote, nor what.
+    assert await recorded(db, citizen) == 0
+    async with db.transaction() as session:
+        rows = select(SeenEvent).where(SeenEvent.event_id.startswith(citizen.external_id))
+        kept = (await session.scalars(rows)).all()
+    assert len(kept) == 4
+    assert all(r.handled_at and r.seq and not r.event and not r.address for r in kept)
 
 
 async def _recorded(db: Database, citizen: Sender, n: int) -> bool:
@@ -145,12 +147,25 @@ async def test_a_turn_left_by_a_dead_process_runs_before_the_next_and_a_late_one
     processes: tuple[Process, Process],
 ) -> None:
     a, _ = processes
-    once = f"{a.citizen.external_id}:1"
-    async with a.app.db.transaction() as session:  # recorded, then the process died
-        orphan = to_json(TextMessage(sender=a.citizen, text="tin 1"))
-        await TurnQueueRepo(session).record("telegram", once, a.citizen.external_id, 1, orphan)
+    who = a.citizen.external_id
+
+    async def died_after_recording(seq: int, minutes_ago: int = 0) -> None:
+        async with a.app.db.transaction() as session:
+            said = to_json(TextMessage(sender=a.citizen, text=f"tin {seq}"))
+            await TurnQueueRepo(session).record("telegram", f"{who}:{seq}", who, seq, said)
+            then = utcnow() - timedelta(minutes=minutes_ago)
+            await session.execute(
+                update(SeenEvent).where(SeenEvent.event_id == f"{who}:{seq}").values(seen_at=then)
+            )
+
+    await died_after_recording(0, minutes_ago=10)  # too old: the citizen has moved on
+    await died_after_recording(1)
     await a.receive("tin 3", 3)
     assert a.log == ["tin 1", "tin 3"]
     assert len(a.answered) == 2
     await a.receive("tin 2", 2)  # older than one already handled: handled, late
     assert a.log == ["tin 1", "tin 3", "tin 2"]
+    assert await recorded(a.app.db, a.citizen) == 1
+    async with a.app.db.transaction() as session:  # housekeeping forgets what it said
+        await SeenEventRepo(session).forget_before(utcnow() - timedelta(days=2))
+    assert await recorded(a.app.db, a.citizen) == 0

@@ -32,7 +32,6 @@ import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import inspect
@@ -71,7 +70,6 @@ log = logging.getLogger(__name__)
 
 ATTEMPTS = 4
 BATCH_SIZE = 32  # turns in one transaction at most; a batch waits for its slowest turn
-ORPHANS_FOR = timedelta(minutes=2)  # a turn left pending longer (its process died) is dropped
 REF = re.compile(re.escape(REF_MARK) + r"(\d+)" + re.escape(REF_MARK))
 
 Outcome = tuple[list[Reply], list[Push]]
@@ -323,9 +321,7 @@ class Dispatcher:
         claimed: dict[tuple[str, str], list[Pending]] = {}
         if ticketed:
             citizens = sorted({(e.sender.channel, e.sender.external_id) for e, _ in ticketed})
-            taken = await queue.claim(
-                citizens, [t for _, t in ticketed], ORPHANS_FOR, others=others
-            )
+            taken = await queue.claim(citizens, [t for _, t in ticketed], others=others)
             for pending in taken:
                 claimed.setdefault((pending.channel, pending.address), []).append(pending)
         queues: list[list[tuple[Event, bool]]] = []

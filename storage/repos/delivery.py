@@ -16,6 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.models import SeenEvent, WebHistory, WebOutbox, utcnow
 from storage.repos.lists import MAX_LIST, chunks
 
+ORPHANED = timedelta(minutes=2)  # a turn pending longer (its process died) is not taken up
+
 
 class SeenEventRepo:
     """Remembers platform event ids so a redelivered event is handled once."""
@@ -34,8 +36,18 @@ class SeenEventRepo:
         return True
 
     async def forget_before(self, cutoff: datetime) -> None:
-        """Drop ids older than ``cutoff``."""
+        """Drop ids older than ``cutoff``, and what a turn left pending by a process that died
+        said (no process takes it up after ``ORPHANED``)."""
         await self.session.execute(delete(SeenEvent).where(SeenEvent.seen_at < cutoff))
+        await self.session.execute(
+            update(SeenEvent)
+            .where(
+                SeenEvent.handled_at.is_(None),
+                SeenEvent.address.is_not(None),
+                SeenEvent.seen_at < utcnow() - ORPHANED,
+            )
+            .values(handled_at=utcnow(), address=null(), event=null())
+        )
 
 
 @dataclass(frozen=True)
@@ -67,8 +79,9 @@ class TurnQueueRepo:
 
     ``lock`` takes the turn of citizens until the transaction ends (``pg_advisory_xact_lock``,
     which PgBouncer's transaction pooling allows; session-level locks it does not). ``record``
-    queues a turn (False for an event id seen before: dedupe); ``claim``, under the lock,
-    marks the citizens' pending turns handled and returns them with their events.
+    queues a turn (None for an event id seen before: dedupe); ``claim``, under the lock,
+    marks the citizens' pending turns handled and returns them with their events. A handled
+    row keeps only its event id (the citizen and what they said are cleared).
     """
 
     def __init__(self, session: AsyncSession) -> None:
@@ -107,8 +120,8 @@ class TurnQueueRepo:
         self,
         citizens: Sequence[tuple[str, str]],
         own: Sequence[int],
-        within: timedelta,
         *,
+        within: timedelta = ORPHANED,
         others: bool = True,
     ) -> list[Pending]:
         """Mark pending turns handled and return them, each citizen's oldest first.
@@ -127,7 +140,9 @@ class TurnQueueRepo:
         mine = SeenEvent.id.in_(list(own))
         since = utcnow() - within
         wanted = (
-            select(SeenEvent.id, SeenEvent.event)
+            select(
+                SeenEvent.id, SeenEvent.channel, SeenEvent.address, SeenEvent.seq, SeenEvent.event
+            )
             .where(
                 SeenEvent.handled_at.is_(None),
                 SeenEvent.address.is_not(None),
@@ -139,9 +154,9 @@ class TurnQueueRepo:
         statement = (
             update(SeenEvent)
             .where(SeenEvent.id == wanted.c.id)
-            .values(handled_at=utcnow(), event=null())
+            .values(handled_at=utcnow(), address=null(), event=null())
             .returning(
-                SeenEvent.id, SeenEvent.channel, SeenEvent.address, SeenEvent.seq, wanted.c.event
+                wanted.c.id, wanted.c.channel, wanted.c.address, wanted.c.seq, wanted.c.event
             )
         )
         rows = (await self.session.execute(statement)).all()
@@ -153,7 +168,7 @@ class TurnQueueRepo:
         await self.session.execute(
             update(SeenEvent)
             .where(SeenEvent.id == row_id, SeenEvent.handled_at.is_(None))
-            .values(handled_at=utcnow(), event=null())
+            .values(handled_at=utcnow(), address=null(), event=null())
         )
 
 
