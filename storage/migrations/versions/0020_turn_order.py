@@ -6,8 +6,8 @@ platform's order (``seq``), the event itself (``event``, cleared once handled) a
 handled (``handled_at``), so that the process holding the citizen's turn handles every pending
 one, oldest first (``bot.core.dispatcher``). Only pending rows are indexed.
 
-Revision ID: 0019
-Revises: 0018
+Revision ID: 0020
+Revises: 0019
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0019"
-down_revision = "0018"
+revision = "0020"
+down_revision = "0019"
 branch_labels = None
 depends_on = None
 
