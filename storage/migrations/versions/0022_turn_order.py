@@ -6,8 +6,8 @@ platform's order (``seq``), the event itself (``event``, cleared once handled) a
 handled (``handled_at``), so that the process holding the citizen's turn handles every pending
 one, oldest first (``bot.core.dispatcher``). Only pending rows are indexed.
 
-Revision ID: 0021
-Revises: 0020
+Revision ID: 0022
+Revises: 0021
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0021"
-down_revision = "0020"
+revision = "0022"
+down_revision = "0021"
 branch_labels = None
 depends_on = None
 
