@@ -14,8 +14,10 @@ Two rounds:
   citizens share a transaction: group commit).
 
 For each round it prints the turns/s, the SQL statements per turn (counted with SQLAlchemy's
-``before_cursor_execute`` event, an executemany counting once) and, on SQLite, the hand-offs to
-aiosqlite's thread per turn (every ``Connection._execute``, i.e. every queue put and wake-up).
+``before_cursor_execute`` event, an executemany counting once), on SQLite the hand-offs to
+aiosqlite's thread per turn (every ``Connection._execute``, i.e. every queue put and wake-up),
+and this process's CPU time per turn (less sensitive than turns/s to other load on the machine;
+PostgreSQL's own CPU is not in it).
 
     .venv/bin/python bench/turns.py [--alone 300] [--users 50] [--turns 6]
         [--database-url URL]
@@ -119,13 +121,14 @@ async def consent_all(app: App, users: list[str]) -> None:
 
 async def measure(
     counts: Counts, turns: int, run: Callable[[], Awaitable[None]]
-) -> tuple[float, float, float]:
-    """turns/s, statements per turn, hand-offs per turn of one round."""
+) -> tuple[float, float, float, float]:
+    """turns/s, statements per turn, hand-offs per turn and this process's CPU ms per turn
+    (all its threads: the event loop and aiosqlite's) of one round."""
     counts.statements = counts.handoffs = 0
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     await run()
-    elapsed = time.perf_counter() - start
-    return turns / elapsed, counts.statements / turns, counts.handoffs / turns
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+    return turns / elapsed, counts.statements / turns, counts.handoffs / turns, cpu * 1000 / turns
 
 
 async def bench(url: str, alone: int, users: int, turns: int) -> None:
@@ -171,11 +174,11 @@ async def bench(url: str, alone: int, users: int, turns: int) -> None:
             ("alone", alone, one_at_a_time),
             (f"together ({users} citizens at once)", users * turns, at_once),
         ):
-            rate, statements, handoffs = await measure(counts, n, run)
+            rate, statements, handoffs, cpu = await measure(counts, n, run)
             extra = f", {handoffs:.1f} aiosqlite hand-offs" if db.is_sqlite else ""
             print(
                 f"{kind:<10} {label:<30} {n:5d} turns: {rate:7.1f} turns/s, "
-                f"{statements:.2f} statements{extra} per turn",
+                f"{statements:.2f} statements{extra}, {cpu:.2f} ms CPU per turn",
                 flush=True,
             )
     finally:
