@@ -2,7 +2,8 @@
 
 Each call deletes at most ``limit`` rows in the caller's (short) transaction; housekeeping
 (``bot/core/housekeeping.py``) calls again in a new transaction until nothing is left. No list
-parameter: the rows are chosen by a subquery (``id IN (SELECT … LIMIT n)``).
+parameter: the rows are chosen by a subquery (``id IN (SELECT … LIMIT n)``; on PostgreSQL
+``id = ANY((SELECT array_agg(id) FROM (SELECT … LIMIT n)))``, see ``_chosen``).
 
 Reports stay the same: a broadcast's pruned deliveries are counted into ``Broadcast.archived``
 (by state and reason) in the transaction that deletes them, from the rows the DELETE returned,
@@ -15,8 +16,9 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, exists, select
+from sqlalchemy import ARRAY, Integer, Select, any_, cast, delete, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Broadcast, BroadcastDelivery, QuestionLog
@@ -24,6 +26,18 @@ from storage.models.broadcasts import CANCELLED, DONE, FINAL_STATES
 from storage.repos.lists import is_pg
 
 D = BroadcastDelivery
+
+
+def _chosen(column: Any, chosen: Select[int], pg: bool) -> Any:
+    """``column IN (chosen)``. On PostgreSQL ``= ANY((SELECT array_agg(id) FROM chosen))``: the
+    ids are gathered once (an InitPlan) and fetched through the primary key; with ``IN`` the
+    planner hashed them and read the whole table for every batch (EXPLAIN ANALYZE: a seq scan
+    of 200,000 rows, 170-270 ms per batch of 1,000)."""
+    if not pg:
+        return column.in_(chosen.scalar_subquery())
+    inner = chosen.subquery()
+    ids = select(func.array_agg(inner.c.id)).scalar_subquery()
+    return column == any_(cast(ids, ARRAY(Integer)))  # the cast: ANY(array), not ANY(subquery)
 
 
 async def prune_deliveries(session: AsyncSession, before: datetime, limit: int) -> int:
@@ -45,15 +59,11 @@ async def prune_deliveries(session: AsyncSession, before: datetime, limit: int) 
     broadcast = (await session.execute(query)).scalar_one_or_none()
     if broadcast is None:
         return 0
-    chosen = (
-        select(D.id)
-        .where(D.broadcast_id == broadcast.id, final)
-        .order_by(D.id)
-        .limit(limit)
-        .scalar_subquery()
-    )
+    # Any order: every final row of the broadcast goes. No sort, so a batch reads ``limit``
+    # entries of the broadcast_id index, not all of the broadcast's rows.
+    chosen = select(D.id).where(D.broadcast_id == broadcast.id, final).limit(limit)
     result = await session.execute(
-        delete(D).where(D.id.in_(chosen), final).returning(D.state, D.reason)
+        delete(D).where(_chosen(D.id, chosen, is_pg(session)), final).returning(D.state, D.reason)
     )
     gone = Counter(f"{state}:{reason or ''}" for state, reason in result.all())
     if gone:
@@ -66,14 +76,16 @@ async def prune_deliveries(session: AsyncSession, before: datetime, limit: int) 
 
 async def prune_questions(session: AsyncSession, before: datetime, limit: int) -> int:
     """Delete up to ``limit`` question log rows written before ``before`` (oldest first)."""
+    # Oldest first along the created_at index, which the scan stops reading after ``limit``.
     chosen = (
         select(QuestionLog.id)
         .where(QuestionLog.created_at < before)
-        .order_by(QuestionLog.created_at, QuestionLog.id)
+        .order_by(QuestionLog.created_at)
         .limit(limit)
-        .scalar_subquery()
     )
     result = await session.execute(
-        delete(QuestionLog).where(QuestionLog.id.in_(chosen)).returning(QuestionLog.id)
+        delete(QuestionLog)
+        .where(_chosen(QuestionLog.id, chosen, is_pg(session)))
+        .returning(QuestionLog.id)
     )
     return len(result.all())
