@@ -230,15 +230,14 @@ async def pick_choice(ctx: Context, pressed: AnswerPick) -> None:
     if entry is None:
         fall_back(ctx, "answers.gone", None)
         return
-    row = await AnswerRepo(ctx.session).chose(pressed.log, ctx.user.id, entry.id)
-    show_entry(ctx, entry, row.id if row is not None else None)
+    show_entry(ctx, entry, await AnswerRepo(ctx.session).chose(pressed.log, ctx.user.id, entry.id))
 
 
 @router.button(AnswerNone)
 async def none_of_these(ctx: Context, pressed: AnswerNone) -> None:
     """None of the choices fits: count it as unanswered and fall back."""
-    row = await AnswerRepo(ctx.session).feedback(pressed.log, ctx.user.id, False)
-    fall_back(ctx, "answers.none_fallback", row.id if row is not None else None)
+    log_id = await AnswerRepo(ctx.session).feedback(pressed.log, ctx.user.id, False)
+    fall_back(ctx, "answers.none_fallback", log_id)
 
 
 @router.button(AnswerUp)
@@ -251,8 +250,8 @@ async def helpful(ctx: Context, pressed: AnswerUp) -> None:
 @router.button(AnswerDown)
 async def not_helpful(ctx: Context, pressed: AnswerDown) -> None:
     """Thumbs down on an answer: apologise and show the ways forward."""
-    row = await AnswerRepo(ctx.session).feedback(pressed.log, ctx.user.id, False)
-    fall_back(ctx, "answers.sorry", row.id if row is not None else None)
+    log_id = await AnswerRepo(ctx.session).feedback(pressed.log, ctx.user.id, False)
+    fall_back(ctx, "answers.sorry", log_id)
 
 
 @router.command("reload", roles=ADMIN)

@@ -259,9 +259,9 @@ async def test_question_log_repo_on_sqlite_and_postgres(any_db: Database) -> Non
         )
         await session.flush()  # the rows get their ids
         assert len(fell.text) == 2000
-        assert (await repo.chose(asked.id, user.id, "vneid_activate")) is asked
+        assert (await repo.chose(asked.id, user.id, "vneid_activate")) == asked.id
         assert asked.entry_id == "vneid_activate"
-        assert await repo.chose(fell.id, user.id, "vneid_activate") is fell
+        assert await repo.chose(fell.id, user.id, "vneid_activate") == fell.id
         assert fell.entry_id is None  # only an ask-back records a choice
         assert await repo.feedback(asked.id, other.id, True) is None
         await repo.feedback(asked.id, user.id, True)

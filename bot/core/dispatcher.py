@@ -354,7 +354,7 @@ class Dispatcher:
             (e.sender.channel, e.sender.external_id, e.sender.display_name) for e, _ in events
         ]
         users = await UserRepo(session).seen_many(senders)
-        states = await conversation.states(u.id for u in users.values())
+        states = await conversation.load(u.id for u in users.values())
         pressed = await conversation.payloads(
             (users[e.sender.channel, e.sender.external_id].id, e.payload)
             for e, _ in events
@@ -377,6 +377,7 @@ class Dispatcher:
             contexts.append(ctx)
         await session.flush()  # new rows get their ids (Context.ref)
         outcomes: list[Outcome] = []
+        kept: list[ConversationState] = []
         for ctx in contexts:
             if inspect(ctx.user).deleted or inspect(ctx.user).was_deleted:
                 # The user's data was just erased: keep nothing, offer no buttons.
@@ -385,9 +386,10 @@ class Dispatcher:
                 continue
             replies = with_refs(ctx.replies, ctx.refs)
             replies = await tokenise(replies, ctx.user.id, ctx.state, conversation)
-            ctx.state.updated_at = utcnow()
+            kept.append(ctx.state)
             outcomes.append((replies, list(ctx.pushes)))
         await session.flush()
+        await conversation.save(kept, utcnow())  # every turn moves its state's version on
         return outcomes
 
     def _resolve(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import QuestionLog, utcnow
@@ -59,20 +59,36 @@ class AnswerRepo:
         row = await self.get(log_id)
         return row if row is not None and row.user_id == user_id else None
 
-    async def chose(self, log_id: int, user_id: int, entry_id: str) -> QuestionLog | None:
-        """Record the entry the user picked after being asked back."""
-        row = await self.of_user(log_id, user_id)
-        if row is not None and row.outcome == ASKED_BACK:
-            row.entry_id = entry_id
-        return row
+    async def chose(self, log_id: int, user_id: int, entry_id: str) -> int | None:
+        """Record the entry the user picked after being asked back; returns the row's id, None
+        when it is not this user's question (one UPDATE when it was an ask-back)."""
+        picked = await self._update(
+            log_id, user_id, {"entry_id": entry_id}, QuestionLog.outcome == ASKED_BACK
+        )
+        if picked is None and await self.of_user(log_id, user_id) is not None:
+            return log_id  # the user's, but not an ask-back: nothing to record
+        return picked
 
-    async def feedback(self, log_id: int, user_id: int, helpful: bool) -> QuestionLog | None:
-        """Record 👍 / 👎 on the user's own question; a later press replaces an earlier one."""
-        row = await self.of_user(log_id, user_id)
-        if row is not None:
-            row.feedback = HELPFUL if helpful else NOT_HELPFUL
-            row.feedback_at = utcnow()
-        return row
+    async def feedback(self, log_id: int, user_id: int, helpful: bool) -> int | None:
+        """Record 👍 / 👎 on the user's own question (a later press replaces an earlier one);
+        returns the row's id, None when it is not this user's question. One UPDATE."""
+        values = {"feedback": HELPFUL if helpful else NOT_HELPFUL, "feedback_at": utcnow()}
+        return await self._update(log_id, user_id, values)
+
+    async def _update(
+        self, log_id: int, user_id: int, values: dict[str, object], *where: ColumnElement[bool]
+    ) -> int | None:
+        """Change the user's own row with one UPDATE ... RETURNING (no SELECT first, no flush of
+        the session's other rows); a copy of the row already loaded in the session follows."""
+        result = await self.session.execute(
+            update(QuestionLog)
+            .where(QuestionLog.id == log_id, QuestionLog.user_id == user_id, *where)
+            .values(values)
+            .returning(QuestionLog.id)
+            .execution_options(autoflush=False, synchronize_session="evaluate")
+        )
+        found = result.scalar_one_or_none()
+        return int(found) if found is not None else None
 
     async def count_for_user(self, user_id: int) -> int:
         """How many questions this user asked."""

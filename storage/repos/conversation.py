@@ -4,13 +4,27 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, event, insert, select, update
+from sqlalchemy import (
+    JSON,
+    Integer,
+    String,
+    Table,
+    bindparam,
+    column,
+    delete,
+    event,
+    insert,
+    select,
+    update,
+    values,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.orm import Session, SessionTransaction, make_transient_to_detached
+from sqlalchemy.orm.exc import StaleDataError
 
 from storage.models import ConversationState, OfferedButton, utcnow
 from storage.repos.lists import among, chunks, is_pg
@@ -19,6 +33,7 @@ TOKEN_BYTES = 6  # 8 base64url characters; a token is never more than 16
 PENDING = "offered_buttons"  # Session.info: offered rows of this transaction not yet written
 STATES = cast(Table, ConversationState.__table__)
 OFFERS = cast(Table, OfferedButton.__table__)
+WRITTEN = ("flow", "data", "last_buttons", "attrs")  # what a turn may change in a state
 
 
 def new_token() -> str:
@@ -60,6 +75,88 @@ class ConversationRepo:
             await self.session.flush()
             found.update((state.user_id, state) for state in missing)
         return found
+
+    async def load(self, user_ids: Iterable[int]) -> dict[int, ConversationState]:
+        """The states of the users of a batch of turns, for ``save`` to write back.
+
+        Plain SQL: one SELECT per chunk of ids, and one INSERT for the users who have none yet
+        (a new state is written at once, so that everything the turn does to it is a versioned
+        UPDATE). The objects are detached from the session: the ORM neither tracks nor flushes
+        them (a handler may still ``session.delete`` one, which attaches it)."""
+        ids = list(dict.fromkeys(user_ids))
+        pg = is_pg(self.session)
+        found: dict[int, ConversationState] = {}
+        for block in chunks(ids):
+            result = await self.session.execute(
+                select(STATES).where(among(STATES.c.user_id, block, pg))
+            )
+            for row in result.mappings():
+                found[row["user_id"]] = _detached(dict(row))
+        now = utcnow()
+        missing: dict[int, dict[str, Any]] = {
+            i: {"user_id": i, "flow": None, "data": {}, "last_buttons": [], "attrs": {}}
+            | {"version": 1, "updated_at": now}
+            for i in ids
+            if i not in found
+        }
+        if missing:
+            await self.session.execute(insert(STATES), list(missing.values()))
+            found.update((i, _detached(row)) for i, row in missing.items())
+        return found
+
+    async def save(self, states: Sequence[ConversationState], now: datetime) -> None:
+        """Write back states from ``load``, each only if nobody wrote it since (its version).
+
+        One statement for all of them: an UPDATE joined with a VALUES list on PostgreSQL, an
+        executemany UPDATE on SQLite (whose row count is the total). When a row was written
+        meanwhile (another process served the same user), nothing is kept: StaleDataError, and
+        the caller runs the turn again from the new state."""
+        if not states:
+            return
+        rows = [
+            {"uid": s.user_id, "seen": s.version} | {k: getattr(s, k) for k in WRITTEN}
+            for s in states
+        ]
+        if len(rows) == 1 or not is_pg(self.session):
+            statement = (
+                update(STATES)
+                .where(STATES.c.user_id == bindparam("uid"), STATES.c.version == bindparam("seen"))
+                .values(
+                    {k: bindparam(k) for k in WRITTEN}
+                    | {"version": STATES.c.version + 1, "updated_at": now}
+                )
+            )
+            result = await self.session.execute(statement, rows if len(rows) > 1 else rows[0])
+            written = int(getattr(result, "rowcount", 0) or 0)
+        else:
+            written = 0
+            for block in chunks(rows):
+                given = values(
+                    column("uid", Integer),
+                    column("seen", Integer),
+                    column("flow", String),
+                    column("data", JSON),
+                    column("last_buttons", JSON),
+                    column("attrs", JSON),
+                    name="given",
+                ).data([tuple(r[k] for k in ("uid", "seen", *WRITTEN)) for r in block])
+                result = await self.session.execute(
+                    update(STATES)
+                    .where(STATES.c.user_id == given.c.uid, STATES.c.version == given.c.seen)
+                    .values(
+                        {k: given.c[k] for k in WRITTEN}
+                        | {"version": STATES.c.version + 1, "updated_at": now}
+                    )
+                    .returning(STATES.c.user_id)
+                )
+                written += len(result.all())
+        if written != len(rows):
+            raise StaleDataError(
+                f"conversation state: {len(rows) - written} of {len(rows)} written meanwhile"
+            )
+        for state in states:
+            state.version += 1
+            state.updated_at = now
 
     async def remember(self, last_buttons: Mapping[int, list[Any]], now: datetime) -> None:
         """Set the last turn's buttons of users outside their own turn (a broadcast, a push).
@@ -136,6 +233,13 @@ class ConversationRepo:
             delete(OfferedButton).where(OfferedButton.created_at < cutoff)
         )
         return int(getattr(result, "rowcount", 0) or 0)
+
+
+def _detached(row: dict[str, Any]) -> ConversationState:
+    """A state object for a row read with plain SQL, as if loaded and then detached."""
+    state = ConversationState(**row)
+    make_transient_to_detached(state)
+    return state
 
 
 @event.listens_for(Session, "before_commit")
