@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING
 
-from bot.nlp.index import Postings
+from bot.nlp.index import PostingTable
 from bot.nlp.settings import Settings
 
 if TYPE_CHECKING:
@@ -87,7 +87,7 @@ class Deciding:
     settings: Settings
     entries: Mapping[str, Entry]
     outside: Mapping[str, OutOfScope]
-    postings: Mapping[str, Postings]
+    postings: PostingTable
     question_idf: Mapping[str, float]
     unknown_idf: float
     doc_of: Mapping[str, int]

@@ -18,8 +18,9 @@ import math
 from array import array
 from bisect import bisect_left
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache, partial
 from typing import TYPE_CHECKING
 
 from bot.nlp.normalize import Normaliser, Slot, words
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
 QUESTION, TITLE, KEYWORD, ANSWER_TEXT = "q", "t", "k", "a"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Postings:
     """The documents holding one term (sorted), with its BM25 weight and TF-IDF value in each."""
 
@@ -45,6 +46,77 @@ class Postings:
         """The position of ``doc``, or -1."""
         i = bisect_left(self.docs, doc)
         return i if i < len(self.docs) and self.docs[i] == doc else -1
+
+
+POSTINGS_CACHE = 4096  # terms whose ``Postings`` are kept once looked up (the common ones)
+
+
+class PostingTable:
+    """Every term's postings in four flat arrays, not three arrays and an object per term.
+
+    ``terms`` numbers the terms (in order of first use); term ``t``'s documents are
+    ``docs[starts[t]:starts[t + 1]]``, with their BM25 weights and TF-IDF values at the same
+    positions. At 10,000 entries that is about 12 bytes per posting instead of ~500 bytes per
+    term. ``get(term)`` gives the term's ``Postings`` (copied slices), kept for the most recently
+    used terms (an ``lru_cache``, so a repeated look-up costs about what a dict's does).
+    """
+
+    __slots__ = ("bm25", "docs", "get", "starts", "terms", "value")
+
+    get: Callable[[str], Postings | None]
+
+    def __init__(
+        self,
+        terms: dict[str, int],
+        starts: array[int],
+        docs: array[int],
+        bm25: array[float],
+        value: array[float],
+    ) -> None:
+        self.terms = terms
+        self.starts = starts
+        self.docs = docs
+        self.bm25 = bm25
+        self.value = value
+        # A partial, not a bound method: no reference cycle back to the table, so an old
+        # index is freed as soon as the last snapshot using it is dropped.
+        lookup = partial(_postings, terms, starts, docs, bm25, value)
+        self.get = lru_cache(maxsize=POSTINGS_CACHE)(lookup)
+
+    def __getitem__(self, term: str) -> Postings:
+        post = self.get(term)
+        if post is None:
+            raise KeyError(term)
+        return post
+
+    def __contains__(self, term: object) -> bool:
+        return term in self.terms
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.terms)
+
+    def __len__(self) -> int:
+        return len(self.terms)
+
+    def df(self, term: str) -> int:
+        """How many documents hold ``term``."""
+        t = self.terms.get(term)
+        return 0 if t is None else self.starts[t + 1] - self.starts[t]
+
+
+def _postings(
+    terms: Mapping[str, int],
+    starts: array[int],
+    docs: array[int],
+    bm25: array[float],
+    value: array[float],
+    term: str,
+) -> Postings | None:
+    t = terms.get(term)
+    if t is None:
+        return None
+    a, b = starts[t], starts[t + 1]
+    return Postings(docs[a:b], bm25[a:b], value[a:b])
 
 
 Text = tuple[str, str]  # (kind, text)
@@ -81,10 +153,15 @@ def read_texts(
 
 @dataclass
 class Counts:
-    """Pass 2's output: per-document weighted term frequencies and what the content uses."""
+    """Pass 2's output: weighted term frequencies of every document, as flat arrays (one
+    position per term of each document, documents in order), and what the content uses."""
 
-    terms: list[dict[str, float]] = field(default_factory=list)  # for BM25
-    shapes: list[dict[str, float]] = field(default_factory=list)  # for the TF-IDF vector
+    term_ids: dict[str, int] = field(default_factory=dict)  # in order of first use
+    doc_terms: array[int] = field(default_factory=lambda: array("i"))  # the term at each position
+    tfs: array[float] = field(default_factory=lambda: array("f"))  # for BM25
+    shapes: array[float] = field(default_factory=lambda: array("f"))  # for the TF-IDF vector
+    doc_ends: array[int] = field(default_factory=lambda: array("i"))  # where each document ends
+    lengths: list[float] = field(default_factory=list)  # each document's summed frequencies
     question_df: Counter[str] = field(default_factory=Counter)
     n_questions: int = 0
     bigram_counts: Counter[str] = field(default_factory=Counter)
@@ -92,6 +169,24 @@ class Counts:
     accent_forms: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     title_phrases: set[tuple[str, ...]] = field(default_factory=set)
     keyword_docs: dict[tuple[str, ...], set[int]] = field(default_factory=lambda: defaultdict(set))
+
+    @property
+    def n_docs(self) -> int:
+        """How many documents were counted."""
+        return len(self.doc_ends)
+
+    def add(self, terms: Mapping[str, float], shape: Mapping[str, float]) -> None:
+        """Append one document's frequencies (``shape`` has the same terms as ``terms``)."""
+        ids = self.term_ids
+        for term, tf in terms.items():
+            t = ids.get(term)
+            if t is None:
+                t = ids[term] = len(ids)
+            self.doc_terms.append(t)
+            self.tfs.append(tf)
+            self.shapes.append(shape[term])
+        self.lengths.append(sum(terms.values()))
+        self.doc_ends.append(len(self.doc_terms))
 
 
 def count_terms(parsed: Parsed, reader: Speller, s: Settings) -> Counts:
@@ -110,7 +205,7 @@ def count_terms(parsed: Parsed, reader: Speller, s: Settings) -> Counts:
                 counts.accent_forms[token.fold].add(token.accent or token.fold)
             seen.update(folds)
             if kind == KEYWORD and folds:
-                counts.keyword_docs[tuple(folds)].add(len(counts.terms))
+                counts.keyword_docs[tuple(folds)].add(counts.n_docs)
             weight = weights[kind]
             in_shape = s.answer_in_vector if kind == ANSWER_TEXT else weight
             for fold in folds:
@@ -119,8 +214,7 @@ def count_terms(parsed: Parsed, reader: Speller, s: Settings) -> Counts:
             if kind != ANSWER_TEXT:  # answers add words, not bigrams
                 _count_phrase(counts, kind, folds, bigrams(folds, starts), terms, shape, s)
         counts.vocab.update(seen)
-        counts.terms.append(dict(terms))
-        counts.shapes.append(dict(shape))
+        counts.add(terms, shape)
     return counts
 
 
@@ -150,7 +244,7 @@ def _count_phrase(
 class Weights:
     """Pass 3's output: the postings and what scoring a question needs besides them."""
 
-    postings: dict[str, Postings]
+    postings: PostingTable
     doc_idf: dict[str, float]
     question_idf: dict[str, float]
     doc_norms: list[float]
@@ -160,36 +254,40 @@ class Weights:
 
 
 def weigh(counts: Counts, s: Settings) -> Weights:
-    """Pass 3: BM25 weights and TF-IDF values of every term in every document, computed once."""
-    n_docs = max(len(counts.terms), 1)
+    """Pass 3: BM25 weights and TF-IDF values of every term in every document, computed once.
+
+    The positions of ``counts`` (by document) are sorted by term (a counting sort: documents
+    stay in order within a term) into the ``PostingTable``'s arrays; ``counts``' arrays are
+    emptied on the way. The idf of a term depends only on how many documents (questions) use
+    it: terms with the same count share one float.
+    """
+    n_docs = max(counts.n_docs, 1)
     n_questions = max(counts.n_questions, 1)
     unknown_idf = idf(n_questions, 0)
-    question_idf = {t: idf(n_questions, df) for t, df in counts.question_df.items()}
-    lengths = [sum(terms.values()) for terms in counts.terms]
-    average = sum(lengths) / n_docs if lengths else 1.0
-    norms = [s.k1 * (1 - s.b + s.b * length / max(average, 1e-9)) for length in lengths]
-    docs_of: dict[str, array[int]] = {}
-    for doc, terms in enumerate(counts.terms):
-        for term in terms:
-            docs_of.setdefault(term, array("i")).append(doc)
-    norm2 = [0.0] * len(counts.terms)
-    postings: dict[str, Postings] = {}
+    by_qdf: dict[int, float] = {}
+    question_idf = {t: _idf(by_qdf, n_questions, df) for t, df in counts.question_df.items()}
+    average = sum(counts.lengths) / n_docs if counts.lengths else 1.0
+    norms = [s.k1 * (1 - s.b + s.b * length / max(average, 1e-9)) for length in counts.lengths]
+    starts, docs, tfs, shapes = _by_term(counts)
+    n_terms = len(starts) - 1
+    bm25 = array("f", bytes(4 * len(docs)))
+    values = array("f", bytes(4 * len(docs)))
+    norm2 = [0.0] * counts.n_docs
     doc_idf: dict[str, float] = {}
-    for term, docs in docs_of.items():
-        term_idf = doc_idf[term] = idf(n_docs, len(docs))
+    by_df: dict[int, float] = {}
+    k1 = s.k1 + 1
+    for t, term in zip(range(n_terms), counts.term_ids, strict=True):
+        a, b = starts[t], starts[t + 1]
+        term_idf = doc_idf[term] = _idf(by_df, n_docs, b - a)
         qidf = question_idf.get(term, unknown_idf)
-        tfs = array("f", (counts.terms[d][term] for d in docs))
-        bm25 = array(
-            "f",
-            (term_idf * tf * (s.k1 + 1) / (tf + norms[d]) for d, tf in zip(docs, tfs, strict=True)),
-        )
-        shapes = array("f", (counts.shapes[d].get(term, 0.0) for d in docs))
-        values = array("f", (_value(tf, qidf) for tf in shapes))
-        for d, v in zip(docs, values, strict=True):
+        for p in range(a, b):
+            d, tf = docs[p], tfs[p]
+            bm25[p] = term_idf * tf * k1 / (tf + norms[d])
+            values[p] = _value(shapes[p], qidf)
+            v = values[p]  # as stored (single precision)
             norm2[d] += v * v
-        postings[term] = Postings(docs, bm25, values)
     return Weights(
-        postings=postings,
+        postings=PostingTable(counts.term_ids, starts, docs, bm25, values),
         doc_idf=doc_idf,
         question_idf=question_idf,
         doc_norms=[math.sqrt(x) or 1.0 for x in norm2],
@@ -197,6 +295,39 @@ def weigh(counts: Counts, s: Settings) -> Weights:
         unknown_idf=unknown_idf,
         unknown_doc_idf=idf(n_docs, 0),
     )
+
+
+def _idf(shared: dict[int, float], total: int, df: int) -> float:
+    """``idf(total, df)``, one float object for every term with that ``df``."""
+    value = shared.get(df)
+    if value is None:
+        value = shared[df] = idf(total, df)
+    return value
+
+
+def _by_term(counts: Counts) -> tuple[array[int], array[int], array[float], array[float]]:
+    """The positions of ``counts`` grouped by term: where each term starts (and the end), and
+    the documents, frequencies and vector weights in that order. Empties ``counts``' arrays."""
+    n_terms, size = len(counts.term_ids), len(counts.doc_terms)
+    starts = array("i", bytes(4 * (n_terms + 1)))
+    for t in counts.doc_terms:
+        starts[t + 1] += 1
+    for t in range(n_terms):
+        starts[t + 1] += starts[t]
+    nxt = array("i", starts)
+    docs = array("i", bytes(4 * size))
+    tfs = array("f", bytes(4 * size))
+    shapes = array("f", bytes(4 * size))
+    begin = 0
+    for d, end in enumerate(counts.doc_ends):
+        for k in range(begin, end):
+            t = counts.doc_terms[k]
+            p = nxt[t]
+            nxt[t] = p + 1
+            docs[p], tfs[p], shapes[p] = d, counts.tfs[k], counts.shapes[k]
+        begin = end
+    counts.doc_terms, counts.tfs, counts.shapes = array("i"), array("f"), array("f")
+    return starts, docs, tfs, shapes
 
 
 def _value(tf: float, qidf: float) -> float:
@@ -209,16 +340,17 @@ def common_df(n_docs: int, s: Settings) -> int:
     return max(s.exact_df, n_docs // s.common_divisor)
 
 
-def impact_lists(
-    postings: Mapping[str, Postings], common: int, s: Settings
-) -> dict[str, list[int]]:
+def impact_lists(postings: PostingTable, common: int, s: Settings) -> dict[str, list[int]]:
     """Pass 4: for each common term, its highest-weighted documents (the candidates of a
     question made only of common terms)."""
     impact: dict[str, list[int]] = {}
-    for term, post in postings.items():
-        if len(post.docs) > common:
-            best = heapq.nlargest(s.impact, range(len(post.docs)), key=post.bm25.__getitem__)
-            impact[term] = [post.docs[i] for i in best]
+    starts = postings.starts
+    for t, term in enumerate(postings.terms):
+        a, b = starts[t], starts[t + 1]
+        if b - a > common:
+            weights = postings.bm25[a:b]
+            best = heapq.nlargest(s.impact, range(b - a), key=weights.__getitem__)
+            impact[term] = [postings.docs[a + i] for i in best]
     return impact
 
 

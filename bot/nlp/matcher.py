@@ -90,7 +90,7 @@ class Index(Deciding):
     normaliser: Normaliser
     speller: Speller
     accent_forms: Mapping[str, frozenset[str]]
-    postings: Mapping[str, Postings]
+    postings: passes.PostingTable
     doc_idf: Mapping[str, float]
     question_idf: Mapping[str, float]
     doc_norms: Sequence[float]
