@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache, partial
 from typing import TYPE_CHECKING
 
-from bot.nlp.normalize import Normaliser, Slot, words
+from bot.nlp.normalize import Normaliser, Slot, Token, words
 from bot.nlp.settings import Settings
 from bot.nlp.spelling import Speller
 from bot.nlp.syllables import accent_key, fold_word, is_syllable
@@ -120,7 +120,11 @@ def _postings(
 
 
 Text = tuple[str, str]  # (kind, text)
-Parsed = list[list[tuple[str, list[Slot]]]]  # per document: (kind, slots) of each text
+# One text after pass 1: its kind, and either its slots (some word has several readings, chosen
+# in pass 2 with the pairs of the whole content) or, for most texts, its tokens and phrase starts
+# at once (a tuple each: far smaller than a ``Slot`` per word, for the whole content at once).
+Part = tuple[str, tuple[Slot, ...] | None, tuple[Token, ...], tuple[bool, ...]]
+Parsed = list[list[Part]]  # per document: its texts
 
 
 def bigrams(folds: Sequence[str], starts: Sequence[bool]) -> list[str]:
@@ -139,11 +143,16 @@ def read_texts(
     """Pass 1: every text into slots, and the pairs of first readings (answers excluded)."""
     parsed: Parsed = []
     loose: Counter[str] = Counter()
+    plain = Speller({}, {}, {})  # resolves slots of one reading each (never looks at pairs)
     for texts in documents:
-        parts: list[tuple[str, list[Slot]]] = []
+        parts: list[Part] = []
         for kind, text in texts:
             slots = normaliser.slots(text)
-            parts.append((kind, slots))
+            if any(len(slot.readings) > 1 for slot in slots):
+                parts.append((kind, tuple(slots), (), ()))
+            else:
+                tokens, starts = plain.resolve(slots)
+                parts.append((kind, None, tuple(tokens), tuple(starts)))
             if kind != ANSWER_TEXT:
                 folds = [slot.readings[0][0].fold for slot in slots]
                 loose.update(set(bigrams(folds, [slot.starts for slot in slots])))
@@ -198,8 +207,8 @@ def count_terms(parsed: Parsed, reader: Speller, s: Settings) -> Counts:
         terms: dict[str, float] = defaultdict(float)
         shape: dict[str, float] = defaultdict(float)
         seen: set[str] = set()
-        for kind, slots in parts:
-            tokens, starts = reader.resolve(slots)
+        for kind, slots, read, phrase_starts in parts:
+            tokens, starts = (read, phrase_starts) if slots is None else reader.resolve(slots)
             folds = [t.fold for t in tokens]
             for token in tokens:
                 counts.accent_forms[token.fold].add(token.accent or token.fold)
