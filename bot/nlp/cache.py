@@ -15,6 +15,9 @@ if TYPE_CHECKING:
 
 _CACHE: OrderedDict[tuple[object, ...], Index] = OrderedDict()
 _CACHE_SIZE = 4
+# Documents the cached indexes may hold together (the newest is always kept): after a reload of
+# a large knowledge base, the old index is dropped with the old snapshot instead of staying here.
+_CACHE_DOCS = 5_000
 _CACHE_LOCK = threading.Lock()
 
 
@@ -27,7 +30,8 @@ def cached_index(
     """The index of these entries, reused when the same content is loaded again.
 
     Entries and the dictionary are immutable values, so equal content gives an equal index:
-    reloading unchanged files, or building many apps in tests, costs nothing.
+    reloading unchanged files, or building many apps in tests, costs nothing. At most
+    ``_CACHE_SIZE`` indexes of ``_CACHE_DOCS`` documents together are kept, but for the newest.
     """
     key: tuple[object, ...] = (
         entries,
@@ -45,6 +49,8 @@ def cached_index(
     index = Index.build(entries, teencode, outside=outside, sounds=sounds)
     with _CACHE_LOCK:
         _CACHE[key] = index
-        while len(_CACHE) > _CACHE_SIZE:
+        while len(_CACHE) > 1 and (
+            len(_CACHE) > _CACHE_SIZE or sum(len(i.ids) for i in _CACHE.values()) > _CACHE_DOCS
+        ):
             _CACHE.popitem(last=False)
     return index

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING
 
-from bot.nlp.index import PostingTable
+from bot.nlp.index import PostingTable, TermValues
 from bot.nlp.settings import Settings
 
 if TYPE_CHECKING:
@@ -88,7 +88,7 @@ class Deciding:
     entries: Mapping[str, Entry]
     outside: Mapping[str, OutOfScope]
     postings: PostingTable
-    question_idf: Mapping[str, float]
+    question_idf: TermValues[float]
     unknown_idf: float
     doc_of: Mapping[str, int]
     owned: Mapping[tuple[str, ...], str]

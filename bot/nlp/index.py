@@ -21,7 +21,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from bot.nlp.normalize import Normaliser, Slot, Token, words
 from bot.nlp.settings import Settings
@@ -119,6 +119,56 @@ def _postings(
     return Postings(docs[a:b], bm25[a:b], value[a:b])
 
 
+V = TypeVar("V", int, float)
+
+
+class TermValues(Generic[V]):
+    """A number for some terms of a ``PostingTable`` (its idf, or how many texts use a pair),
+    in an array by term number instead of a dict per kind of number (``missing`` marks a
+    term without one). ``get(term, default)`` is an ``lru_cache``, as ``PostingTable.get``."""
+
+    __slots__ = ("get", "missing", "terms", "values")
+
+    get: Callable[[str, V], V]
+    terms: dict[str, int]
+    values: array[V]
+    missing: float
+
+    def __init__(self, terms: dict[str, int], values: array[V], missing: float = math.nan):
+        self.terms = terms
+        self.values = values
+        self.missing = missing
+        lookup = partial(_value_of, terms, values, missing)
+        self.get = lru_cache(maxsize=POSTINGS_CACHE)(lookup)
+
+    def __contains__(self, term: object) -> bool:
+        t = self.terms.get(term) if isinstance(term, str) else None
+        return t is not None and _present(self.values[t], self.missing)
+
+    def __len__(self) -> int:
+        return sum(1 for v in self.values if _present(v, self.missing))
+
+    def items(self) -> Iterator[tuple[str, V]]:
+        """The terms with a number, and the number."""
+        for term, t in self.terms.items():
+            if _present(self.values[t], self.missing):
+                yield term, self.values[t]
+
+
+def _present(value: float, missing: float) -> bool:
+    return value == value if missing != missing else value != missing
+
+
+def _value_of(
+    terms: Mapping[str, int], values: array[Any], missing: float, term: str, default: Any
+) -> Any:
+    t = terms.get(term)
+    if t is None:
+        return default
+    value = values[t]
+    return value if _present(value, missing) else default
+
+
 Text = tuple[str, str]  # (kind, text)
 # One text after pass 1: its kind, and either its slots (some word has several readings, chosen
 # in pass 2 with the pairs of the whole content) or, for most texts, its tokens and phrase starts
@@ -140,10 +190,13 @@ def idf(total: int, df: int) -> float:
 def read_texts(
     documents: Iterable[Sequence[Text]], normaliser: Normaliser
 ) -> tuple[Parsed, dict[str, int]]:
-    """Pass 1: every text into slots, and the pairs of first readings (answers excluded)."""
+    """Pass 1: every text into slots, and the pairs of first readings (answers excluded)
+    that pass 2 may look up: those with a word some ambiguous abbreviation can be read as."""
     parsed: Parsed = []
     loose: Counter[str] = Counter()
     plain = Speller({}, {}, {})  # resolves slots of one reading each (never looks at pairs)
+    # Pairs are only looked up next to a reading of an ambiguous word: only those are counted.
+    ambiguous = normaliser.ambiguous_folds()
     for texts in documents:
         parts: list[Part] = []
         for kind, text in texts:
@@ -155,7 +208,9 @@ def read_texts(
                 parts.append((kind, None, tuple(tokens), tuple(starts)))
             if kind != ANSWER_TEXT:
                 folds = [slot.readings[0][0].fold for slot in slots]
-                loose.update(set(bigrams(folds, [slot.starts for slot in slots])))
+                if ambiguous.intersection(folds):
+                    pairs = bigrams(folds, [slot.starts for slot in slots])
+                    loose.update({p for p in pairs if ambiguous.intersection(p.split(" "))})
         parsed.append(parts)
     return parsed, dict(loose)
 
@@ -171,9 +226,11 @@ class Counts:
     shapes: array[float] = field(default_factory=lambda: array("f"))  # for the TF-IDF vector
     doc_ends: array[int] = field(default_factory=lambda: array("i"))  # where each document ends
     lengths: list[float] = field(default_factory=list)  # each document's summed frequencies
-    question_df: Counter[str] = field(default_factory=Counter)
+    question_df: array[int] = field(default_factory=lambda: array("i"))  # by term number
     n_questions: int = 0
-    bigram_counts: Counter[str] = field(default_factory=Counter)
+    pair_counts: array[int] = field(default_factory=lambda: array("i"))  # by term number
+    doc_qdf: Counter[str] = field(default_factory=Counter)  # this document's, until ``add``
+    doc_pairs: Counter[str] = field(default_factory=Counter)
     vocab: Counter[str] = field(default_factory=Counter)
     accent_forms: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     title_phrases: set[tuple[str, ...]] = field(default_factory=set)
@@ -191,19 +248,30 @@ class Counts:
             t = ids.get(term)
             if t is None:
                 t = ids[term] = len(ids)
+                self.question_df.append(0)
+                self.pair_counts.append(0)
             self.doc_terms.append(t)
             self.tfs.append(tf)
             self.shapes.append(shape[term])
         self.lengths.append(sum(terms.values()))
         self.doc_ends.append(len(self.doc_terms))
+        for term, count in self.doc_qdf.items():
+            self.question_df[ids[term]] += count
+        for term, count in self.doc_pairs.items():
+            self.pair_counts[ids[term]] += count
+        self.doc_qdf.clear()
+        self.doc_pairs.clear()
 
 
 def count_terms(parsed: Parsed, reader: Speller, s: Settings) -> Counts:
-    """Pass 2: weighted term frequencies of every document, read as a question would be."""
+    """Pass 2: weighted term frequencies of every document, read as a question would be.
+
+    Empties ``parsed`` as it goes (each document's texts are dropped once counted)."""
     weights = {QUESTION: 1.0, TITLE: s.title_weight, KEYWORD: s.keyword_weight}
     weights[ANSWER_TEXT] = s.answer_weight
     counts = Counts()
-    for parts in parsed:
+    for n, parts in enumerate(parsed):
+        parsed[n] = []
         terms: dict[str, float] = defaultdict(float)
         shape: dict[str, float] = defaultdict(float)
         seen: set[str] = set()
@@ -238,12 +306,12 @@ def _count_phrase(
 ) -> None:
     """The pairs of a question, title or keyword, and whether it names a topic."""
     weight = {QUESTION: 1.0, TITLE: s.title_weight, KEYWORD: s.keyword_weight}[kind]
-    counts.bigram_counts.update(set(grams))
+    counts.doc_pairs.update(set(grams))
     for gram in grams:
         terms[gram] += weight * s.bigram_weight
         shape[gram] += weight * s.bigram_weight
     if kind in (QUESTION, TITLE):
-        counts.question_df.update(set(folds) | set(grams))
+        counts.doc_qdf.update(set(folds) | set(grams))
         counts.n_questions += 1
     if kind == KEYWORD or (kind == TITLE and len(folds) <= 3):
         counts.title_phrases.add(tuple(folds))
@@ -254,8 +322,9 @@ class Weights:
     """Pass 3's output: the postings and what scoring a question needs besides them."""
 
     postings: PostingTable
-    doc_idf: dict[str, float]
-    question_idf: dict[str, float]
+    doc_idf: TermValues[float]  # every term
+    question_idf: TermValues[float]  # the terms of questions and titles
+    pair_counts: TermValues[int]  # how many questions, titles and keywords hold each pair
     doc_norms: list[float]
     n_questions: int
     unknown_idf: float  # of a term no question uses
@@ -267,38 +336,42 @@ def weigh(counts: Counts, s: Settings) -> Weights:
 
     The positions of ``counts`` (by document) are sorted by term (a counting sort: documents
     stay in order within a term) into the ``PostingTable``'s arrays; ``counts``' arrays are
-    emptied on the way. The idf of a term depends only on how many documents (questions) use
-    it: terms with the same count share one float.
+    emptied on the way. The idfs and pair counts are arrays by term number too.
     """
     n_docs = max(counts.n_docs, 1)
     n_questions = max(counts.n_questions, 1)
     unknown_idf = idf(n_questions, 0)
+    ids = counts.term_ids
     by_qdf: dict[int, float] = {}
-    question_idf = {t: _idf(by_qdf, n_questions, df) for t, df in counts.question_df.items()}
+    question_idf = array(
+        "d", (_idf(by_qdf, n_questions, df) if df else math.nan for df in counts.question_df)
+    )
     average = sum(counts.lengths) / n_docs if counts.lengths else 1.0
     norms = [s.k1 * (1 - s.b + s.b * length / max(average, 1e-9)) for length in counts.lengths]
-    starts, docs, tfs, shapes = _by_term(counts)
+    # The frequencies and vector weights, by term, become the BM25 weights and vector values.
+    starts, docs, bm25, values = _by_term(counts)
     n_terms = len(starts) - 1
-    bm25 = array("f", bytes(4 * len(docs)))
-    values = array("f", bytes(4 * len(docs)))
     norm2 = [0.0] * counts.n_docs
-    doc_idf: dict[str, float] = {}
+    doc_idf = array("d", bytes(8 * n_terms))
     by_df: dict[int, float] = {}
     k1 = s.k1 + 1
-    for t, term in zip(range(n_terms), counts.term_ids, strict=True):
+    for t in range(n_terms):
         a, b = starts[t], starts[t + 1]
-        term_idf = doc_idf[term] = _idf(by_df, n_docs, b - a)
-        qidf = question_idf.get(term, unknown_idf)
+        term_idf = doc_idf[t] = _idf(by_df, n_docs, b - a)
+        qidf = question_idf[t]
+        if qidf != qidf:
+            qidf = unknown_idf
         for p in range(a, b):
-            d, tf = docs[p], tfs[p]
+            d, tf = docs[p], bm25[p]
             bm25[p] = term_idf * tf * k1 / (tf + norms[d])
-            values[p] = _value(shapes[p], qidf)
+            values[p] = _value(values[p], qidf)
             v = values[p]  # as stored (single precision)
             norm2[d] += v * v
     return Weights(
-        postings=PostingTable(counts.term_ids, starts, docs, bm25, values),
-        doc_idf=doc_idf,
-        question_idf=question_idf,
+        postings=PostingTable(ids, starts, docs, bm25, values),
+        doc_idf=TermValues(ids, doc_idf),
+        question_idf=TermValues(ids, question_idf),
+        pair_counts=TermValues(ids, counts.pair_counts, 0),
         doc_norms=[math.sqrt(x) or 1.0 for x in norm2],
         n_questions=n_questions,
         unknown_idf=unknown_idf,

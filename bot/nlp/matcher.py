@@ -91,8 +91,8 @@ class Index(Deciding):
     speller: Speller
     accent_forms: Mapping[str, frozenset[str]]
     postings: passes.PostingTable
-    doc_idf: Mapping[str, float]
-    question_idf: Mapping[str, float]
+    doc_idf: passes.TermValues[float]
+    question_idf: passes.TermValues[float]
     doc_norms: Sequence[float]
     n_questions: int
     unknown_idf: float
@@ -131,7 +131,7 @@ class Index(Deciding):
         documents += [[(passes.QUESTION, q) for q in o.questions] for o in topics.values()]
         parsed, loose = passes.read_texts(documents, normaliser)
         counts = passes.count_terms(parsed, Speller({}, loose, {}, s), s)
-        del parsed
+        del parsed, loose
         weights = passes.weigh(counts, s)
         vocab = dict(counts.vocab)
         n_docs = max(len(documents), 1)
@@ -142,7 +142,7 @@ class Index(Deciding):
             outside=topics,
             ids=(*by_id, *topics),
             normaliser=normaliser,
-            speller=Speller(vocab, dict(counts.bigram_counts), typo_deletes(vocab), s),
+            speller=Speller(vocab, weights.pair_counts, typo_deletes(vocab), s),
             accent_forms={fold: frozenset(forms) for fold, forms in counts.accent_forms.items()},
             postings=weights.postings,
             doc_idf=weights.doc_idf,

@@ -184,6 +184,18 @@ class Normaliser:
             token = Token(fold=token.fold, accent=word)
         return ((token,),)
 
+    def ambiguous_folds(self) -> frozenset[str]:
+        """The first and last words (folded) of every reading of an abbreviation with several
+        readings: the words whose pairs tell those readings apart."""
+        return frozenset(
+            reading[end].fold
+            for readings in self._meanings.values()
+            if len(readings) > 1
+            for reading in readings
+            if reading
+            for end in (0, -1)
+        )
+
     def tokens(self, text: str) -> list[Token]:
         """The tokens of ``text``, taking the first reading of ambiguous words."""
         return [token for slot in self.slots(text) for token in slot.readings[0]]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from bot.nlp.normalize import Slot, Token
 from bot.nlp.settings import Settings
@@ -30,12 +31,22 @@ class Corrected:
     changes: list[tuple[str, str]]
 
 
+class Counted(Protocol):
+    """Counts by key: a dict, or the index's ``TermValues`` (an array by term number)."""
+
+    def get(self, key: str, default: int, /) -> int:
+        """The count of ``key``, or ``default``."""
+
+    def __contains__(self, key: object, /) -> bool:
+        """Whether ``key`` is counted."""
+
+
 @dataclass(frozen=True)
 class Speller:
     """Known words (with how many entries use them), known pairs, and one-edit deletions."""
 
     vocab: Mapping[str, int]
-    bigram_counts: Mapping[str, int]
+    bigram_counts: Counted
     deletes: Mapping[str, frozenset[str]]
     settings: Settings = field(default_factory=Settings)
     _near: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False, repr=False)
