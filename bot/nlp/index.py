@@ -48,7 +48,7 @@ class Postings:
         return i if i < len(self.docs) and self.docs[i] == doc else -1
 
 
-POSTINGS_CACHE = 4096  # terms whose ``Postings`` are kept once looked up (the common ones)
+POSTINGS_CACHE = 1 << 16  # terms kept once looked up; 4096 thrashed (LRU over a cycle of terms)
 
 
 class PostingTable:
