@@ -275,6 +275,6 @@ async def test_rate_limit_paces_a_channel(app: App) -> None:
     await until_done(worker(app.services, channel, config), app.db, bid)
     elapsed = time.monotonic() - start
     # 30 messages at 100/s: all but a burst's worth wait for the pace (a shared PostgreSQL
-    # lane starts with its burst, the in-process pace with one send).
+    # lane grants one slot at a time, the in-process bucket saves up to its burst).
     assert elapsed >= (30 - default_burst(100)) / 100
     assert sum(channel.counts().values()) == 30
