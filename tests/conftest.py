@@ -110,6 +110,16 @@ async def app(config: Config, db: Database) -> AsyncIterator[App]:
 
 
 @pytest.fixture
+async def any_bot(config: Config, any_db: Database) -> AsyncIterator[tuple[App, MemoryChannel]]:
+    """The bot on SQLite and on PostgreSQL, with a channel that has buttons."""
+    application = build_app(config, db=any_db)
+    channel = MemoryChannel(application.core, name="memory", capabilities=RICH)
+    application.channels[channel.name] = channel
+    yield application, channel
+    await application.stop()
+
+
+@pytest.fixture
 def chat(app: App) -> MemoryChannel:
     """A channel with buttons (like Telegram and the web chat)."""
     channel = MemoryChannel(app.core, name="memory", capabilities=RICH)

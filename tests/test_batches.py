@@ -5,15 +5,13 @@ the others nothing. On SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from sqlalchemy import event, select
 
-from bot.app import App, build_app
+from bot.app import App
 from bot.channels.memory import RICH, MemoryChannel
-from bot.config import Config
 from bot.core.replies import Reply
 from bot.nlp.matcher import Index
 from storage.db import Database
@@ -25,16 +23,6 @@ QUESTIONS = {
     "vneid_reset_password": "quên mật khẩu VNeID thì làm sao",
     "bank_wrong_transfer": "chuyển nhầm tiền cho người khác phải làm gì",
 }
-
-
-@pytest.fixture
-async def bot(config: Config, any_db: Database) -> AsyncIterator[tuple[App, MemoryChannel]]:
-    """The bot on SQLite and on PostgreSQL, with a channel that has buttons."""
-    application = build_app(config, db=any_db)
-    channel = MemoryChannel(application.core, name="memory", capabilities=RICH)
-    application.channels[channel.name] = channel
-    yield application, channel
-    await application.stop()
 
 
 def count_commits(db: Database) -> list[int]:
@@ -49,9 +37,9 @@ def count_commits(db: Database) -> list[int]:
 
 
 async def test_turns_arriving_together_are_committed_together(
-    bot: tuple[App, MemoryChannel],
+    any_bot: tuple[App, MemoryChannel],
 ) -> None:
-    app, chat = bot
+    app, chat = any_bot
     users = [f"u{i}" for i in range(24)]
     for user in users:
         await consent(chat, user)
@@ -80,8 +68,8 @@ async def test_turns_arriving_together_are_committed_together(
         assert row.feedback == ("up" if int(external_id[1:]) % 2 == 0 else None)
 
 
-async def test_one_users_turns_keep_their_order(bot: tuple[App, MemoryChannel]) -> None:
-    app, chat = bot
+async def test_one_users_turns_keep_their_order(any_bot: tuple[App, MemoryChannel]) -> None:
+    app, chat = any_bot
     for user in ("a", "b", "c"):
         await consent(chat, user)
     said = [f"câu hỏi số {n} về VNeID" for n in range(6)]
@@ -100,9 +88,9 @@ async def test_one_users_turns_keep_their_order(bot: tuple[App, MemoryChannel]) 
 
 
 async def test_a_failing_turn_costs_the_others_nothing(
-    bot: tuple[App, MemoryChannel], monkeypatch: pytest.MonkeyPatch
+    any_bot: tuple[App, MemoryChannel], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    app, chat = bot
+    app, chat = any_bot
     users = [f"f{i}" for i in range(8)]
     for user in users:
         await consent(chat, user)

@@ -6,18 +6,14 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import func, select
 
-from bot.app import App, build_app
-from bot.channels.memory import RICH, MemoryChannel
-from bot.config import Config
+from bot.app import App
+from bot.channels.memory import MemoryChannel
 from bot.core.replies import Reply
 from handlers.payloads import CitizenCard, NoteDelete, NoteEdit
-from storage.db import Database
 from storage.models import CitizenNote, utcnow
 from storage.repos.followup import clean_note
 from storage.repos.lessons import LessonRepo
@@ -26,16 +22,6 @@ from tests.replies import labels, texts
 from tests.test_teams import leak, make_member, make_team, user_row
 
 NOTE = "Con gái hay về cuối tuần, nhờ con cài giúp"
-
-
-@pytest.fixture
-async def both(any_db: Database, config: Config) -> AsyncIterator[tuple[App, MemoryChannel]]:
-    """The bot on SQLite and on PostgreSQL, with a channel with buttons."""
-    app = build_app(config, db=any_db)
-    chat = MemoryChannel(app.core, name="memory", capabilities=RICH)
-    app.channels[chat.name] = chat
-    yield app, chat
-    await app.stop()
 
 
 async def _stuck_citizen(app: App, chat: MemoryChannel, code: str) -> int:
@@ -55,9 +41,9 @@ async def _csv(app: App, replies: list[Reply]) -> str:
 
 
 async def test_a_note_is_written_shown_kept_to_the_team_and_erased(
-    both: tuple[App, MemoryChannel],
+    any_bot: tuple[App, MemoryChannel],
 ) -> None:
-    app, chat = both
+    app, chat = any_bot
     east, west = await make_team(app), await make_team(app, "Thôn Tây")
     await make_member(app, chat, "mem", east)
     await make_member(app, chat, "other", west)
@@ -114,8 +100,8 @@ async def test_a_note_is_written_shown_kept_to_the_team_and_erased(
         assert await session.scalar(select(func.count()).select_from(CitizenNote)) == 0
 
 
-async def test_editing_and_deleting_a_note(both: tuple[App, MemoryChannel]) -> None:
-    app, chat = both
+async def test_editing_and_deleting_a_note(any_bot: tuple[App, MemoryChannel]) -> None:
+    app, chat = any_bot
     east = await make_team(app)
     await make_member(app, chat, "mem", east)
     await _stuck_citizen(app, chat, east.code)

@@ -4,7 +4,7 @@ version on, and a chat turn and a broadcast send cost a bounded number of statem
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -13,7 +13,7 @@ from sqlalchemy import event
 from sqlalchemy.orm.exc import StaleDataError
 
 from bot.app import App, build_app
-from bot.channels.memory import RICH, MemoryChannel
+from bot.channels.memory import MemoryChannel
 from bot.config import Config
 from storage.db import Database
 from storage.models import utcnow
@@ -79,20 +79,10 @@ async def test_state_written_back_only_from_the_version_read(any_db: Database) -
     assert [now[i].version for i in ids] == [2, 2, 3]
 
 
-@pytest.fixture
-async def bot(config: Config, any_db: Database) -> AsyncIterator[tuple[App, MemoryChannel]]:
-    """The bot on SQLite and on PostgreSQL, with a channel that has buttons."""
-    application = build_app(config, db=any_db)
-    channel = MemoryChannel(application.core, name="memory", capabilities=RICH)
-    application.channels[channel.name] = channel
-    yield application, channel
-    await application.stop()
-
-
 async def test_a_turn_costs_a_few_statements(
-    bot: tuple[App, MemoryChannel], any_db: Database
+    any_bot: tuple[App, MemoryChannel], any_db: Database
 ) -> None:
-    _, chat = bot
+    _, chat = any_bot
     await consent(chat, "u1")
     await chat.say("u1", "quên mật khẩu VNeID thì làm sao")  # first states and caches
     with counted(any_db) as question:
