@@ -30,7 +30,9 @@ async def _share(app: App, data: bytes = CSV, name: str = "báo cáo.csv") -> st
         return await files.share(session, app.services.config, data, name, "text/csv")
 
 
-async def test_a_file_on_disk_is_served_expires_and_goes(app: App, config: Config) -> None:
+async def test_a_file_on_disk_is_served_expires_and_goes(
+    app: App, config: Config, caplog: pytest.LogCaptureFixture
+) -> None:
     folder = files.folder(config)
     assert folder is not None
     ref = await _share(app)
@@ -58,6 +60,9 @@ async def test_a_file_on_disk_is_served_expires_and_goes(app: App, config: Confi
         assert "không còn trên máy chủ" in await response.text()
         with pytest.raises(FileMissing):
             await app.core.file(missing)
+        logged = caplog.text
+        assert "teams.file_dir" in logged  # the admin is told where to look...
+        assert files.split_ref(missing)[0][:6] not in logged  # ...but no part of the link's secret
 
         async with app.db.transaction() as session:
             gone = SharedFile.token == token

@@ -74,13 +74,13 @@ class Gateway:
         try:
             found = await files.fetch(self.services.db, config, ref)
         except FileNotFoundError:
+            # No part of the reference in the log: its token is the download link's secret.
             log.error(
-                "report file %s… is missing from %s (teams.file_dir): every process must "
+                "a report file is missing from %s (teams.file_dir): every process must "
                 "share that folder",
-                ref[:6],
                 files.folder(config),
             )
-            raise FileMissing(ref[:6]) from None
+            raise FileMissing() from None
         if found is None:
             return None
         shared, data = found

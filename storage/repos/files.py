@@ -83,7 +83,7 @@ class FileRepo:
         if shared.path is None:
             return shared.data or b""
         if self.folder is None:
-            raise FileNotFoundError(f"no file folder configured for {shared.path[:6]}…")
+            raise FileNotFoundError("no file folder configured (teams.file_dir)")
         return await asyncio.to_thread((self.folder / shared.path).read_bytes)
 
     async def purge(self, now: datetime, limit: int) -> int:
