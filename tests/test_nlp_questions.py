@@ -89,7 +89,7 @@ def test_the_long_question_rule_keeps_out_of_scope_topics_away(index: Index) -> 
     assert index._decide([best, runner_up], question, 0.0).outcome is ANSWER
     assert index._decide([best, runner_up, far_outside], question, 0.0).outcome is ASK
     short = index._read("nạp tiền làm nhiệm vụ không rút ra được")
-    assert index._decide([best, runner_up], short, 0.0).outcome is ASK
+    assert index._decide([best, runner_up], short, 0.0).outcome is not ANSWER
 
 
 @pytest.mark.parametrize(
@@ -206,6 +206,27 @@ def test_a_long_question_may_have_an_out_of_scope_topic_a_little_closer(index: I
     assert index._decide([best, outside, runner_up], short, 0.0).outcome is not ANSWER
     closer = Scored("out_of_scope:prices", bm25=0.15, whole=0.15, confidence=0.9)  # 0.75
     assert index._decide([best, closer, runner_up], long, 0.0).outcome is not ANSWER
+
+
+def test_a_short_question_far_from_every_entry_falls_back_instead_of_asking(
+    index: Index,
+) -> None:
+    """A short question (fewer than ``short_words``) that no entry matches well is most often
+    about something else ("cái remote tivi bấm không ăn"): it falls back, to a person, rather
+    than offer entries it is not about. A long one as weak asks back: its context words thin
+    its match with the entry it is about."""
+    best = Scored("zalo_account_security", bm25=0.2, whole=0.13, confidence=0.9)
+    runner_up = Scored("password_strong", bm25=0.18, whole=0.12, confidence=0.85)
+    short = index._read("cái remote tivi bấm không ăn thay pin rồi vẫn không được")
+    assert len(short.normalised.split()) < index.settings.short_words
+    assert index._decide([best, runner_up], short, 0.0).outcome is FALLBACK
+    long = index._read(f"hôm qua bà đi chợ về mệt quá, {LONG}")
+    assert len(long.normalised.split()) >= index.settings.short_words
+    assert index._decide([best, runner_up], long, 0.0).outcome is ASK
+    sure = Scored("zalo_account_security", bm25=0.2, whole=0.15, confidence=1.0)
+    close = Scored("password_strong", bm25=0.195, whole=0.12, confidence=0.95)
+    assert index._decide([sure, close], short, 0.0).outcome is ASK
+    assert index.search("remote tivi bấm không ăn, thay pin rồi vẫn không được").outcome is FALLBACK
 
 
 def test_dropping_entries_while_scoring_keeps_the_best_exactly() -> None:

@@ -200,7 +200,8 @@ class Deciding:
             return match(ASK, None, (top.entry_id, sibling))
         if question.keyword and clear and self._owns(top.entry_id, question):
             return match(ANSWER, top.entry_id, ())
-        if top.confidence >= s.ask_at or question.keyword:
+        short = len(question.normalised.split()) < s.short_words
+        if top.confidence >= (s.short_ask_at if short else s.ask_at) or question.keyword:
             # Unsure, or a bare topic name ("vneid"): offer the closest entries.
             ours = [r for r in ranked if r.entry_id in self.entries]
             close = [r.entry_id for r in ours if r.bm25 >= top.bm25 * (1 - s.ask_within)]
