@@ -129,7 +129,21 @@ def test_looking_up_ones_own_insurance_is_still_answered(index: Index, question:
 
 
 @pytest.mark.parametrize(
-    "word", ["bự", "dỏm", "gởi", "lẹ", "rớt", "refund", "connect", "bdhvs", "sk", "cty"]
+    "word",
+    [
+        "bự",
+        "dỏm",
+        "gởi",
+        "lẹ",
+        "rớt",
+        "refund",
+        "connect",
+        "bdhvs",
+        "sk",
+        "cty",
+        "checkout",
+        "biểu",
+    ],
 )
 def test_regional_and_english_words_are_read_as_standard_ones(index: Index, word: str) -> None:
     assert index.normaliser.teencode.meanings(word) is not None
@@ -318,6 +332,7 @@ def test_typos_that_are_no_words_are_still_corrected(index: Index) -> None:
     ("heard", "meant"),
     [
         ("da lô bị khóa", "zalo bi khoa"),
+        ("bán hàng lai sờ trim", "ban hang livestream"),
         ("ô tê pê là gì", "otp la gi"),
         ("mo bai mo ni là gì", "mobile money la gi"),
         ("cài vê en e i đê", "cai vneid"),
